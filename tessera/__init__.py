@@ -1,0 +1,3 @@
+"""Tessera: a shared intelligence picture against organised immigration crime."""
+
+__version__ = "0.1.0"

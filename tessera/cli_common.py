@@ -1,0 +1,44 @@
+"""Options, exit codes and output shared by every CLI command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from tessera.store.store import Store
+
+# Documented exit codes (README, "Exit codes").
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3   # input refused before anything was written (unreadable file, bad mapping)
+EXIT_NOT_FOUND = 4
+EXIT_DENIED = 5    # not permitted
+EXIT_INTEGRITY = 6  # audit chain or store integrity check failed
+
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite path (default: $TESSERA_DB, else ./tessera.db)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables")]
+
+console = Console(stderr=True)
+out = Console()
+
+
+def open_store(db: str | None) -> Store:
+    return Store.open(db)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+def fail(message: str, code: int = EXIT_ERROR, as_json: bool = False) -> None:
+    """Report an error (as JSON on stdout when asked) and exit with the given code."""
+    if as_json:
+        emit_json({"error": message, "exit_code": code})
+    else:
+        console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)

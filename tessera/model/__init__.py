@@ -1,0 +1,1 @@
+"""Markings, grading and provenance: the facts every statement carries."""

@@ -1,0 +1,1 @@
+"""The statement store: tables, migrations and queries on SQLite or PostgreSQL."""

@@ -1,0 +1,109 @@
+"""Open a store by URL, migrate it, and bulk-load statements (executemany on SQLite, COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, insert
+
+from tessera.store import tables
+
+DEFAULT_PATH = Path("tessera.db")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+STATEMENT_COLUMNS = ("batch_id", "entity_id", "schema", "prop", "prop_type", "value", "original", "warning",
+                     "record_no", "agency", "classification", "caveat", "release_to", "grading")
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The store URL: the argument, else $TESSERA_DB, else an SQLite file in the working directory."""
+    url = url or os.environ.get("TESSERA_DB")
+    if not url:
+        return f"sqlite:///{DEFAULT_PATH.resolve()}"
+    if "://" not in url:  # a bare path means an SQLite file
+        return f"sqlite:///{Path(url).resolve()}"
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+class Store:
+    """A Tessera database: one engine, migrated to the newest schema on open."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None, migrate: bool = True) -> Store:
+        url = resolve_url(url)
+        engine = create_engine(url, future=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision of every migration branch."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def copy_statements(self, connection: Connection, rows: Sequence[tuple]) -> None:
+        """Append statement rows (tuples in STATEMENT_COLUMNS order) inside the caller's transaction."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            raw = connection.connection.driver_connection
+            with raw.cursor() as cursor:
+                with cursor.copy(f"COPY statements ({', '.join(STATEMENT_COLUMNS)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        elif self.dialect == "sqlite":
+            raw = connection.connection.driver_connection
+            marks = ", ".join("?" * len(STATEMENT_COLUMNS))
+            raw.executemany(f"INSERT INTO statements ({', '.join(STATEMENT_COLUMNS)}) VALUES ({marks})", rows)
+        else:
+            connection.execute(insert(tables.statements), [dict(zip(STATEMENT_COLUMNS, r)) for r in rows])
+
+    def add_entities(self, connection: Connection, rows: Iterable[dict]) -> None:
+        """Record source entities first seen in this batch; ones already known keep their first sighting."""
+        rows = list(rows)
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            connection.execute(pg_insert(tables.entities).on_conflict_do_nothing(index_elements=["id"]), rows)
+        elif self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            connection.execute(sqlite_insert(tables.entities).on_conflict_do_nothing(index_elements=["id"]), rows)
+        else:
+            connection.execute(insert(tables.entities), rows)
