@@ -7,6 +7,8 @@ from sqlalchemy import MetaData
 # Packages that define tables in a `tables` module of their own, besides the store's.
 TABLE_MODULES = [
     "tessera.store.tables",
+    "tessera.access.tables",
+    "tessera.situation.tables",
 ]
 
 
