@@ -1,0 +1,1 @@
+"""Exports: what leaves Tessera (CSV, and later FtM, GraphML/GEXF, case reports)."""

@@ -1,0 +1,1 @@
+"""Intake: agency exports read through declarative mappings into normalised, marked statements."""

@@ -1,0 +1,212 @@
+"""FollowTheMoney mapping YAML, validated by FollowTheMoney, applied to records without losing values.
+
+Tessera reads the mapping files Aleph users know. A query may omit `csv_url` (the ingested file
+supplies it) and may carry Tessera's extensions:
+
+    marking:                 # per-row markings, read from columns of the record
+      classification_column: class
+      caveat_column: caveat
+      release_to_column: releasable
+      grading_column: grade   # 3x5x2 such as 1A or 2BP
+    region: FR               # default region for national phone numbers
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from followthemoney import model
+from followthemoney.exc import InvalidMapping as FtmInvalidMapping
+from followthemoney.mapping.entity import EntityMapping
+from followthemoney.mapping.query import QueryMapping
+
+from tessera.intake.normalise import normalise
+
+EXTENSION_KEYS = ("marking", "region")
+MARKING_COLUMNS = ("classification_column", "caveat_column", "release_to_column", "grading_column")
+
+
+class MappingError(ValueError):
+    """A mapping that cannot be used; names the mapping file and the place in it."""
+
+
+@dataclass
+class Problem(Exception):
+    """Why one record cannot make its entities; the record goes to quarantine."""
+
+    field: str | None
+    reason: str
+
+
+@dataclass
+class Query:
+    """One query of a mapping, validated by FollowTheMoney, with Tessera's extensions."""
+
+    name: str
+    ftm: QueryMapping
+    csv_url: str | None
+    marking_columns: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+
+    @property
+    def columns(self) -> set[str]:
+        refs = set(self.ftm.refs) | set(self.marking_columns.values())
+        for flt in (self.ftm.source.filters, self.ftm.source.filters_not):
+            refs.update(k for k, _ in flt)
+        return refs
+
+    def missing_columns(self, columns: list[str]) -> list[str]:
+        return sorted(self.columns - set(columns))
+
+
+@dataclass
+class Mapping:
+    path: str
+    text: str
+    queries: list[Query]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def queries_for(self, file_path: Path) -> list[Query]:
+        """Queries naming this file in csv_url, else the ones that name no file."""
+        named = [q for q in self.queries if q.csv_url and Path(q.csv_url.split("://")[-1]).name == file_path.name]
+        return named or [q for q in self.queries if not q.csv_url]
+
+
+def _queries_of(doc: dict, path: str) -> list[tuple[str, dict]]:
+    if not isinstance(doc, dict) or not doc:
+        raise MappingError(f"{path}: expected a mapping of dataset name to queries")
+    if "queries" in doc or "query" in doc or "entities" in doc:
+        doc = {"mapping": doc}
+    out = []
+    for dataset, body in doc.items():
+        if not isinstance(body, dict):
+            raise MappingError(f"{path}: dataset {dataset!r} should hold 'queries' or 'query'")
+        queries = body.get("queries") or ([body["query"]] if "query" in body else [body] if "entities" in body else [])
+        if not queries:
+            raise MappingError(f"{path}: dataset {dataset!r} has no queries")
+        for i, query in enumerate(queries, 1):
+            out.append((f"{dataset} query {i}", query))
+    return out
+
+
+def _check_names(query: dict, where: str) -> None:
+    """Unknown schema or property: FtM says so too, but we name the entity and property."""
+    for name, entity in (query.get("entities") or {}).items():
+        schema = model.get(entity.get("schema", "")) if isinstance(entity, dict) else None
+        if schema is None:
+            raise MappingError(f"{where}, entity {name!r}: unknown schema {entity.get('schema')!r}")
+        for prop in (entity.get("properties") or {}):
+            if schema.get(prop) is None:
+                raise MappingError(f"{where}, entity {name!r}: schema {schema.name} has no property {prop!r}")
+
+
+def load_mapping(path: Path | str, key_prefix: str) -> Mapping:
+    """Read and validate a mapping file; raises MappingError naming the file and place."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"{path}: cannot read mapping ({exc})") from None
+    return parse_mapping(text, str(path), key_prefix)
+
+
+def parse_mapping(text: str, path: str, key_prefix: str) -> Mapping:
+    """Validate mapping YAML text; `path` names it in errors."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise MappingError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    queries = []
+    for where, query in _queries_of(doc, str(path)):
+        where = f"{path}: {where}"
+        if not isinstance(query, dict):
+            raise MappingError(f"{where}: a query must be a mapping")
+        query = copy.deepcopy(query)
+        extensions = {k: query.pop(k) for k in EXTENSION_KEYS if k in query}
+        csv_url = query.get("csv_url")
+        query.setdefault("csv_url", "file:///ingested-file")
+        _check_names(query, where)
+        try:
+            ftm = model.make_mapping(query, key_prefix=key_prefix)
+        except (FtmInvalidMapping, AttributeError, TypeError) as exc:
+            raise MappingError(f"{where}: {exc}") from None
+        marking = extensions.get("marking") or {}
+        unknown = set(marking) - set(MARKING_COLUMNS)
+        if unknown:
+            raise MappingError(f"{where}: unknown marking key(s) {', '.join(sorted(unknown))}; expected {', '.join(MARKING_COLUMNS)}")
+        queries.append(Query(where, ftm, csv_url, dict(marking), extensions.get("region")))
+    return Mapping(str(path), text, queries)
+
+
+def _formats(prop_mapping) -> tuple[str, ...]:
+    fmt = prop_mapping.format
+    if fmt is None:
+        return ()
+    return tuple(fmt) if isinstance(fmt, (list, tuple)) else (fmt,)
+
+
+def map_record(query: Query, record: dict[str, str], region: str):
+    """Statements of one record as (entity id, schema, prop, type, value, original, warning) tuples.
+
+    Raises Problem when the record cannot make its entities: a key column empty while the entity
+    has values, or a required value missing or unreadable.
+    """
+    if not query.ftm.source.check_filters(record):
+        return []
+    region = query.region or region
+    ids: dict[str, str] = {}
+    out = []
+    for em in query.ftm.entities:
+        em: EntityMapping
+        values = []
+        for pm in em.properties:
+            prop = pm.prop
+            if pm.entity is not None:
+                ref = ids.get(pm.entity)
+                if ref is None:
+                    if pm.required:
+                        raise Problem(prop.name, f"required link to {pm.entity!r} but that entity has no key in this row")
+                    continue
+                values.append((prop, ref, ref, None))
+                continue
+            raw = [v for v in pm.record_values(record) if v is not None]
+            if pm.join is not None:
+                raw = [pm.join.join(v for v in raw if v.strip())]
+            if pm.split is not None:
+                raw = [part for v in raw for part in v.split(pm.split)]
+            got = False
+            for value in raw:
+                value = value.strip()
+                if not value:
+                    continue
+                normal, warning = normalise(prop.type.name, value, region, _formats(pm))
+                if normal is None and pm.required:
+                    raise Problem(_column_of(pm), f"required {prop.name} unreadable: {warning}")
+                values.append((prop, normal if normal is not None else value, value, warning))
+                got = True
+            if pm.required and not got:
+                raise Problem(_column_of(pm), f"required {prop.name} is empty")
+        key = em.compute_key(record)
+        if key is None:
+            if values:
+                columns = ", ".join(em.keys or [em.id_column or "?"])
+                raise Problem(columns, f"key column(s) empty for entity {em.name!r} ({em.schema.name})")
+            continue
+        ids[em.name] = key
+        schema = em.schema.name
+        for prop, value, original, warning in values:
+            out.append((key, schema, prop.name, prop.type.name, value, original, warning))
+    return out
+
+
+def _column_of(pm) -> str | None:
+    return ", ".join(pm.refs) or None

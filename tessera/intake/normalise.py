@@ -1,0 +1,115 @@
+"""Normalise one value by its FollowTheMoney property type, keeping the original and never dropping it.
+
+FollowTheMoney drops values it cannot parse without a word; here every value comes back, either
+normalised or as it was with a warning saying why it could not be normalised.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from functools import lru_cache
+
+import phonenumbers
+from followthemoney.types import registry
+
+WHITESPACE = re.compile(r"\s+")
+ISO_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+ISO_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+# Result: (normalised value or None, warning or None). None means "keep the original".
+Result = tuple[str | None, str | None]
+
+
+def clean_text(value: str) -> str:
+    """Unicode NFC, whitespace collapsed, ends trimmed."""
+    return WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+@lru_cache(maxsize=200_000)
+def phone(value: str, region: str) -> Result:
+    """E.164 from any of 07700 900123, +44 7700 900123, 0044…, (020) 7946 0000, using the agency's region."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        return None, f"not a phone number ({exc._msg})"
+    if not phonenumbers.is_possible_number(number):
+        return None, f"not a possible phone number in region {region}"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+def _precision_formats(fmt: str) -> list[tuple[str, int]]:
+    """A day/month/year format and the partial formats it implies: %d/%m/%Y also reads 03/1985 and 1985."""
+    formats = [(fmt, 3 if "%d" in fmt else 2 if re.search("%[mbB]", fmt) else 1)]
+    if "%d" in fmt:
+        month = re.sub(r"%d[^%]*|[^%]*%d$", "", fmt, count=1)
+        formats.append((month, 2))
+    if re.search("%[mbB]", fmt):
+        formats.append(("%Y", 1))
+    return formats
+
+
+@lru_cache(maxsize=200_000)
+def date(value: str, formats: tuple[str, ...] = ()) -> Result:
+    """ISO date with its precision kept: 1985, 1985-03 or 1985-03-04; formats come from the mapping."""
+    text = value.strip()
+    iso = ISO_PARTIAL.match(text)
+    if iso is None:
+        stamp = ISO_DATETIME.match(text)
+        if stamp:
+            text = stamp.group(1)
+            iso = ISO_PARTIAL.match(text)
+    if iso:
+        try:
+            parts = [p for p in iso.groups() if p]
+            datetime(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
+            return "-".join(parts), None
+        except ValueError:
+            return None, "not a real calendar date"
+    for fmt in formats:
+        for partial, precision in _precision_formats(fmt):
+            try:
+                parsed = datetime.strptime(text, partial)
+            except ValueError:
+                continue
+            return parsed.strftime(("%Y", "%Y-%m", "%Y-%m-%d")[precision - 1]), None
+    cleaned = registry.date.clean(text)
+    if cleaned:
+        return cleaned, None
+    hint = f" with format {' or '.join(formats)}" if formats else " (no format given in the mapping)"
+    return None, f"unreadable date{hint}"
+
+
+@lru_cache(maxsize=50_000)
+def country(value: str) -> Result:
+    cleaned = registry.country.clean(value)
+    if cleaned:
+        return cleaned, None
+    return None, "not a recognised country"
+
+
+@lru_cache(maxsize=100_000)
+def by_registry(type_name: str, value: str) -> Result:
+    cleaned = registry.get(type_name).clean(value)
+    if cleaned is None:
+        return None, f"not a valid {type_name}"
+    return cleaned, None
+
+
+TEXT_TYPES = {"name", "string", "text", "address", "html"}
+
+
+def normalise(type_name: str, value: str, region: str = "GB", formats: tuple[str, ...] = ()) -> Result:
+    """Normalise a raw value of an FtM property type; (None, warning) when it cannot be."""
+    if type_name in TEXT_TYPES:
+        return clean_text(value), None
+    if type_name == "phone":
+        return phone(value, region)
+    if type_name == "date":
+        return date(value, formats)
+    if type_name == "country":
+        return country(value)
+    if type_name in ("entity", "json"):
+        return value, None
+    return by_registry(type_name, value)

@@ -1,0 +1,262 @@
+"""The one intake pipeline (CLI, API and tests): file + mapping + markings -> one atomic batch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from followthemoney import model
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tessera.intake.mapping import Mapping, MappingError, Problem, Query, load_mapping, map_record
+from tessera.intake.normalise import normalise
+from tessera.intake.readers import Record, UnreadableFile, open_reader
+from tessera.model.markings import Grading, Marking, MarkingError, normalise_classification
+from tessera.store import tables
+from tessera.store.store import Store
+
+CHUNK = 50_000  # statement rows written at a time
+
+
+class IngestRefused(ValueError):
+    """The file or mapping cannot be ingested at all; nothing was written."""
+
+
+@dataclass
+class BatchMarking:
+    """Markings for a whole batch, as given on the command line."""
+
+    marking: Marking = field(default_factory=Marking)
+    grading: Grading | None = None
+
+    @classmethod
+    def make(cls, classification=None, caveat=None, release_to=None, grading=None, handling=None) -> BatchMarking:
+        try:
+            return cls(Marking.make(classification, caveat, release_to), Grading.parse(grading, handling))
+        except MarkingError as exc:
+            raise IngestRefused(str(exc)) from None
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    file: str
+    file_format: str
+    agency: str
+    records: int = 0
+    statements: int = 0
+    entities: int = 0
+    quarantined: int = 0
+    warnings: int = 0
+    already_ingested: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def agency_region(store: Store, agency: str) -> str:
+    with store.engine.connect() as conn:
+        region = conn.execute(select(tables.agencies.c.phone_region).where(tables.agencies.c.code == agency)).scalar()
+    return region or "GB"
+
+
+class RowMarking:
+    """Marking columns of one record, falling back to the batch's markings."""
+
+    def __init__(self, batch: BatchMarking, columns: dict[str, str]):
+        self.batch = batch
+        self.columns = columns
+        m = batch.marking
+        self.default = (m.classification, m.caveat, m.release_text, str(batch.grading) if batch.grading else None)
+
+    def of(self, record: dict[str, str]) -> tuple:
+        if not self.columns:
+            return self.default
+        classification, caveat, release, grading = self.default
+        cols = self.columns
+        try:
+            if record.get(cols.get("classification_column", ""), "").strip():
+                field_name = cols["classification_column"]
+                classification = normalise_classification(record[field_name])
+            if record.get(cols.get("caveat_column", ""), "").strip():
+                caveat = record[cols["caveat_column"]].strip()
+            if record.get(cols.get("release_to_column", ""), "").strip():
+                field_name = cols["release_to_column"]
+                release = Marking.make(classification, caveat, record[field_name]).release_text
+            if record.get(cols.get("grading_column", ""), "").strip():
+                field_name = cols["grading_column"]
+                grading = str(Grading.parse(record[field_name], self.batch.grading.handling if self.batch.grading else None))
+        except MarkingError as exc:
+            raise Problem(field_name, str(exc)) from None
+        return classification, caveat, release, grading
+
+
+def ftm_statements(obj: dict, agency: str):
+    """Statements of one FollowTheMoney entity from a stream; ids are namespaced by agency."""
+    entity_id, schema_name = obj.get("id"), obj.get("schema")
+    if not entity_id:
+        raise Problem("id", "entity has no id")
+    schema = model.get(schema_name or "")
+    if schema is None:
+        raise Problem("schema", f"unknown schema {schema_name!r}")
+    prefix = agency.lower() + "."
+    out = []
+    for prop_name, values in (obj.get("properties") or {}).items():
+        prop = schema.get(prop_name)
+        if prop is None:
+            raise Problem(prop_name, f"schema {schema.name} has no property {prop_name!r}")
+        for value in values if isinstance(values, list) else [values]:
+            if value is None or not str(value).strip():
+                continue
+            value = str(value)
+            if prop.type.name == "entity":
+                out.append((prefix + value, value, None, prop))
+                continue
+            normal, warning = normalise(prop.type.name, value)
+            out.append((normal if normal is not None else value, value, warning, prop))
+    return prefix + str(entity_id), schema.name, [(prefix + str(entity_id), schema.name, p.name, p.type.name, v, o, w)
+                                                  for v, o, w, p in out]
+
+
+def record_statements(record: Record, file_format: str, queries: list[Query], row_markings: list[RowMarking],
+                      default_marking: tuple, agency: str, region: str) -> list[tuple[list[tuple], tuple]]:
+    """(statements, marking) pairs of one record; raises Problem when it cannot make its entities."""
+    if file_format == "ftm":
+        return [(ftm_statements(record.raw, agency)[2], default_marking)]
+    return [(map_record(query, record.data, region), marking.of(record.data))
+            for query, marking in zip(queries, row_markings)]
+
+
+def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | Path | str | None,
+                batch_marking: BatchMarking | None = None,
+                progress: Callable[[int], None] | None = None) -> BatchResult:
+    """Ingest one file as one atomic batch; bad records go to quarantine, never lost.
+
+    Raises IngestRefused (before writing anything) when the file or mapping cannot be used.
+    """
+    started = datetime.now(timezone.utc)
+    path = Path(path)
+    agency = agency.strip().upper()
+    batch_marking = batch_marking or BatchMarking()
+    try:
+        reader = open_reader(path)
+    except UnreadableFile as exc:
+        raise IngestRefused(str(exc)) from None
+    if isinstance(mapping, (str, Path)):
+        try:
+            mapping = load_mapping(mapping, key_prefix=agency)
+        except MappingError as exc:
+            raise IngestRefused(str(exc)) from None
+    queries: list[Query] = []
+    if reader.format == "ftm":
+        mapping = None
+    elif mapping is None:
+        raise IngestRefused(f"{path}: a {reader.format.upper()} file needs --mapping (only FtM entity streams do not)")
+    else:
+        queries = mapping.queries_for(path)
+        if not queries:
+            raise IngestRefused(f"{mapping.path}: no query applies to {path.name} (csv_url names other files)")
+        for query in queries:
+            missing = query.missing_columns(reader.columns)
+            if missing:
+                raise IngestRefused(f"{mapping.path}: {query.name} uses column(s) {', '.join(missing)} "
+                                    f"that {path} does not have (its columns: {', '.join(reader.columns)})")
+    region = agency_region(store, agency)
+    content_sha = file_sha256(path)
+    mapping_sha = mapping.sha256 if mapping else "ftm"
+    result = BatchResult(0, path.name, reader.format, agency)
+    m, grading = batch_marking.marking, batch_marking.grading
+    row_markings = [RowMarking(batch_marking, q.marking_columns) for q in queries]
+    default_marking = RowMarking(batch_marking, {}).default
+
+    with store.engine.begin() as conn:
+        existing = conn.execute(select(tables.batches.c.id).where(
+            tables.batches.c.agency == agency, tables.batches.c.content_sha256 == content_sha,
+            tables.batches.c.mapping_sha256 == mapping_sha)).scalar()
+        if existing is not None:
+            return _already(store, existing, result)
+        batch_id = conn.execute(insert(tables.batches).values(
+            agency=agency, file_name=path.name, file_format=reader.format, content_sha256=content_sha,
+            mapping_sha256=mapping_sha, mapping=mapping.text if mapping else None, received_at=started,
+            classification=m.classification, caveat=m.caveat, release_to=m.release_text,
+            grading=str(grading) if grading else None).returning(tables.batches.c.id)).scalar_one()
+        result.batch_id = batch_id
+        statement_rows: list[tuple] = []
+        entity_rows: dict[str, dict] = {}
+        seen_entities: set[str] = set()
+        quarantine_rows: list[dict] = []
+
+        def flush() -> None:
+            store.copy_statements(conn, statement_rows)
+            store.add_entities(conn, list(entity_rows.values()))
+            if quarantine_rows:
+                conn.execute(insert(tables.quarantine), quarantine_rows)
+            statement_rows.clear(), entity_rows.clear(), quarantine_rows.clear()
+
+        def quarantine(record: Record, field_name: str | None, reason: str) -> None:
+            result.quarantined += 1
+            quarantine_rows.append(dict(batch_id=batch_id, agency=agency, file_name=path.name,
+                                        record_no=record.number, field=field_name, reason=reason,
+                                        raw=json.dumps(record.raw, ensure_ascii=False, default=str),
+                                        created_at=started))
+
+        for record in reader.records():
+            result.records += 1
+            if record.problem is not None:
+                quarantine(record, record.problem.field, record.problem.reason)
+                continue
+            try:
+                rows = record_statements(record, reader.format, queries, row_markings, default_marking, agency, region)
+            except Problem as problem:
+                quarantine(record, problem.field, problem.reason)
+                continue
+            number = record.number
+            for stmts, (classification, caveat, release, grade) in rows:
+                for entity_id, schema, prop, prop_type, value, original, warning in stmts:
+                    statement_rows.append((batch_id, entity_id, schema, prop, prop_type, value, original, warning,
+                                           number, agency, classification, caveat, release, grade))
+                    if warning:
+                        result.warnings += 1
+                    if entity_id not in seen_entities:
+                        seen_entities.add(entity_id)
+                        entity_rows[entity_id] = dict(id=entity_id, schema=schema, agency=agency,
+                                                      batch_id=batch_id, record_no=number)
+            if len(statement_rows) >= CHUNK:
+                result.statements += len(statement_rows)
+                flush()
+                if progress:
+                    progress(result.records)
+        result.statements += len(statement_rows)
+        flush()
+        result.entities = len(seen_entities)
+        conn.execute(update(tables.batches).where(tables.batches.c.id == batch_id).values(
+            records=result.records, statements=result.statements, quarantined=result.quarantined,
+            warnings=result.warnings))
+    if progress:
+        progress(result.records)
+    result.seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    return result
+
+
+def _already(store: Store, batch_id: int, result: BatchResult) -> BatchResult:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(tables.batches).where(tables.batches.c.id == batch_id)).mappings().one()
+    result.batch_id = batch_id
+    result.records, result.statements = row["records"], row["statements"]
+    result.quarantined, result.warnings = row["quarantined"], row["warnings"]
+    result.already_ingested = True
+    return result
