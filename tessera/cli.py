@@ -15,6 +15,7 @@ SUBAPPS = [
     ("tessera.intake.cli", "register"),
     ("tessera.export.cli", "register"),
     ("tessera.demo", "register"),
+    ("tessera.situation.cli", "register"),
 ]
 
 for module_name, attribute in SUBAPPS:
