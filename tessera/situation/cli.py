@@ -85,11 +85,11 @@ def import_(file: Annotated[Path, typer.Argument(help="ODS (SB_01/SB_02) or CSV 
         emit_json(report)
         return
     if result.already_imported:
-        out.print(f"{file.name} already imported as release {result.release_id}; nothing changed.")
+        out.print(f"{file.name} already imported as release {result.release_id}; nothing changed.", soft_wrap=True)
         return
     out.print(f"Release {result.release_id}: {file.name} ({series.source_kind}), {result.days} days "
               f"{result.first_date}..{result.data_through}, {result.weeks} weeks; {result.added} days added, "
-              f"{result.revised} revised, in {report['seconds']}s.")
+              f"{result.revised} revised, in {report['seconds']}s.", soft_wrap=True)
 
 
 @app.command()
@@ -102,7 +102,7 @@ def total(from_: FromOption = None, to: ToOption = None, db: DbOption = None, as
         return
     note = "" if t["complete"] else f" (figures held only {figures.first}..{figures.last})"
     out.print(f"{t['from']} to {t['to']}: {_fmt(t['people'])} people in {_fmt(t['boats'])} boats, "
-              f"{_fmt(t['per_boat'])} per boat{note}", highlight=False)
+              f"{_fmt(t['per_boat'])} per boat{note}", highlight=False, soft_wrap=True)
     print(t["people"])
 
 
@@ -117,15 +117,15 @@ def compare(from_: FromOption = None, to: ToOption = None, db: DbOption = None,
         return
     p, b = c["period"], c["year_earlier"]
     out.print(f"{p['from']} to {p['to']}: {_fmt(p['people'])} people, {_fmt(p['boats'])} boats "
-              f"({_fmt(p['per_boat'])} per boat)", highlight=False)
+              f"({_fmt(p['per_boat'])} per boat)", highlight=False, soft_wrap=True)
     pct = c["change"]["people"]["percent"]
     out.print(f"A year earlier ({b['from']} to {b['to']}): {_fmt(b['people'])} people, {_fmt(b['boats'])} boats "
               f"({_fmt(b['per_boat'])} per boat); change {c['change']['people']['difference']:+,} people"
-              + (f" ({pct:+}%)" if pct is not None else ""), highlight=False)
+              + (f" ({pct:+}%)" if pct is not None else ""), highlight=False, soft_wrap=True)
     if c["of_years_at_the_time"]:
         out.print(f"Rank {c['rank_at_the_time']} of {c['of_years_at_the_time']} for this period up to {p['to'][:4]}"
                   + (" — the highest on record" if c["record_at_the_time"] else "")
-                  + f"; rank {c['rank_all_years']} of {c['of_years']} over all years held.", highlight=False)
+                  + f"; rank {c['rank_all_years']} of {c['of_years']} over all years held.", highlight=False, soft_wrap=True)
     table = Table("year", "from", "to", "people", "boats", "per boat", "rank")
     for y in c["years"]:
         table.add_row(str(y["year"]), y["from"], y["to"], _fmt(y["people"]), _fmt(y["boats"]),
@@ -163,7 +163,7 @@ def ytd(as_of: Annotated[str | None, typer.Option("--as-of", help="Day, YYYY-MM-
         return
     p, b = c["period"], c["year_earlier"]
     out.print(f"{p['from']} to {p['to']}: {_fmt(p['people'])} people; same days last year {_fmt(b['people'])} "
-              f"({c['change']['people']['difference']:+,})", highlight=False)
+              f"({c['change']['people']['difference']:+,})", highlight=False, soft_wrap=True)
     print(p["people"])
 
 
