@@ -1,0 +1,131 @@
+"""Questions an analyst asks of the network: neighbourhoods, supernodes, paths, groups, key players, money, time."""
+
+import itertools
+import random
+
+import pytest
+
+from tessera.graph.index import Edge, EdgeFilter, GraphIndex
+from tessera.graph.queries import (
+    communities, expand, follow_money, k_shortest_paths, key_players, money_flows, neighbourhood,
+    shortest_path, timeline, totals,
+)
+
+
+@pytest.fixture
+def crew():
+    ix = GraphIndex()
+    ix.add_edges([
+        Edge("boss", "lt1", "call", first="2024-01-05", count=20, grading="1A"),
+        Edge("boss", "lt2", "family", grading="2B"),
+        Edge("lt1", "driver", "vehicle_use", first="2023-06-01", last="2023-07-01", grading="3C"),
+        Edge("lt2", "broker", "payment", first="2024-02-01", amount=5000, currency="EUR", grading="1B"),
+        Edge("driver", "boat", "crossed_together", first="2024-05-01"),
+    ])
+    return ix
+
+
+def test_neighbourhood_to_k_hops(crew):
+    one = neighbourhood(crew, "boss", hops=1)
+    assert {n.id: n.hops for n in one.nodes} == {"boss": 0, "lt1": 1, "lt2": 1}
+    two = neighbourhood(crew, "boss", hops=2)
+    assert {n.id for n in two.nodes} == {"boss", "lt1", "lt2", "driver", "broker"}
+    assert len(two.edges) == 4
+    assert next(e for e in two.edges if {e.a, e.b} == {"lt2", "broker"}).types == ["payment"]
+
+
+def test_neighbourhood_filters_by_type_time_and_grading(crew):
+    calls = neighbourhood(crew, "boss", hops=3, flt=EdgeFilter(types=frozenset({"call", "vehicle_use"})))
+    assert {n.id for n in calls.nodes} == {"boss", "lt1", "driver"}
+    recent = neighbourhood(crew, "boss", hops=3, flt=EdgeFilter(start="2024-01-01"))
+    assert "driver" not in {n.id for n in recent.nodes}  # the 2023 vehicle link is out of the window
+    graded = neighbourhood(crew, "boss", hops=3, flt=EdgeFilter(min_grade="2B"))
+    assert {n.id for n in graded.nodes} == {"boss", "lt1", "lt2", "broker"}
+
+
+def test_supernode_comes_back_as_summary_and_pages():
+    ix = GraphIndex()
+    edges = [Edge("hub", f"p{i:03d}", "call" if i % 3 else "phone_use", count=1 + i) for i in range(30)]
+    edges.append(Edge("me", "hub", "association"))
+    ix.add_edges(edges)
+    hood = neighbourhood(ix, "me", hops=2, supernode=10)
+    assert {n.id for n in hood.nodes} == {"me", "hub"}
+    hub = hood.node("hub")
+    assert hub.is_summary and hub.summary == {"call": 20, "phone_use": 10, "association": 1}
+    first = expand(ix, "hub", page=0, page_size=12)
+    assert first.total == 31 and first.pages == 3 and len(first.items) == 12
+    assert first.items[0].b == "p029"  # strongest link first
+    pages = [expand(ix, "hub", page=p, page_size=12).items for p in range(3)]
+    seen = [e.b for page in pages for e in page]
+    assert len(seen) == 31 and len(set(seen)) == 31
+    assert expand(ix, "hub", page=0, page_size=50, flt=EdgeFilter(types=frozenset({"phone_use"}))).total == 10
+
+
+def test_shortest_and_k_shortest_paths_prefer_strong_links():
+    ix = GraphIndex()
+    ix.add_edges([
+        Edge("a", "b", "call", count=100, grading="1A"), Edge("b", "z", "call", count=100, grading="1A"),
+        Edge("a", "z", "association", grading="3E"),
+        Edge("a", "c", "call", count=10, grading="1B"), Edge("c", "z", "call", count=10, grading="1B"),
+    ])
+    assert shortest_path(ix, "a", "z").nodes == ["a", "b", "z"]
+    paths = k_shortest_paths(ix, "a", "z", k=5)
+    assert [p.nodes for p in paths] == [["a", "b", "z"], ["a", "c", "z"], ["a", "z"]]
+    assert paths[0].length < paths[1].length < paths[2].length
+    calls = EdgeFilter(types=frozenset({"call"}))
+    assert [p.nodes for p in k_shortest_paths(ix, "a", "z", k=5, flt=calls)] == [["a", "b", "z"], ["a", "c", "z"]]
+    assert ix.distance_graph().numberOfEdges() == 5  # temporary removals were put back
+    ix.add_edges([Edge("q", "r", "call")])
+    assert shortest_path(ix, "a", "q") is None
+
+
+def test_communities_recover_two_planted_groups():
+    rnd = random.Random(7)
+    ix = GraphIndex()
+    left, right = [f"L{i}" for i in range(15)], [f"R{i}" for i in range(15)]
+    edges = [Edge(a, b, "call", count=3) for grp in (left, right)
+             for a, b in itertools.combinations(grp, 2) if rnd.random() < 0.7]
+    edges += [Edge(left[0], right[0], "payment", amount=10, currency="GBP")]
+    ix.add_edges(edges)
+    found = communities(ix)
+    assert len(found) == 2
+    assert sorted(map(frozenset, (c.members for c in found))) == sorted(map(frozenset, (left, right)))
+    assert {c.size for c in communities(ix, algorithm="plm")} == {15}
+
+
+def test_key_player_of_a_star_is_its_centre():
+    ix = GraphIndex()
+    ix.add_edges([Edge("centre", f"s{i}", "call") for i in range(8)] + [Edge("s1", "s2", "call")])
+    top = key_players(ix, top=3)
+    assert top[0].id == "centre" and top[0].degree == 8
+    assert top[0].pagerank > top[1].pagerank
+    members = ["centre", "s1", "s2", "s3"]
+    assert key_players(ix, members=members, top=1)[0].id == "centre"
+
+
+def test_money_flows_follow_direction_and_sum_amounts():
+    ix = GraphIndex()
+    ix.add_edges([
+        Edge("client", "agent", "payment", amount=3000, currency="GBP"),
+        Edge("client", "agent", "payment", amount=2000, currency="GBP"),
+        Edge("agent", "hawala", "payment", amount=4500, currency="GBP"),
+        Edge("hawala", "boss", "payment", amount=4000, currency="EUR"),
+        Edge("boss", "agent", "call"),
+        Edge("other", "agent", "payment", amount=99, currency="GBP"),
+    ])
+    down = follow_money(ix, "client", "downstream", hops=3)
+    assert [(f.hop, f.source, f.target, f.amount, f.count) for f in down] == [
+        (1, "client", "agent", 5000.0, 2), (2, "agent", "hawala", 4500.0, 1), (3, "hawala", "boss", 4000.0, 1)]
+    assert totals(down) == {"GBP": 9500.0, "EUR": 4000.0}
+    up = follow_money(ix, "hawala", "upstream", hops=2)
+    assert {(f.source, f.target) for f in up} == {("agent", "hawala"), ("client", "agent"), ("other", "agent")}
+    assert follow_money(ix, "boss", "downstream") == []  # the call is not money
+    flows = money_flows(ix, members=["client", "agent", "hawala"])
+    assert [(f.source, f.target, f.amount) for f in flows] == [("client", "agent", 5000.0), ("agent", "hawala", 4500.0)]
+
+
+def test_timeline_orders_links_by_date(crew):
+    events = timeline(crew, "lt1")
+    assert [(str(e.first), e.type, e.other) for e in events] == [
+        ("2023-06-01", "vehicle_use", "driver"), ("2024-01-05", "call", "boss")]
+    assert [e.other for e in timeline(crew, "lt2")] == ["broker", "boss"]  # undated last
