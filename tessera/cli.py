@@ -14,6 +14,7 @@ app = typer.Typer(name="tessera", no_args_is_help=True, add_completion=False,
 SUBAPPS = [
     ("tessera.intake.cli", "register"),
     ("tessera.export.cli", "register"),
+    ("tessera.access.cli", "register"),
     ("tessera.demo", "register"),
     ("tessera.situation.cli", "register"),
 ]
