@@ -23,8 +23,8 @@ EXIT_INTEGRITY = 6  # audit chain or store integrity check failed
 DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite path (default: $TESSERA_DB, else ./tessera.db)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables")]
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def open_store(db: str | None) -> Store:

@@ -173,7 +173,7 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
         for query in queries:
             missing = query.missing_columns(reader.columns)
             if missing:
-                raise IngestRefused(f"{mapping.path}: {query.name} uses column(s) {', '.join(missing)} "
+                raise IngestRefused(f"{query.name} uses column(s) {', '.join(missing)} "
                                     f"that {path} does not have (its columns: {', '.join(reader.columns)})")
     region = agency_region(store, agency)
     content_sha = file_sha256(path)

@@ -1,0 +1,123 @@
+"""Benchmark intake: a generated CSV (six properties a row) into SQLite and PostgreSQL; statements/s and peak RSS.
+
+    .venv/bin/python bench/ingest.py [--rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+Each backend runs in its own process so that peak RSS is that ingest's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+MAPPING = """
+bench:
+  queries:
+    - entities:
+        person:
+          schema: Person
+          keys: [ref]
+          key_literal: person
+          properties:
+            name: {column: name}
+            birthDate: {column: dob, format: "%d/%m/%Y"}
+            phone: {column: phone}
+            nationality: {column: nationality}
+            address: {column: address}
+            idNumber: {column: id_number}
+"""
+
+GIVEN = ["Mohammed", "Ali", "Rebin", "Hevar", "Arben", "Tesfay", "Nguyen Van", "Reza", "Ahmad", "Karwan", "Dilan"]
+FAMILY = ["Ahmed", "Karimi", "Aziz", "Hoxha", "Gebremedhin", "Hung", "Rezaei", "Mahmoud", "Salih", "Omar"]
+COUNTRIES = ["Iraq", "Iran", "Afghanistan", "Albania", "Eritrea", "Vietnam", "Syria", "Sudan"]
+
+
+def write_csv(path: Path, rows: int, seed: int = 1) -> None:
+    rnd = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("ref,name,dob,phone,nationality,address,id_number\n")
+        for i in range(rows):
+            fh.write(f"R{i},{rnd.choice(GIVEN)} {rnd.choice(FAMILY)},{rnd.randint(1, 28):02d}/{rnd.randint(1, 12):02d}/"
+                     f"{rnd.randint(1960, 2005)},07700 9{rnd.randint(0, 99999):05d},{rnd.choice(COUNTRIES)},"
+                     f"{rnd.randint(1, 300)} High Street Dover,D{rnd.randint(0, 10**8):08d}\n")
+
+
+def run_one(url: str, csv_path: str, mapping_path: str) -> None:
+    from tessera.intake.pipeline import ingest_file
+    from tessera.store.store import Store
+
+    store = Store.open(url)
+    started = time.perf_counter()
+    result = ingest_file(store, csv_path, "BENCH", mapping_path)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"statements": result.statements, "records": result.records, "seconds": seconds,
+                      "peak_rss": peak}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                        help="admin URL of a PostgreSQL server ('' to skip)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ingest.json"))
+    args = parser.parse_args()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return
+    work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
+    csv_path, mapping_path = work / "people.csv", work / "mapping.yml"
+    started = time.perf_counter()
+    write_csv(csv_path, args.rows)
+    mapping_path.write_text(MAPPING)
+    console = Console()
+    console.print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:,.0f} MB) in "
+                  f"{time.perf_counter() - started:.1f} s")
+    targets = {"sqlite": f"sqlite:///{work / 'bench.db'}"}
+    pg_db = None
+    if args.pg:
+        import psycopg
+
+        pg_db = f"tessera_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(args.pg.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{pg_db}"')
+        targets["postgresql"] = args.pg.rsplit("/", 1)[0] + "/" + pg_db
+    results = {}
+    try:
+        for name, url in targets.items():
+            proc = subprocess.run([sys.executable, __file__, "--child-run", url, str(csv_path), str(mapping_path)],
+                                  capture_output=True, text=True, check=True)
+            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        if pg_db:
+            with psycopg.connect(args.pg.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+    table = Table("store", "rows", "statements", "seconds", "statements/s", "peak RSS", "target",
+                  title=f"Tessera intake, {args.rows:,} rows x 6 properties")
+    targets_per_s = {"sqlite": 100_000, "postgresql": 200_000}
+    for name, r in results.items():
+        r["statements_per_s"] = r["statements"] / r["seconds"]
+        table.add_row(name, f"{r['records']:,}", f"{r['statements']:,}", f"{r['seconds']:.1f}",
+                      f"{r['statements_per_s']:,.0f}", f"{r['peak_rss'] / 2**20:,.0f} MiB",
+                      f">= {targets_per_s[name]:,}/s, < 1 GiB")
+    console.print(table)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"rows": args.rows, "results": results}, indent=2))
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child-run":
+        run_one(*sys.argv[2:])
+    else:
+        main()
