@@ -69,6 +69,7 @@ def test_shortest_and_k_shortest_paths_prefer_strong_links():
         Edge("a", "c", "call", count=10, grading="1B"), Edge("c", "z", "call", count=10, grading="1B"),
     ])
     assert shortest_path(ix, "a", "z").nodes == ["a", "b", "z"]
+    assert shortest_path(ix, "a", "z", weighted=False).nodes == ["a", "z"]  # fewest hops ignores strength
     paths = k_shortest_paths(ix, "a", "z", k=5)
     assert [p.nodes for p in paths] == [["a", "b", "z"], ["a", "c", "z"], ["a", "z"]]
     assert paths[0].length < paths[1].length < paths[2].length

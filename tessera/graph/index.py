@@ -154,7 +154,7 @@ class _Columns:
         need = self.n + extra
         cap = len(self.cols["src"])
         if need > cap:
-            cap = max(need, cap * 2)
+            cap = max(need + need // 4 + 1024, cap * 2)  # headroom: a bulk load is not copied on the next add
             for k, a in self.cols.items():
                 b = np.zeros(cap, dtype=a.dtype)
                 b[: self.n] = a[: self.n]

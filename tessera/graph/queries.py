@@ -124,15 +124,17 @@ class Path:
 
 
 def _path_with_bans(ix: GraphIndex, d: nk.Graph, s: int, t: int, flt: EdgeFilter | None,
-                    removed: list, max_rounds: int = 200) -> tuple[list[int], float] | None:
+                    removed: list, max_rounds: int = 200, weighted: bool = True) -> tuple[list[int], float] | None:
     """Shortest path on `d`; a pair failing the filter is removed (recorded in `removed`) and the search rerun."""
+    algo = nk.distance.BidirectionalDijkstra if weighted else nk.distance.BidirectionalBFS
     for _ in range(max_rounds):
-        bd = nk.distance.BidirectionalDijkstra(d, s, t)
+        bd = algo(d, s, t)
         bd.run()
         dist = bd.getDistance()
-        if not np.isfinite(dist) or dist > 1e300:
+        if not np.isfinite(dist) or dist > 1e300 or dist < 0:
             return None
         path = [s] + list(bd.getPath()) + [t]
+        dist = sum(d.weight(x, y) for x, y in zip(path, path[1:]))
         bad = [(a, b) for a, b in zip(path, path[1:]) if not ix.pair_ok(a, b, flt)]
         if not bad:
             return path, dist
@@ -148,8 +150,9 @@ def _restore(d: nk.Graph, removed: list) -> None:
     removed.clear()
 
 
-def shortest_path(ix: GraphIndex, a: str, b: str, flt: EdgeFilter | None = None) -> Path | None:
-    """The strongest (shortest by 1/strength) path between two entities, or None."""
+def shortest_path(ix: GraphIndex, a: str, b: str, flt: EdgeFilter | None = None,
+                  weighted: bool = True) -> Path | None:
+    """The strongest (shortest by 1/strength) path between two entities, or None; weighted=False: fewest hops."""
     s, t = ix.node(a), ix.node(b)
     if s == t:
         return Path([a], 0.0)
@@ -157,7 +160,7 @@ def shortest_path(ix: GraphIndex, a: str, b: str, flt: EdgeFilter | None = None)
         d = ix.distance_graph()
         removed: list = []
         try:
-            found = _path_with_bans(ix, d, s, t, flt, removed)
+            found = _path_with_bans(ix, d, s, t, flt, removed, weighted=weighted)
         finally:
             _restore(d, removed)
     if found is None:
