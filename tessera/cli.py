@@ -16,6 +16,7 @@ SUBAPPS = [
     ("tessera.export.cli", "register"),
     ("tessera.access.cli", "register"),
     ("tessera.demo", "register"),
+    ("tessera.scenario.cli", "register"),
     ("tessera.situation.cli", "register"),
 ]
 
