@@ -409,11 +409,9 @@ class FrenchPolice(Holder):
             "vehicule": {"schema": "Vehicle", "keys": ["IMMAT"], "key_literal": "frpol-vehicule", "properties": {
                 "registrationNumber": prop("IMMAT"), "country": prop("PAYS_IMMAT")}},
             "embarcation": {"schema": "Vessel", "keys": ["EMBARCATION_HIN"], "key_literal": "frpol-embarcation",
-                            "properties": {"registrationNumber": prop("EMBARCATION_HIN"),
-                                           "type": prop(literal="inflatable small boat")}},
+                            "properties": {"registrationNumber": prop("EMBARCATION_HIN")}},
             "moteur": {"schema": "Vehicle", "keys": ["MOTEUR_NUM_SERIE"], "key_literal": "frpol-moteur", "properties": {
-                "registrationNumber": prop("MOTEUR_NUM_SERIE"), "model": prop("MOTEUR_MARQUE"),
-                "type": prop(literal="outboard engine")}},
+                "registrationNumber": prop("MOTEUR_NUM_SERIE"), "model": prop("MOTEUR_MARQUE")}},
         }, region="FR"))
 
     def corrupt(self, row) -> str:
@@ -504,8 +502,8 @@ class Europol(Holder):
 
     def smugglers(self, world, nets, smugglers) -> None:
         r = self.rng
-        for net in nets:
-            if r.random() >= 0.3:
+        for i, net in enumerate(nets):
+            if r.random() >= 0.3 and not (i == len(nets) - 1 and not self.known):
                 continue
             for role in ("organiser", "logistics", "money_handler"):
                 for p in net.by_role[role]:
