@@ -231,3 +231,9 @@ def test_quarantined_row_is_retried_after_correction(store, tmp_path):
     assert rows and all(r["record_no"] == 1 and r["grading"] == "2B" for r in rows)
     with pytest.raises(RetryFailed, match="already retried"):
         retry_quarantined(store, 1, {"grade": "2B"})
+
+
+def test_tabs_newlines_and_backslashes_survive_bulk_loading(store, tmp_path):
+    csv_file = write(tmp_path / "n.csv", HEADER + 'N1,"line one\nline\ttwo \\N back\\slash",01/01/1990,,,\n')
+    ingest_file(store, csv_file, "UKPOL", mapping_file(tmp_path))
+    assert statements_of(store, prop="name")[0]["original"] == "line one\nline\ttwo \\N back\\slash"

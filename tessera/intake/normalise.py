@@ -27,9 +27,89 @@ def clean_text(value: str) -> str:
     return WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
 
 
+PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
+PHONE_INTERNATIONAL = re.compile(r"^(?:\+|00)([1-9]\d{6,16})$")
+PHONE_NATIONAL = re.compile(r"^0([1-9]\d{5,14})$")
+
+
+@lru_cache(maxsize=64)
+def _trunk_zero_country(region: str) -> tuple[int, tuple[str, ...]] | None:
+    """(country code, other national prefixes) of a region dialled nationally with 0 and abroad with 00."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.national_prefix != "0" or meta.international_prefix != "00":
+        return None
+    if meta.national_prefix_transform_rule is not None:
+        return None
+    alternatives = (meta.national_prefix_for_parsing or "0").split("|")
+    if "0" not in alternatives or not all(a.isdigit() for a in alternatives):
+        return None
+    return meta.country_code, tuple(a for a in alternatives if a != "0")
+
+
+@lru_cache(maxsize=512)
+def _national_prefixes(code: int) -> tuple[str, ...] | None:
+    """National prefixes phonenumbers would strip for this country code, or None if it rewrites numbers."""
+    region = phonenumbers.region_code_for_country_code(code)
+    meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if meta is None or meta.national_prefix_transform_rule is not None:
+        return None
+    alternatives = tuple(a for a in (meta.national_prefix_for_parsing or meta.national_prefix or "").split("|") if a)
+    if not all(a.isdigit() for a in alternatives):
+        return None
+    return alternatives
+
+
+@lru_cache(maxsize=512)
+def _national_pattern(code: int) -> re.Pattern | None:
+    region = phonenumbers.region_code_for_country_code(code)
+    meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    pattern = meta.general_desc.national_number_pattern if meta and meta.general_desc else None
+    return re.compile(pattern) if pattern else None
+
+
+def _fast_e164(value: str, region: str) -> str | None:
+    """E.164 for the plain spellings (+44…, 0044…, 07…) without phonenumbers' full parser, which costs ~70 µs.
+
+    Only the country-code split and the possible-length check come from phonenumbers' metadata;
+    anything unusual (letters, extensions, a 0 after the country code) returns None for the full parser.
+    """
+    digits = PHONE_PUNCTUATION.sub("", value)
+    match = PHONE_INTERNATIONAL.match(digits)
+    if match and digits[0] == "0" and _trunk_zero_country(region) is None:
+        return None  # "00" means abroad only where the region dials abroad with 00
+    if match:
+        rest = match.group(1)
+        for size in (1, 2, 3):
+            code = int(rest[:size])
+            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                national = rest[size:]
+                break
+        else:
+            return None
+    else:
+        match = PHONE_NATIONAL.match(digits)
+        trunk = _trunk_zero_country(region) if match else None
+        if trunk is None or digits.startswith(trunk[1]):
+            return None
+        code, national = trunk[0], match.group(1)
+    prefixes = _national_prefixes(code)
+    if not national or national[0] == "0" or prefixes is None or national.startswith(prefixes):
+        return None
+    pattern = _national_pattern(code)
+    if pattern is None or not pattern.fullmatch(national):
+        return None
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    if phonenumbers.is_possible_number(number):
+        return f"+{code}{national}"
+    return None
+
+
 @lru_cache(maxsize=200_000)
 def phone(value: str, region: str) -> Result:
     """E.164 from any of 07700 900123, +44 7700 900123, 0044…, (020) 7946 0000, using the agency's region."""
+    fast = _fast_e164(value, region)
+    if fast is not None:
+        return fast, None
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:

@@ -224,17 +224,16 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
             except Problem as problem:
                 quarantine(record, problem.field, problem.reason)
                 continue
-            number = record.number
-            for stmts, (classification, caveat, release, grade) in rows:
-                for entity_id, schema, prop, prop_type, value, original, warning in stmts:
-                    statement_rows.append((batch_id, entity_id, schema, prop, prop_type, value, original, warning,
-                                           number, agency, classification, caveat, release, grade))
-                    if warning:
-                        result.warnings += 1
+            head = (batch_id,)
+            for stmts, marking in rows:
+                tail = (record.number, agency) + marking
+                statement_rows.extend([head + stmt + tail for stmt in stmts])
+                for entity_id, schema, *_rest in stmts:
                     if entity_id not in seen_entities:
                         seen_entities.add(entity_id)
                         entity_rows[entity_id] = dict(id=entity_id, schema=schema, agency=agency,
-                                                      batch_id=batch_id, record_no=number)
+                                                      batch_id=batch_id, record_no=record.number)
+                result.warnings += sum(1 for stmt in stmts if stmt[6] is not None)
             if len(statement_rows) >= CHUNK:
                 result.statements += len(statement_rows)
                 flush()

@@ -91,9 +91,14 @@ def detect_encoding(sample: bytes) -> str:
 
 
 def _text_problem(data: dict[str, str]) -> RecordProblem | None:
+    """An over-long field or bytes the encoding could not read; checked at C speed for the common case."""
+    try:
+        if sum(map(len, data.values())) <= MAX_FIELD // 4:
+            "".join(data.values()).encode("utf-8")
+            return None
+    except UnicodeEncodeError:
+        pass
     for key, value in data.items():
-        if value is None:
-            continue
         if len(value) > MAX_FIELD // 4 and len(value.encode("utf-8", "surrogateescape")) > MAX_FIELD:
             return RecordProblem(key, f"field longer than {MAX_FIELD:,} bytes")
         if any("\udc80" <= ch <= "\udcff" for ch in value):

@@ -29,6 +29,22 @@ def resolve_url(url: str | None = None) -> str:
     return url
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, int):
+        return str(value)
+    return value.translate(_COPY_ESCAPES)
+
+
+def _copy_line(row: tuple) -> str:
+    """One row in PostgreSQL's COPY text format (faster than psycopg's per-row write_row)."""
+    return "\t".join(map(_copy_field, row)) + "\n"
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -83,8 +99,7 @@ class Store:
             raw = connection.connection.driver_connection
             with raw.cursor() as cursor:
                 with cursor.copy(f"COPY statements ({', '.join(STATEMENT_COLUMNS)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    copy.write("".join(map(_copy_line, rows)).encode("utf-8"))
         elif self.dialect == "sqlite":
             raw = connection.connection.driver_connection
             marks = ", ".join("?" * len(STATEMENT_COLUMNS))
@@ -102,8 +117,8 @@ class Store:
 
             connection.execute(pg_insert(tables.entities).on_conflict_do_nothing(index_elements=["id"]), rows)
         elif self.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            connection.execute(sqlite_insert(tables.entities).on_conflict_do_nothing(index_elements=["id"]), rows)
+            raw = connection.connection.driver_connection
+            raw.executemany("INSERT OR IGNORE INTO entities (id, schema, agency, batch_id, record_no) "
+                            "VALUES (:id, :schema, :agency, :batch_id, :record_no)", rows)
         else:
             connection.execute(insert(tables.entities), rows)
