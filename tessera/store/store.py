@@ -113,9 +113,17 @@ class Store:
         if not rows:
             return
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            connection.execute(pg_insert(tables.entities).on_conflict_do_nothing(index_elements=["id"]), rows)
+            raw = connection.connection.driver_connection
+            with raw.cursor() as cursor:
+                cursor.execute("CREATE TEMP TABLE IF NOT EXISTS new_entities "
+                               "(id text, schema text, agency text, batch_id int, record_no int) ON COMMIT DROP")
+                with cursor.copy("COPY new_entities FROM STDIN") as copy:
+                    copy.write("".join(_copy_line((r["id"], r["schema"], r["agency"], r["batch_id"], r["record_no"]))
+                                       for r in rows).encode("utf-8"))
+                cursor.execute("INSERT INTO entities (id, schema, agency, batch_id, record_no) "
+                               "SELECT id, schema, agency, batch_id, record_no FROM new_entities "
+                               "ON CONFLICT (id) DO NOTHING")
+                cursor.execute("TRUNCATE new_entities")
         elif self.dialect == "sqlite":
             raw = connection.connection.driver_connection
             raw.executemany("INSERT OR IGNORE INTO entities (id, schema, agency, batch_id, record_no) "
