@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -34,12 +33,12 @@ def run_demo(store: Store, world: Path, people: int, seed: int) -> dict:
 def demo(
     people: Annotated[int, typer.Option(help="People in the synthetic world")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the world")] = 7,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the world")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the world (default demo/world)")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Generate a synthetic multi-agency world, ingest it and print what was found."""
-    world = out_dir or Path(tempfile.mkdtemp(prefix="tessera-world-"))
+    world = out_dir or Path("demo") / "world"
     if db is None:
         Path("demo").mkdir(exist_ok=True)
     store = Store.open(db or resolve_url("demo/tessera.db"))
