@@ -551,7 +551,8 @@ class SocialMedia(Holder):
         self.add(self.out, query_mapping("socmed_accounts", {
             "account": {"schema": "UserAccount", "keys": ["account_id"], "key_literal": "socmed-account", "properties": {
                 "username": prop("handle"), "name": prop("display_name"), "service": prop("platform"),
-                "phone": prop("advert_phone"), "summary": prop("advert_text"), "createdAt": prop("created_at")}},
+                "phone": prop("advert_phone"), "summary": prop("advert_text"),
+                "createdAt": prop("created_at", fmt="%m/%d/%Y %H:%M")}},
         }))
 
     def corrupt(self, rec) -> str:
@@ -567,7 +568,7 @@ class SocialMedia(Holder):
                 created = dt.datetime(2019, 1, 1) + dt.timedelta(seconds=r.randrange(6 * 365 * 86400))
                 self.out.write({"account_id": str(r.randrange(10**9, 10**12)), "handle": "@" + handle,
                                 "display_name": display, "platform": platform,
-                                "created_at": created.strftime("%Y-%m-%dT%H:%M:%S"),
+                                "created_at": created.strftime("%m/%d/%Y %H:%M"),  # a US platform
                                 "advert_phone": ids.render_phone(r, phone, "XX"),
                                 "advert_text": self.ADVERTS[r.randrange(len(self.ADVERTS))]}, [("UserAccount", sid)])
 

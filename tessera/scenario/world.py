@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 import csv
 import datetime as dt
 import math
@@ -282,7 +283,7 @@ class World:
             c.beach = beach[0]
             c.lat = round(beach[1] + rng.uniform(-0.015, 0.015), 4)
             c.lon = round(beach[2] + rng.uniform(-0.015, 0.015), 4)
-            active = [nt for nt in nets if nt.formed <= d <= nt.dissolved]
+            active = self.active_in(nets, d)
             c.net = active[rng.randrange(len(active))] if active else nets[rng.randrange(len(nets))]
             logistics = c.net.by_role["logistics"]
             buyer = logistics[rng.randrange(len(logistics))]
@@ -298,6 +299,17 @@ class World:
             c.intercepted = rng.random() < 0.3
             c.capacity = max(8, min(90, int(rng.gauss(48, 14))))
             yield c
+
+    def active_in(self, nets: list[Network], d: dt.date) -> list[Network]:
+        """Networks active on a day (indexed by month, so a million people stay fast)."""
+        if not hasattr(self, "_by_month"):
+            self._by_month = {}
+            for nt in nets:
+                m = nt.formed.year * 12 + nt.formed.month
+                while m <= nt.dissolved.year * 12 + nt.dissolved.month:
+                    self._by_month.setdefault(m, []).append(nt)
+                    m += 1
+        return [nt for nt in self._by_month.get(d.year * 12 + d.month, ()) if nt.formed <= d <= nt.dissolved]
 
     def migrant_family(self, on: dt.date) -> list[Person]:
         rng = self.rng
@@ -341,7 +353,8 @@ class World:
         self.member_traffic(nets)
         migrants_left = self.n_people - self.count
         per_boat_new = 34
-        pending: list[tuple[dt.date, Person]] = []  # intercepted people waiting to try again
+        pending: list[tuple[dt.date, int, Person]] = []  # heap of intercepted people waiting to try again
+        self.seq = 0
         while migrants_left > 0 or pending:
             n = max(1, math.ceil(migrants_left / per_boat_new * 1.05)) if migrants_left > 0 else max(1, len(pending) // 30)
             for c in self.crossings(nets, n):
@@ -349,20 +362,15 @@ class World:
                 migrants_left = self.n_people - self.count
                 if migrants_left <= 0 and not pending:
                     break
-            if migrants_left <= 0 and pending and self.days[-1] <= max(d for d, _ in pending):
+            if migrants_left <= 0 and pending and self.days[-1] <= max(d for d, _, _ in pending):
                 pending.clear()  # nobody is left to try again within the series
         self.obs.finish(self)
 
     def fill(self, c: Crossing, pending: list, migrants_left: int) -> None:
         rng = self.rng
         aboard: list[Person] = []
-        keep = []
-        for when, p in pending:
-            if when <= c.date and len(aboard) < c.capacity:
-                aboard.append(p)
-            else:
-                keep.append((when, p))
-        pending[:] = keep
+        while pending and pending[0][0] <= c.date and len(aboard) < c.capacity:
+            aboard.append(heapq.heappop(pending)[2])
         fresh: list[Person] = []
         while len(aboard) < c.capacity and self.count < self.n_people:
             fam = self.migrant_family(c.date)
@@ -386,7 +394,8 @@ class World:
         if c.intercepted:
             for m in aboard:
                 if rng.random() < 0.8:
-                    pending.append((c.date + dt.timedelta(days=rng.randint(3, 40)), m))
+                    self.seq += 1
+                    heapq.heappush(pending, (c.date + dt.timedelta(days=rng.randint(3, 40)), self.seq, m))
 
     def member_traffic(self, nets: list[Network]) -> None:
         """Calls between members of each network and money sent up to the organiser."""
