@@ -1,0 +1,1 @@
+"""Entity resolution: exact identifier keys, scored Person pairs, conflict-aware clustering, canonical ids."""

@@ -1,0 +1,46 @@
+"""Person name keys: ASCII folding (rigour), token equivalents, consonant skeletons for blocking and scoring."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rigour.text.translit import ascii_text
+
+_SPLIT = re.compile(r"[^a-z0-9]+")
+_VOWELS = str.maketrans("", "", "aeiouyw")
+
+
+class NameKeys:
+    """Turns a written name into comparable token lists, with a small table of equivalent spellings."""
+
+    def __init__(self, equivalents: list[list[str]], stopwords: list[str]):
+        self.canon = {v: group[0] for group in equivalents for v in group}
+        self.stop = set(stopwords)
+        self.tokens = lru_cache(maxsize=200_000)(self._tokens)
+
+    def _tokens(self, name: str) -> tuple[str, ...]:
+        folded = ascii_text(name).lower()
+        out = []
+        for tok in _SPLIT.split(folded):
+            if not tok or tok in self.stop:
+                continue
+            out.append(self.canon.get(tok, tok))
+        return tuple(out)
+
+
+@lru_cache(maxsize=200_000)
+def skeleton(token: str) -> str:
+    """First letter plus the consonants after it, doubled letters collapsed: muhammad and mhmd -> mhmd."""
+    if not token:
+        return ""
+    rest = token[1:].translate(_VOWELS)
+    out = token[0]
+    for ch in rest:
+        if ch != out[-1]:
+            out += ch
+    return out
+
+
+def is_latin(text: str) -> bool:
+    return all(ord(ch) < 0x250 for ch in text)
