@@ -1,7 +1,8 @@
 """i2-friendly CSV pairs: entities.csv and links.csv, with marking and 3x5x2 grading columns.
 
-Analyst's Notebook / iBase import one row per entity (identity, type, label, attributes) and one
-row per link (end 1, end 2, link type). Each row carries the highest marking of the values behind
+Analyst's Notebook / iBase import one row per entity (identity, type, label, attributes, and one
+``prop:<name>`` column per FtM property, several values joined with "; ") and one row per link
+(end 1, end 2, link type). Each row carries the highest marking of the values behind
 it (classification, caveat, release_to), the gradings of those values (grading, source evaluation,
 intelligence assessment, handling; several values joined with "; ") and their provenance
 (agency file#row). Every cell goes through ``csvsafe.neutralise`` so a spreadsheet cannot run it.
@@ -53,12 +54,14 @@ def write_i2(selection: Selection, out_dir: Path | str) -> tuple[int, int]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for e in selection.nodes():
+    nodes = selection.nodes()
+    props = sorted({s.prop for e in nodes for s in e.statements if s.prop_type != "entity"})
+    for e in nodes:
         st = e.statements
         rows.append([e.id, e.schema, e.caption, _attributes(st)] + _marking_cells(st) + _grading_cells(st)
-                    + _provenance_cells(st))
+                    + _provenance_cells(st) + [_joined(s.value for s in st if s.prop == p) for p in props])
     with open(out_dir / "entities.csv", "w", newline="", encoding="utf-8") as fh:
-        n_entities = write_csv(fh, ENTITY_COLUMNS, rows)
+        n_entities = write_csv(fh, ENTITY_COLUMNS + [f"prop:{p}" for p in props], rows)
     rows = []
     for i, link in enumerate(selection.links(), 1):
         st = link.statements
