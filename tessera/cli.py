@@ -18,6 +18,7 @@ SUBAPPS = [
     ("tessera.demo", "register"),
     ("tessera.scenario.cli", "register"),
     ("tessera.situation.cli", "register"),
+    ("tessera.resolve.cli", "register"),
 ]
 
 for module_name, attribute in SUBAPPS:

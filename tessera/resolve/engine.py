@@ -168,7 +168,7 @@ def name_score(a: PersonFeatures, b: PersonFeatures) -> float:
             jb = " ".join(tb)
             s = fuzz.token_sort_ratio(ja, jb)
             if s < 97:
-                s = max(s, fuzz.token_set_ratio(ja, jb) - 8)
+                s = max(s, token_alignment(ta, sa, tb, sb))
                 # skeletons carry transliteration from Arabic script (no short vowels)
                 sk = fuzz.token_sort_ratio(" ".join(sa), " ".join(sb))
                 s = max(s, sk - (0 if (la and lb) is False else 6))
@@ -179,11 +179,37 @@ def name_score(a: PersonFeatures, b: PersonFeatures) -> float:
     return best
 
 
+def token_alignment(ta, sa, tb, sb) -> float:
+    """Tokens of the shorter name matched one-to-one (greedily, best first) with tokens of the other (the
+    same skeleton counts 90), averaged weighted by length; each unmatched token of the longer costs 12."""
+    if len(ta) > len(tb):
+        ta, sa, tb, sb = tb, sb, ta, sa
+    if not ta:
+        return 0.0
+    cand = []
+    for i, (tok, sk) in enumerate(zip(ta, sa)):
+        for j, (tok2, sk2) in enumerate(zip(tb, sb)):
+            r = fuzz.ratio(tok, tok2)
+            if sk == sk2 and r < 90:
+                r = 90.0
+            cand.append((r, i, j))
+    cand.sort(reverse=True)
+    used_i, used_j = set(), set()
+    total = 0.0
+    for r, i, j in cand:
+        if i in used_i or j in used_j:
+            continue
+        used_i.add(i), used_j.add(j)
+        total += r * len(ta[i])
+    return total / sum(len(t) for t in ta) - 12 * (len(tb) - len(ta))
+
+
 def dob_level(a: PersonFeatures, b: PersonFeatures) -> tuple[str, int | None]:
     """Best agreement level over the two records' dates, and the smallest year gap."""
     if not a.dobs or not b.dobs:
         return "missing", None
-    order = ["exact", "day_month_swap", "one_year_same_day", "estimate_same_year", "year_only_same",
+    order = ["exact", "day_month_swap", "one_year_same_day", "estimate_same_year", "both_estimated",
+             "year_only_same",
              "same_year", "one_year", "conflict"]
     best, gap = "conflict", 99
     for (y1, m1, d1), (y2, m2, d2) in itertools.product(a.dobs, b.dobs):
@@ -193,7 +219,7 @@ def dob_level(a: PersonFeatures, b: PersonFeatures) -> tuple[str, int | None]:
             if m1 is None or m2 is None or d1 is None or d2 is None:
                 lvl = "year_only_same"
             elif (m1, d1) == (m2, d2):
-                lvl = "exact"
+                lvl = "exact" if (m1, d1) != (1, 1) else "both_estimated"
             elif (m1, d1) == (d2, m2):
                 lvl = "day_month_swap"
             elif (m1, d1) == (1, 1) or (m2, d2) == (1, 1):
@@ -201,7 +227,8 @@ def dob_level(a: PersonFeatures, b: PersonFeatures) -> tuple[str, int | None]:
             else:
                 lvl = "same_year"
         elif dy == 1:
-            lvl = "one_year_same_day" if (m1, d1) == (m2, d2) and m1 is not None else "one_year"
+            same_day = (m1, d1) == (m2, d2) and m1 is not None and (m1, d1) != (1, 1)
+            lvl = "one_year_same_day" if same_day else "one_year"
         else:
             lvl = "conflict"
         if order.index(lvl) < order.index(best):

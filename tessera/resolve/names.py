@@ -9,6 +9,7 @@ from rigour.text.translit import ascii_text
 
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _VOWELS = str.maketrans("", "", "aeiouyw")
+_GLUE = {"abdul", "abd", "abdel", "abdal", "abdol", "abdur", "abdu", "ebdul"}
 
 
 class NameKeys:
@@ -21,11 +22,19 @@ class NameKeys:
 
     def _tokens(self, name: str) -> tuple[str, ...]:
         folded = ascii_text(name).lower()
-        out = []
+        out: list[str] = []
+        glue = False
         for tok in _SPLIT.split(folded):
             if not tok or tok in self.stop:
                 continue
+            if len(tok) > 5 and tok[:2] in ("al", "el") and tok[2] not in "aeiou":
+                tok = tok[2:]  # Aljabouri -> jabouri, as Al-Jabouri loses its article
+            if glue:
+                tok = out.pop() + tok  # Abdul Rahman -> abdulrahman
+            glue = tok in _GLUE
             out.append(self.canon.get(tok, tok))
+        if glue and len(out) > 1:
+            out[-2:] = [out[-2] + out[-1]]
         return tuple(out)
 
 

@@ -1,0 +1,81 @@
+"""`tessera resolve` and `tessera evaluate`: cluster source entities, then score clusters against a truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tessera.cli_common import EXIT_NOT_FOUND, DbOption, JsonOption, console, emit_json, fail, open_store, out
+
+
+def resolve_command(
+    model: Annotated[Path | None, typer.Option(help="Model file of match weights (default: the shipped model.json)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Score and cluster but do not write canonical ids")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve source entities into canonical entities (writes entities.canonical_id)."""
+    from tessera.resolve.engine import load_model, resolve
+
+    if model is not None and not model.exists():
+        fail(f"no model file {model}", EXIT_NOT_FOUND, as_json)
+    store = open_store(db)
+    if as_json:
+        result = resolve(store, load_model(model), write=not dry_run)
+        emit_json(result.as_dict())
+        return
+    with console.status("resolving") as status:
+        result = resolve(store, load_model(model), write=not dry_run, progress=lambda msg: status.update(msg))
+    r = result
+    table = Table("measure", "value", title="Tessera resolve")
+    for label, value in [("source entities", r.entities), ("of which Person", r.persons),
+                         ("exact identifier joins", r.exact_key_joins), ("Person pairs scored", r.pairs_scored),
+                         ("pairs accepted", r.pairs_accepted), ("merges refused (conflicts)", r.merges_refused),
+                         ("blocks skipped (too large)", r.blocks_skipped), ("clusters", r.clusters),
+                         ("clusters of 2+", r.multi_clusters), ("largest cluster", r.largest_cluster),
+                         ("canonical ids changed", r.canonical_changed), ("seconds", r.seconds.get("total"))]:
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
+    if dry_run:
+        out.print("dry run: nothing written")
+
+
+def evaluate_command(
+    truth: Annotated[Path, typer.Option("--truth", help="A scenario world directory (or its truth/ folder)")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare the store's clusters with a synthetic world's truth: pairwise and cluster precision/recall/F1."""
+    from tessera.resolve.evaluate import evaluate
+
+    if not (truth / "records.csv").exists() and not (truth / "truth" / "records.csv").exists():
+        fail(f"{truth} has no records.csv (nor truth/records.csv)", EXIT_NOT_FOUND, as_json)
+    result = evaluate(open_store(db), truth)
+    if as_json:
+        emit_json(result)
+        return
+    table = Table("schema", "entities", "true", "clusters", "pair P", "pair R", "pair F1", "cluster F1",
+                  title="Resolution against truth")
+    for schema, m in result["schemas"].items():
+        table.add_row(schema, f"{m['source_entities']:,}", f"{m['true_entities']:,}", f"{m['predicted_clusters']:,}",
+                      f"{m['pairwise_precision']:.3f}", f"{m['pairwise_recall']:.3f}", f"{m['pairwise_f1']:.3f}",
+                      f"{m['cluster_f1']:.3f}")
+    out.print(table)
+    cultures = result.get("person_recall_by_culture")
+    if cultures:
+        ct = Table("culture", "true pairs", "recall", title="Person pairwise recall by name culture")
+        for c, v in cultures.items():
+            ct.add_row(c, f"{v['true_pairs']:,}", "-" if v["recall"] is None else f"{v['recall']:.3f}")
+        out.print(ct)
+    cov = result["coverage"]
+    out.print(f"{cov['entities_evaluated']:,} source entities joined to truth; {cov['rows_ambiguous']:,} rows with two "
+              f"entities of one schema left out; {cov['entities_impure']:,} source entities span several truths",
+              highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("resolve")(resolve_command)
+    app.command("evaluate")(evaluate_command)

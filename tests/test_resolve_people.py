@@ -1,0 +1,97 @@
+"""Entity resolution on hand-made records: namesakes stay apart, transliterations and shared keys join."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from intake_helpers import PERSON_MAPPING, mapping_file, write
+from tessera.intake.pipeline import ingest_file
+from tessera.resolve.engine import assign_canonical, resolve
+from tessera.store import tables
+
+
+def canon(store) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(tables.entities.c.id, tables.entities.c.canonical_id)).all())
+
+
+def ftm(store, tmp_path, agency, entities):
+    stream = write(tmp_path / f"{agency.lower()}.ftm.jsonl", "\n".join(json.dumps(e, ensure_ascii=False)
+                                                                      for e in entities) + "\n")
+    ingest_file(store, stream, agency, None)
+
+
+def nominals(store, tmp_path, agency, rows):
+    csv_file = write(tmp_path / f"{agency.lower()}.csv", "ref,name,dob,phone,nationality,grade\n" + rows)
+    ingest_file(store, csv_file, agency, mapping_file(tmp_path, PERSON_MAPPING))
+
+
+def test_two_men_called_mohammed_ahmed_with_different_birth_dates_stay_apart(store, tmp_path):
+    nominals(store, tmp_path, "UKPOL", "U1,Mohammed Ahmed,03/04/1985,,Sudan,\nU2,Mohammed Ahmed,17/11/1992,,Sudan,\n")
+    nominals(store, tmp_path, "BF", "B1,AHMED Muhammad,03/04/1985,,Sudan,\n")
+    resolve(store)
+    s = tables.statements
+    with store.engine.connect() as conn:
+        born = dict(conn.execute(select(s.c.entity_id, s.c.value).where(s.c.prop == "birthDate")).all())
+    ids = canon(store)
+    by_dob: dict[str, set[str]] = {}
+    for entity_id, dob in born.items():
+        by_dob.setdefault(dob, set()).add(ids[entity_id])
+    assert len(born) == 3
+    assert len(by_dob["1985-04-03"]) == 1  # UKPOL's and Border Force's 1985 man are one person
+    assert by_dob["1985-04-03"].isdisjoint(by_dob["1992-11-17"])
+
+
+def test_the_same_man_in_arabic_script_and_latin_letters_is_one_person(store, tmp_path):
+    ftm(store, tmp_path, "MI", [
+        {"id": "s1", "schema": "Person", "properties": {"name": ["محمد أحمد"], "birthDate": ["1985-04-03"],
+                                                         "nationality": ["sd"]}}])
+    ftm(store, tmp_path, "UKPOL", [
+        {"id": "n1", "schema": "Person", "properties": {"name": ["Mohammed Ahmed"], "birthDate": ["1985-04-03"],
+                                                         "nationality": ["sd"]}},
+        {"id": "n2", "schema": "Person", "properties": {"name": ["Mohammed Ahmed"], "birthDate": ["1971-09-20"],
+                                                         "nationality": ["sd"]}}])
+    resolve(store)
+    ids = canon(store)
+    assert ids["mi.s1"] == ids["ukpol.n1"] and ids["mi.s1"].startswith("c-")
+    assert ids["ukpol.n2"] != ids["ukpol.n1"]
+
+
+def test_different_passport_numbers_refuse_a_merge_even_with_the_same_name_and_birth_date(store, tmp_path):
+    ftm(store, tmp_path, "NCA", [
+        {"id": "a", "schema": "Person", "properties": {"name": ["Hevar Ahmed"], "birthDate": ["1990-05-01"],
+                                                        "passportNumber": ["P1234567"]}},
+        {"id": "b", "schema": "Person", "properties": {"name": ["Hevar Ahmed"], "birthDate": ["1990-05-01"],
+                                                        "passportNumber": ["P7654321"]}},
+        {"id": "c", "schema": "Person", "properties": {"name": ["Hevar AHMED"], "birthDate": ["1990-05-01"]}}])
+    result = resolve(store)
+    ids = canon(store)
+    assert ids["nca.a"] != ids["nca.b"]
+    # the record without a passport joins one of them, never both (no chain through it)
+    assert ids["nca.c"] in (ids["nca.a"], ids["nca.b"])
+    assert result.merges_refused >= 1
+
+
+def test_a_shared_registration_number_joins_vehicles_across_agencies(store, tmp_path):
+    ftm(store, tmp_path, "FRPOL", [{"id": "v", "schema": "Vehicle",
+                                    "properties": {"registrationNumber": ["AB-123-CD"], "model": ["Renault Master"]}}])
+    ftm(store, tmp_path, "EUROPOL", [{"id": "w", "schema": "Vehicle",
+                                      "properties": {"registrationNumber": ["AB 123 CD"]}},
+                                     {"id": "x", "schema": "Vehicle", "properties": {"registrationNumber": ["ZZ999ZZ"]}}])
+    resolve(store)
+    ids = canon(store)
+    assert ids["frpol.v"] == ids["europol.w"] != ids["europol.x"]
+
+
+def test_a_cluster_keeps_the_canonical_id_most_of_its_members_held():
+    ids = ["a", "b", "c", "d"]
+    previous = ["c-x", "c-x", "c", "c-y"]
+    out = assign_canonical(ids, previous, [[0, 1, 2], [3]])
+    assert out == ["c-x", "c-x", "c-x", "d"]
+    # when a cluster splits, the bigger part keeps the id and the other gets a new one
+    out = assign_canonical(ids, ["c-x"] * 4, [[0, 1, 2], [3]])
+    assert out[:3] == ["c-x"] * 3 and out[3] == "d"
+    out = assign_canonical(ids, ["c-a"] * 4, [[0, 1], [2, 3]])
+    assert out[0] == out[1] == "c-a" and out[2] == out[3] == "c-c"
