@@ -150,11 +150,13 @@ class UKPolice(Holder):
 
     def smugglers(self, world, nets, smugglers) -> None:
         r = self.rng
+        by_id = {n.id: n for n in nets}
         for p in smugglers:
             if p.base != "GB" or p.role == "organiser":
                 continue
             for _ in range(r.randint(1, 3)):
-                d = world.days[r.randrange(len(world.days))]
+                net = by_id[p.nets[r.randrange(len(p.nets))]]
+                d = net.formed + dt.timedelta(days=r.randrange(max(1, (net.dissolved - net.formed).days)))
                 when = dt.datetime.combine(d, dt.time(r.randrange(24), r.randrange(60)))
                 v = p.vehicles[r.randrange(len(p.vehicles))] if p.vehicles and r.random() < 0.7 else None
                 self.record(world, p, when, "STOP CHECK" if v else r.choice(["INTEL REPORT", "ARREST"]), v)

@@ -46,8 +46,12 @@ def phone(rng: random.Random, country: str) -> str:
         country = "GB"
     prefixes = VALID_MOBILE[country]
     n = _MOBILE[country][1]
-    digits = "".join(str(rng.randrange(10)) for _ in range(n))
-    return f"+{_CC[country]}{prefixes[rng.randrange(len(prefixes))]}{digits}"
+    for _ in range(5):
+        digits = "".join(str(rng.randrange(10)) for _ in range(n))
+        number = f"+{_CC[country]}{prefixes[rng.randrange(len(prefixes))]}{digits}"
+        if country != "AL" or phonenumbers.is_valid_number(phonenumbers.parse(number)):
+            break  # only Albanian ranges have gaps among our prefixes
+    return number
 
 
 def render_phone(rng: random.Random, e164: str, home: str = "GB") -> str:
