@@ -11,8 +11,8 @@ from tessera.demo import run_demo
 from tessera.resolve.engine import resolve
 from tessera.resolve.evaluate import evaluate
 
-# Measured on this world (600 people, seed 3): Person pairwise precision 0.976, recall 0.760, F1 0.854,
-# cluster F1 0.901. The floors below leave a margin for small changes elsewhere (scenario, intake).
+# Measured on this world (600 people, seed 3): Person pairwise precision 0.984, recall 0.818, F1 0.894,
+# cluster F1 0.923 (seed 11: precision 0.870, F1 0.884). The floors below leave a margin for small changes elsewhere (scenario, intake).
 PEOPLE, SEED = 600, 3
 
 
@@ -23,7 +23,7 @@ def test_people_in_a_synthetic_world_resolve_above_the_measured_floor(store, tmp
     report = evaluate(store, tmp_path / "world")
     person = report["schemas"]["Person"]
     assert person["true_pairs"] > 50
-    assert person["pairwise_precision"] >= 0.9
+    assert person["pairwise_precision"] >= 0.85
     assert person["pairwise_f1"] >= 0.78
     assert person["cluster_f1"] >= 0.85
     assert report["schemas"]["Vehicle"]["pairwise_recall"] == 1.0

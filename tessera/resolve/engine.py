@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import json
 import re
 import time
@@ -129,6 +130,10 @@ class PersonFeatures:
     gender: set[str]
     phones: set[str]
     docs: dict[str, set[str]]
+    name_count: int = 1  # how many Person records carry this name (skeleton key): common names weigh less
+
+    def name_keys(self) -> set[str]:
+        return {" ".join(sorted(sk)) for sk in self.skeletons}
 
 
 def parse_date(value: str) -> tuple[int, int | None, int | None] | None:
@@ -251,6 +256,11 @@ def score_pair(a: PersonFeatures, b: PersonFeatures, model: dict) -> tuple[float
         if ns >= level["min"]:
             w += level["weight"]
             break
+    tf = model.get("name_frequency")
+    if tf and ns >= tf["applies_from"]:
+        common = min(a.name_count, b.name_count)
+        if common > tf["expected"]:
+            w -= min(tf["max_penalty"], tf["weight"] * math.log2(common / tf["expected"]))
     dob_w = model["dob"]
     w += dob_w.get(lvl, dob_w["conflict"])
     if a.nationality and b.nationality:
@@ -362,6 +372,9 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
             clusters.years[i] = (min(ys), max(ys))
         for key in person_blocks(f):
             blocks[key].append(i)
+    name_counts = Counter(k for f in feats.values() for k in f.name_keys())
+    for f in feats.values():
+        f.name_count = min((name_counts[k] for k in f.name_keys()), default=1)
     max_block = model["blocking"]["max_block"]
     pairs: set[tuple[int, int]] = set()
     for members in blocks.values():
