@@ -80,7 +80,7 @@ def main() -> None:
     started = time.perf_counter()
     write_csv(csv_path, args.rows)
     mapping_path.write_text(MAPPING)
-    console = Console()
+    console = Console(width=140)
     console.print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:,.0f} MB) in "
                   f"{time.perf_counter() - started:.1f} s")
     targets = {"sqlite": f"sqlite:///{work / 'bench.db'}"}
