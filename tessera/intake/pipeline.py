@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tessera.intake.mapping import Mapping, MappingError, Problem, Query, load_mapping, map_record
 from tessera.intake.normalise import normalise
-from tessera.intake.readers import Record, UnreadableFile, open_reader
+from tessera.intake.readers import Record, UnreadableFile, file_sha256, open_reader
 from tessera.model.markings import Grading, Marking, MarkingError, normalise_classification
 from tessera.store import tables
 from tessera.store.store import Store
@@ -58,14 +57,6 @@ class BatchResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def agency_region(store: Store, agency: str) -> str:

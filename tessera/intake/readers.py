@@ -7,6 +7,7 @@ that cannot be read comes back with a RecordProblem so that it goes to quarantin
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import zipfile
@@ -41,6 +42,15 @@ class Record:
     data: dict[str, str]
     raw: dict | str              # what the file held, for quarantine
     problem: RecordProblem | None = None
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def detect_format(path: Path) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from xml.etree.ElementTree import iterparse
+
+from tessera.intake.readers import file_sha256
 
 NS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 NS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
@@ -209,19 +210,11 @@ def _table(file_name: str, sheet: str | None, rows: list[tuple[int, list]], prob
     return out
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_series(path: str | Path) -> Series:
     """Read and validate an ODS or CSV copy of the series; raise SeriesError listing every problem."""
     path = Path(path)
     problems: list[str] = []
-    series = Series(file_name=path.name, sha256=sha256_of(path), source_kind="csv")
+    series = Series(file_name=path.name, sha256=file_sha256(path), source_kind="csv")
     if zipfile.is_zipfile(path):
         series.source_kind = "ods"
         try:
