@@ -22,7 +22,7 @@ references inside values are rewritten to the canonical id of their target in th
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -317,9 +317,3 @@ def manifest_path(out: Path | str) -> Path:
     out = Path(out)
     return out.with_name(out.name + ".manifest.json")
 
-
-def group_by(items, key):
-    out = defaultdict(list)
-    for item in items:
-        out[key(item)].append(item)
-    return out
