@@ -27,7 +27,13 @@ def run_demo(store: Store, world: Path, people: int, seed: int) -> dict:
                                     item.get("grading"))
         mapping = world / item["mapping"] if item.get("mapping") else None
         results.append(ingest_file(store, world / item["file"], item["holder"], mapping, marking).as_dict())
-    return {"world": str(world), "store": store.url, "batches": results}
+    from tessera.resolve.engine import resolve
+    from tessera.resolve.evaluate import evaluate
+
+    resolved = resolve(store).as_dict()
+    scores = evaluate(store, world)["schemas"]
+    return {"world": str(world), "store": store.url, "batches": results, "resolve": resolved,
+            "evaluation": scores}
 
 
 def demo(
@@ -58,8 +64,18 @@ def demo(
     out.print(table)
     schemas = ", ".join(f"{name} {count:,}" for name, count in by_schema)
     out.print(f"source entities: {schemas}", highlight=False)
+    r = summary["resolve"]
+    out.print(f"resolved: {r['clusters']:,} canonical entities ({r['multi_clusters']:,} joining records "
+              f"across files or agencies, largest {r['largest_cluster']}), {r['pairs_scored']:,} pairs scored",
+              highlight=False)
+    scores = Table("schema", "precision", "recall", "pairwise F1", "cluster F1", title="against the world's truth")
+    for schema, m in summary["evaluation"].items():
+        if m.get("true_pairs"):
+            scores.add_row(schema, *(f"{m.get(k, 0):.3f}" for k in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "cluster_f1")))
+    out.print(scores)
     out.print(f"world written to {world}; store {store.url}", highlight=False)
-    out.print("next: tessera quarantine list --db " + store.url + "   |   tessera export clusters --out clusters.csv", highlight=False)
+    out.print(f"next: tessera quarantine list --db {store.url}\n      tessera evaluate --truth {world} --db {store.url}\n"
+              f"      tessera export clusters --out clusters.csv --db {store.url}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
