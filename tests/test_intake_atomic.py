@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tessera.intake.pipeline import ingest_file
 from tessera.store import tables
 from tessera.store.store import Store
@@ -17,7 +19,10 @@ from intake_helpers import HEADER_LINE, count, mapping_file, write
 KILLABLE = textwrap.dedent("""
     import sys, time
     from tessera.store.store import Store
+    from tessera.intake import pipeline
     from tessera.intake.pipeline import ingest_file
+
+    pipeline.PARALLEL_BYTES = int(sys.argv[4])
 
     def progress(rows):
         print("rows", rows, flush=True)
@@ -27,7 +32,8 @@ KILLABLE = textwrap.dedent("""
 """)
 
 
-def test_sigkill_mid_batch_leaves_the_store_whole_and_a_rerun_completes(store_url, tmp_path):
+@pytest.mark.parametrize("parallel_bytes", [1 << 40, 0], ids=["one-process", "mapping-in-child"])
+def test_sigkill_mid_batch_leaves_the_store_whole_and_a_rerun_completes(store_url, tmp_path, parallel_bytes):
     store = Store.open(store_url)
     earlier = write(tmp_path / "earlier.csv", HEADER_LINE + "E1,Earlier Person,01/01/1980,,,\n")
     ingest_file(store, earlier, "UKPOL", mapping_file(tmp_path))
@@ -35,7 +41,7 @@ def test_sigkill_mid_batch_leaves_the_store_whole_and_a_rerun_completes(store_ur
     rows = "".join(f"N{i},Person {i},01/01/1990,07700 9{i % 100000:05d},Iraq,\n" for i in range(30_000))
     big = write(tmp_path / "big.csv", HEADER_LINE + rows)
     mapping = mapping_file(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, store_url, str(big), str(mapping)],
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, store_url, str(big), str(mapping), str(parallel_bytes)],
                             stdout=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})
     try:
         line = proc.stdout.readline()

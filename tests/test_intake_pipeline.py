@@ -237,3 +237,34 @@ def test_tabs_newlines_and_backslashes_survive_bulk_loading(store, tmp_path):
     csv_file = write(tmp_path / "n.csv", HEADER + 'N1,"line one\nline\ttwo \\N back\\slash",01/01/1990,,,\n')
     ingest_file(store, csv_file, "UKPOL", mapping_file(tmp_path))
     assert statements_of(store, prop="name")[0]["original"] == "line one\nline\ttwo \\N back\\slash"
+
+
+def test_mapping_in_a_second_process_gives_the_same_batch(store, tmp_path, monkeypatch):
+    from tessera.intake import pipeline
+
+    rows = "".join(f"N{i},Person {i},0{i % 9 + 1}/01/1990,07700 9{i:05d},Iraq,\n" for i in range(3000))
+    csv_file = write(tmp_path / "n.csv", HEADER + rows + ",Keyless,01/01/1990,,,\n")
+    inline = ingest_file(store, csv_file, "UKPOL", mapping_file(tmp_path))
+    monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(pipeline, "CHUNK", 1000)
+    forked = ingest_file(store, csv_file, "NCA", mapping_file(tmp_path))
+    assert (forked.records, forked.statements, forked.entities, forked.quarantined) == \
+        (inline.records, inline.statements, inline.entities, inline.quarantined) == (3001, 12000, 3000, 1)
+    a = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="UKPOL")]
+    b = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="NCA")]
+    assert a == b
+
+
+def test_a_workbook_that_breaks_off_in_a_second_process_is_refused_whole(store, tmp_path, monkeypatch):
+    from tessera.intake import pipeline
+    from tessera.intake.readers import UnreadableFile
+
+    def broken_records(self):
+        raise UnreadableFile(self.path, "the workbook breaks off after row 3")
+
+    monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr("tessera.intake.readers.CsvReader.records", broken_records)
+    csv_file = write(tmp_path / "n.csv", HEADER + "N1,A B,01/01/1990,,,\n")
+    with pytest.raises(IngestRefused, match="breaks off"):
+        ingest_file(store, csv_file, "UKPOL", mapping_file(tmp_path))
+    assert count(store, tables.batches) == 0

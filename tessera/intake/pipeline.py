@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from queue import Full
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +23,7 @@ from tessera.store import tables
 from tessera.store.store import Store
 
 CHUNK = 50_000  # statement rows written at a time
+PARALLEL_BYTES = 4 << 20  # files this large are mapped in a second process
 
 
 class IngestRefused(ValueError):
@@ -132,6 +136,119 @@ def record_statements(record: Record, file_format: str, queries: list[Query], ro
             for query, marking in zip(queries, row_markings)]
 
 
+@dataclass
+class ChunkContext:
+    """What mapping records into rows needs besides the records."""
+
+    batch_id: int
+    agency: str
+    file_name: str
+    received: datetime
+    file_format: str
+    queries: list[Query]
+    row_markings: list[RowMarking]
+    default_marking: tuple
+    region: str
+
+
+@dataclass
+class Chunk:
+    """Rows ready to write for a run of records."""
+
+    records: int = 0
+    warnings: int = 0
+    statements: list[tuple] = field(default_factory=list)
+    entities: list[dict] = field(default_factory=list)
+    quarantine: list[dict] = field(default_factory=list)
+
+
+def mapped_chunks(reader, ctx: ChunkContext) -> Iterator[Chunk]:
+    """Statement, entity and quarantine rows of a file, about CHUNK statements at a time."""
+    seen_entities: set[str] = set()
+    head = (ctx.batch_id,)
+    chunk = Chunk()
+    for record in reader.records():
+        chunk.records += 1
+        problem = record.problem
+        if problem is None:
+            try:
+                rows = record_statements(record, ctx.file_format, ctx.queries, ctx.row_markings,
+                                         ctx.default_marking, ctx.agency, ctx.region)
+            except Problem as exc:
+                problem = exc
+        if problem is not None:
+            chunk.quarantine.append(dict(
+                batch_id=ctx.batch_id, agency=ctx.agency, file_name=ctx.file_name, record_no=record.number,
+                field=problem.field, reason=problem.reason, created_at=ctx.received,
+                raw=json.dumps(record.raw, ensure_ascii=False, default=str)))
+            continue
+        for stmts, marking in rows:
+            tail = (record.number, ctx.agency) + marking
+            chunk.statements.extend([head + stmt + tail for stmt in stmts])
+            for entity_id, schema, *_rest in stmts:
+                if entity_id not in seen_entities:
+                    seen_entities.add(entity_id)
+                    chunk.entities.append(dict(id=entity_id, schema=schema, agency=ctx.agency,
+                                               batch_id=ctx.batch_id, record_no=record.number))
+            chunk.warnings += sum(1 for stmt in stmts if stmt[6] is not None)
+        if len(chunk.statements) >= CHUNK:
+            yield chunk
+            chunk = Chunk()
+    yield chunk
+
+
+def in_child_process(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """Run a chunk producer in a forked process, so mapping uses the second core while this one writes.
+
+    The queue holds two chunks at most, which bounds memory; a child whose parent dies (even by
+    SIGKILL) notices and exits.
+    """
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue(maxsize=2)
+    parent = os.getpid()
+
+    def produce() -> None:
+        try:
+            for item in chunks:
+                _put(queue, item, parent)
+            _put(queue, None, parent)
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises it
+            _put(queue, exc, parent)
+
+    child = ctx.Process(target=produce, daemon=True)
+    child.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+
+
+def _refusing_unreadable(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """A file that breaks off mid-way (a truncated workbook) refuses the whole batch, which rolls back."""
+    try:
+        yield from chunks
+    except UnreadableFile as exc:
+        raise IngestRefused(str(exc)) from None
+
+
+def _put(queue, item, parent: int) -> None:
+    while True:
+        try:
+            queue.put(item, timeout=1)
+            return
+        except Full:
+            if os.getppid() != parent:
+                os._exit(1)
+
+
 def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | Path | str | None,
                 batch_marking: BatchMarking | None = None,
                 progress: Callable[[int], None] | None = None) -> BatchResult:
@@ -186,53 +303,23 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
             classification=m.classification, caveat=m.caveat, release_to=m.release_text,
             grading=str(grading) if grading else None).returning(tables.batches.c.id)).scalar_one()
         result.batch_id = batch_id
-        statement_rows: list[tuple] = []
-        entity_rows: dict[str, dict] = {}
-        seen_entities: set[str] = set()
-        quarantine_rows: list[dict] = []
-
-        def flush() -> None:
-            store.copy_statements(conn, statement_rows)
-            store.add_entities(conn, list(entity_rows.values()))
-            if quarantine_rows:
-                conn.execute(insert(tables.quarantine), quarantine_rows)
-            statement_rows.clear(), entity_rows.clear(), quarantine_rows.clear()
-
-        def quarantine(record: Record, field_name: str | None, reason: str) -> None:
-            result.quarantined += 1
-            quarantine_rows.append(dict(batch_id=batch_id, agency=agency, file_name=path.name,
-                                        record_no=record.number, field=field_name, reason=reason,
-                                        raw=json.dumps(record.raw, ensure_ascii=False, default=str),
-                                        created_at=started))
-
-        for record in reader.records():
-            result.records += 1
-            if record.problem is not None:
-                quarantine(record, record.problem.field, record.problem.reason)
-                continue
-            try:
-                rows = record_statements(record, reader.format, queries, row_markings, default_marking, agency, region)
-            except Problem as problem:
-                quarantine(record, problem.field, problem.reason)
-                continue
-            head = (batch_id,)
-            for stmts, marking in rows:
-                tail = (record.number, agency) + marking
-                statement_rows.extend([head + stmt + tail for stmt in stmts])
-                for entity_id, schema, *_rest in stmts:
-                    if entity_id not in seen_entities:
-                        seen_entities.add(entity_id)
-                        entity_rows[entity_id] = dict(id=entity_id, schema=schema, agency=agency,
-                                                      batch_id=batch_id, record_no=record.number)
-                result.warnings += sum(1 for stmt in stmts if stmt[6] is not None)
-            if len(statement_rows) >= CHUNK:
-                result.statements += len(statement_rows)
-                flush()
-                if progress:
-                    progress(result.records)
-        result.statements += len(statement_rows)
-        flush()
-        result.entities = len(seen_entities)
+        context = ChunkContext(batch_id, agency, path.name, started, reader.format, queries, row_markings,
+                               default_marking, region)
+        chunks = mapped_chunks(reader, context)
+        if path.stat().st_size >= PARALLEL_BYTES:
+            chunks = in_child_process(chunks)
+        for chunk in _refusing_unreadable(chunks):
+            store.copy_statements(conn, chunk.statements)
+            store.add_entities(conn, chunk.entities)
+            if chunk.quarantine:
+                conn.execute(insert(tables.quarantine), chunk.quarantine)
+            result.records += chunk.records
+            result.statements += len(chunk.statements)
+            result.entities += len(chunk.entities)
+            result.quarantined += len(chunk.quarantine)
+            result.warnings += chunk.warnings
+            if progress:
+                progress(result.records)
         conn.execute(update(tables.batches).where(tables.batches.c.id == batch_id).values(
             records=result.records, statements=result.statements, quarantined=result.quarantined,
             warnings=result.warnings))

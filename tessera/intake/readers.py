@@ -29,6 +29,9 @@ class UnreadableFile(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path, self.reason = str(path), reason
 
+    def __reduce__(self):
+        return UnreadableFile, (self.path, self.reason)
+
 
 @dataclass
 class RecordProblem:
