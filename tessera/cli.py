@@ -19,6 +19,8 @@ SUBAPPS = [
     ("tessera.scenario.cli", "register"),
     ("tessera.situation.cli", "register"),
     ("tessera.resolve.cli", "register"),
+    ("tessera.graph.cli", "register"),
+    ("tessera.api.cli", "register"),
 ]
 
 for module_name, attribute in SUBAPPS:

@@ -1,0 +1,210 @@
+"""Search across scripts and identifiers, entity profiles and pointers, reading only what the viewer may see."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+
+from sqlalchemy import Connection, func, not_, or_, select
+
+from tessera.access.policy import User, visible_clause
+from tessera.intake.normalise import phone
+from tessera.resolve.engine import load_model
+from tessera.resolve.names import NameKeys, skeleton
+from tessera.store import tables
+
+NAME_TYPES = ("name",)
+POINTER_KEY_ENV = "TESSERA_POINTER_KEY"
+_SPACES = re.compile(r"[\s\-./]+")
+
+
+@cache
+def name_keys() -> NameKeys:
+    model = load_model()
+    return NameKeys(model["name_equivalents"], model["name_stopwords"])
+
+
+def name_key(text: str) -> tuple[str, ...]:
+    """The search key of a name: rigour-folded tokens, equivalent spellings joined, consonant skeletons, sorted."""
+    return tuple(sorted(skeleton(t) for t in name_keys().tokens(text)))
+
+
+def matches(query_key: tuple[str, ...], value_key: tuple[str, ...]) -> bool:
+    """Every token of the query appears in the name (Muhammad Karimi finds Mohammed Al-Karimi Hassan)."""
+    if not query_key:
+        return False
+    remaining = list(value_key)
+    for token in query_key:
+        if token not in remaining:
+            return False
+        remaining.remove(token)
+    return True
+
+
+def identifier_candidates(text: str, region: str = "GB") -> set[str]:
+    """The stored spellings an identifier query may match: E.164 for phones, spaces stripped for the rest."""
+    raw = text.strip()
+    out = {raw, _SPACES.sub("", raw), _SPACES.sub("", raw).upper(), raw.upper()}
+    e164, _ = phone(raw, region)
+    if e164:
+        out.add(e164)
+    return {c for c in out if c}
+
+
+def pointer_reference(canonical_id: str) -> str:
+    """An opaque reference to an entity: HMAC-SHA256 of its canonical id, which the owner can recompute."""
+    key = os.environ.get(POINTER_KEY_ENV, "tessera-pointer").encode("utf-8")
+    return hmac.new(key, canonical_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _canon_col():
+    e = tables.entities
+    return func.coalesce(e.c.canonical_id, e.c.id)
+
+
+def _matching_entities(connection: Connection, q: str, visible) -> dict[str, str]:
+    """source entity id -> canonical id of entities whose statements (within `visible`) match the query."""
+    s, e = tables.statements, tables.entities
+    hits: set[str] = set()
+    key = name_key(q)
+    if key:
+        query = (select(s.c.entity_id, s.c.value).where(s.c.prop_type.in_(NAME_TYPES)).where(visible))
+        for eid, value in connection.execution_options(yield_per=20_000).execute(query):
+            if matches(key, name_key(value)):
+                hits.add(eid)
+    if any(ch.isdigit() for ch in q):
+        query = (select(s.c.entity_id).where(s.c.prop_type.not_in(NAME_TYPES + ("entity",)))
+                 .where(s.c.value.in_(sorted(identifier_candidates(q)))).where(visible))
+        hits.update(r[0] for r in connection.execute(query))
+    if not hits:
+        return {}
+    out: dict[str, str] = {eid: eid for eid in hits}
+    ids = sorted(hits)
+    for i in range(0, len(ids), 500):
+        for eid, cid in connection.execute(select(e.c.id, _canon_col()).where(e.c.id.in_(ids[i:i + 500]))):
+            out[eid] = cid
+    return out
+
+
+@dataclass
+class Value:
+    prop: str
+    value: str
+    agency: str
+    statement: int
+    schema: str
+    source_entity: str
+    prop_type: str
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(prop=self.prop, value=self.value, agency=self.agency, statement=self.statement,
+                    source_entity=self.source_entity, **self.extra)
+
+
+def _visible_values(connection: Connection, user: User, canonical_ids: list[str],
+                    provenance: bool = False) -> dict[str, list[Value]]:
+    """canonical id -> every statement the user may see of the entities in that canonical group."""
+    s, e, b = tables.statements, tables.entities, tables.batches
+    canon = _canon_col().label("canon")
+    cols = [canon, s.c.id, s.c.entity_id, s.c.schema, s.c.prop, s.c.prop_type, s.c.value, s.c.agency]
+    if provenance:
+        cols += [s.c.original, s.c.record_no, s.c.classification, s.c.caveat, s.c.release_to, s.c.grading,
+                 b.c.file_name, b.c.received_at, b.c.id.label("batch")]
+    out: dict[str, list[Value]] = defaultdict(list)
+    for i in range(0, len(canonical_ids), 500):
+        chunk = canonical_ids[i:i + 500]
+        query = (select(*cols).select_from(s.join(e, e.c.id == s.c.entity_id).join(b, b.c.id == s.c.batch_id))
+                 .where(or_(e.c.canonical_id.in_(chunk), e.c.id.in_(chunk)))
+                 .where(visible_clause(user)).order_by(s.c.id))
+        for r in connection.execute(query):
+            extra = {}
+            if provenance:
+                received = r.received_at.isoformat() if hasattr(r.received_at, "isoformat") else r.received_at
+                extra = dict(schema=r.schema, original=r.original, file=r.file_name, row=r.record_no,
+                             batch=r.batch, received_at=received, grading=r.grading,
+                             marking=dict(classification=r.classification, caveat=r.caveat,
+                                          release_to=r.release_to))
+            out[r.canon].append(Value(r.prop, r.value, r.agency, r.id, r.schema, r.entity_id, r.prop_type, extra))
+    return out
+
+
+def _caption(values: list[Value]) -> str | None:
+    for prop in ("name", "registrationNumber", "number", "iban", "title"):
+        for v in values:
+            if v.prop == prop:
+                return v.value
+    return None
+
+
+def search(connection: Connection, user: User, q: str, limit: int, offset: int) -> dict:
+    """Visible matches grouped by canonical entity, and pointers to matches the user cannot see at all."""
+    visible = visible_clause(user)
+    found = _matching_entities(connection, q, visible)
+    canonical = sorted(set(found.values()))
+    values = _visible_values(connection, user, canonical)
+    results = []
+    for cid in canonical:
+        vals = values.get(cid, [])
+        if not vals:
+            continue
+        schemas = sorted({v.schema for v in vals})
+        props: dict[str, list[dict]] = defaultdict(list)
+        for v in vals:
+            if v.prop_type != "entity":
+                props[v.prop].append(dict(value=v.value, agency=v.agency))
+        results.append(dict(id=cid, caption=_caption(vals), schemas=schemas,
+                            agencies=sorted({v.agency for v in vals}),
+                            names=list(dict.fromkeys(v.value for v in vals if v.prop_type in NAME_TYPES)),
+                            properties=dict(props)))
+    return dict(query=q, total=len(results), limit=limit, offset=offset,
+                results=results[offset:offset + limit], pointers=_pointers(connection, user, q, visible, set(found.values())))
+
+
+def _pointers(connection: Connection, user: User, q: str, visible, seen: set[str]) -> list[dict]:
+    """Entities matching the query that the user can see nothing of, owned by an agency with an open hit policy."""
+    hidden = _matching_entities(connection, q, not_(visible))
+    hidden_canon = sorted(set(hidden.values()) - seen)
+    if not hidden_canon:
+        return []
+    # A canonical group with any visible statement was already shown (or its visible part did not match);
+    # point only at groups the user sees nothing of.
+    shown = _visible_values(connection, user, hidden_canon)
+    s, e, a = tables.statements, tables.entities, tables.agencies
+    pointers: dict[tuple[str, str], dict] = {}
+    for cid in hidden_canon:
+        if shown.get(cid):
+            continue
+        owners = connection.execute(
+            select(s.c.agency, a.c.contact, a.c.hit_policy).distinct()
+            .select_from(s.join(e, e.c.id == s.c.entity_id).outerjoin(a, a.c.code == s.c.agency))
+            .where(or_(e.c.canonical_id == cid, e.c.id == cid))
+            .where(s.c.entity_id.in_(sorted(k for k, v in hidden.items() if v == cid)))).all()
+        for agency, contact, policy in owners:
+            if (policy or "open") != "open":
+                continue
+            pointers[(agency, cid)] = dict(agency=agency, contact=contact, reference=pointer_reference(cid),
+                                           canonical_id=cid)
+    return sorted(pointers.values(), key=lambda p: (p["agency"], p["reference"]))
+
+
+def profile(connection: Connection, user: User, entity_id: str) -> dict | None:
+    """Every value the user may see of an entity (by canonical or source id), with provenance; None if nothing."""
+    e = tables.entities
+    row = connection.execute(select(_canon_col()).where(or_(e.c.id == entity_id, e.c.canonical_id == entity_id))
+                             .limit(1)).first()
+    if row is None:
+        return None
+    cid = row[0]
+    vals = _visible_values(connection, user, [cid], provenance=True).get(cid, [])
+    if not vals:
+        return None
+    return dict(id=cid, caption=_caption(vals), schemas=sorted({v.schema for v in vals}),
+                agencies=sorted({v.agency for v in vals}),
+                source_entities=sorted({v.source_entity for v in vals}),
+                values=[v.as_dict() | dict(prop_type=v.prop_type) for v in vals])

@@ -1,0 +1,117 @@
+"""The API's search: names across scripts, identifiers in any format, grouping, and pointers instead of content."""
+
+from __future__ import annotations
+
+import json
+
+import api_helpers  # noqa: F401  (cheap argon2 before anything hashes)
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from api_helpers import bearer, build_world
+from tessera.access import audit
+from tessera.api.app import create_app
+from tessera.api.search import pointer_reference
+from tessera.store import tables
+
+
+@pytest.fixture
+def world(store, tmp_path):
+    return build_world(store, tmp_path)
+
+
+@pytest.fixture
+def client(world):
+    return TestClient(create_app(store=world.store))
+
+
+def names_in(body) -> set[str]:
+    return {n for r in body["results"] for n in r["names"]}
+
+
+def test_searching_muhammad_karimi_finds_arabic_and_latin_spellings(client, world):
+    response = client.get("/api/v1/search", params={"q": "Muhammad Karimi"}, headers=bearer(world.tokens["alice"]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert names_in(body) == {"محمد الكريمي", "Mohammed Al-Karimi"}
+    assert body["total"] == 2
+    agencies = {r["properties"]["name"][0]["agency"] for r in body["results"]}
+    assert agencies == {"UKPOL", "FRPOL"}
+    assert "John Smith" not in names_in(body)
+
+
+def test_results_are_grouped_by_canonical_entity(client, world):
+    with world.store.engine.begin() as conn:
+        conn.execute(update(tables.entities).where(tables.entities.c.schema == "Person")
+                     .where(tables.entities.c.agency.in_(["UKPOL", "FRPOL"]))
+                     .where(tables.entities.c.record_no == 1).values(canonical_id="P-karimi"))
+    body = client.get("/api/v1/search", params={"q": "محمد كريمي"}, headers=bearer(world.tokens["alice"])).json()
+    assert body["total"] == 1
+    [hit] = body["results"]
+    assert hit["id"] == "P-karimi"
+    assert set(hit["names"]) == {"محمد الكريمي", "Mohammed Al-Karimi"}
+    assert {v["agency"] for v in hit["properties"]["phone"]} == {"UKPOL", "FRPOL"}
+
+
+@pytest.mark.parametrize("spelling", ["07700 900123", "+44 7700 900123", "0044 7700 900123", "(07700) 900-123"])
+def test_a_phone_in_any_format_finds_its_owner(client, world, spelling):
+    body = client.get("/api/v1/search", params={"q": spelling}, headers=bearer(world.tokens["alice"])).json()
+    assert names_in(body) == {"Mohammed Al-Karimi"}
+
+
+def test_a_french_analyst_searching_a_uk_eyes_only_subject_gets_a_pointer_not_the_name(client, world):
+    response = client.get("/api/v1/search", params={"q": "Viktor Petrenko"}, headers=bearer(world.tokens["amelie"]))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["results"] == [] and body["total"] == 0
+    [pointer] = body["pointers"]
+    assert pointer["agency"] == "MI"
+    assert pointer["contact"] == "MI liaison officer, +44 20 7946 0000"
+    shown = json.dumps(body["pointers"]) + json.dumps(body["results"])
+    assert "Petrenko" not in shown and "Viktor" not in shown and "1980" not in shown and "900555" not in shown
+    entity_id = world.store.engine.connect().execute(
+        tables.entities.select().where(tables.entities.c.agency == "MI")).first().id
+    assert entity_id not in shown
+    assert pointer["reference"] == pointer_reference(entity_id)
+    # the owner can learn of the hit from the audit log
+    [entry] = [e for e in audit.show(world.store, user="amelie") if e.action == "search.pointer"]
+    assert entity_id in entry.entities and "agency:MI" in entry.entities and entry.query == "Viktor Petrenko"
+
+
+def test_a_uk_analyst_sees_the_eyes_only_subject_and_no_pointer(client, world):
+    body = client.get("/api/v1/search", params={"q": "petrenko"}, headers=bearer(world.tokens["alice"])).json()
+    assert names_in(body) == {"Viktor Petrenko"} and body["pointers"] == []
+
+
+def test_no_pointer_from_an_agency_whose_hit_policy_is_not_open(client, world):
+    with world.store.engine.begin() as conn:
+        conn.execute(update(tables.agencies).where(tables.agencies.c.code == "MI").values(hit_policy="silent"))
+    body = client.get("/api/v1/search", params={"q": "Viktor Petrenko"}, headers=bearer(world.tokens["amelie"])).json()
+    assert body["results"] == [] and body["pointers"] == []
+    assert not [e for e in audit.show(world.store, user="amelie") if e.action == "search.pointer"]
+
+
+def test_an_official_cleared_officer_counts_only_what_they_may_see(client, world):
+    # olly (OFFICIAL) sees FRPOL's OFFICIAL record but not UKPOL's OFFICIAL-SENSITIVE one
+    body = client.get("/api/v1/search", params={"q": "Karimi", "limit": 1},
+                      headers=bearer(world.tokens["olly"])).json()
+    assert body["total"] == 1 and names_in(body) == {"محمد الكريمي"}
+    # the UKPOL record is hidden from him but his own agency holds it: a pointer, never the name
+    assert "Mohammed Al-Karimi" not in str(body)
+
+
+def test_pagination_counts_visible_entities(client, world):
+    headers = bearer(world.tokens["alice"])
+    first = client.get("/api/v1/search", params={"q": "Karimi", "limit": 1}, headers=headers).json()
+    second = client.get("/api/v1/search", params={"q": "Karimi", "limit": 1, "offset": 1}, headers=headers).json()
+    assert first["total"] == second["total"] == 2
+    assert len(first["results"]) == len(second["results"]) == 1
+    assert first["results"][0]["id"] != second["results"][0]["id"]
+
+
+def test_every_search_is_audited_with_the_entities_shown(client, world):
+    body = client.get("/api/v1/search", params={"q": "Karimi"}, headers=bearer(world.tokens["alice"])).json()
+    [entry] = [e for e in audit.show(world.store, user="alice") if e.action == "search"]
+    assert entry.query == "Karimi" and sorted(entry.entities) == sorted(r["id"] for r in body["results"])
+    assert audit.verify(world.store).ok
