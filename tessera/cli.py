@@ -19,7 +19,6 @@ SUBAPPS = [
     ("tessera.scenario.cli", "register"),
     ("tessera.situation.cli", "register"),
     ("tessera.resolve.cli", "register"),
-    ("tessera.graph.cli", "register"),
     ("tessera.api.cli", "register"),
 ]
 
