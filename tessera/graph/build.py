@@ -1,0 +1,265 @@
+"""Derive the link graph from the store: relationship entities and shared identifiers between canonical entities."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Callable, Iterable
+
+from sqlalchemy import func, select
+
+from tessera.graph.index import Edge, GraphIndex
+from tessera.store import tables
+from tessera.store.store import Store
+
+HUB_LIMIT = 20  # an identifier value held by more entities than this is a hostel, a hub or a burner pool: skipped
+EVENT_LIMIT = 150  # an event naming more entities than this is not linked pairwise
+HOLDER_SCHEMAS = ("Person", "UserAccount", "Organization", "Company", "LegalEntity")
+# schema -> (source prop, target prop, link type); the first pair present wins
+PAIR_PROPS = {
+    "Payment": [("payer", "beneficiary", "payment"), ("payerAccount", "beneficiaryAccount", "payment")],
+    "Ownership": [("owner", "asset", "ownership")],
+    "Membership": [("member", "organization", "membership")],
+    "Associate": [("person", "associate", "association")],
+    "Family": [("person", "relative", "family")],
+    "Employment": [("employee", "employer", "association")],
+    "Directorship": [("director", "organization", "association")],
+    "Representation": [("agent", "client", "association")],
+    "UnknownLink": [("subject", "object", "association")],
+}
+RELATION_SCHEMAS = tuple(PAIR_PROPS) + ("Call", "Event", "UserAccount")
+_CROSSED = re.compile(r"boat|crossing|travers|arrival|embark|dinghy|launch", re.I)
+_ARRESTED = re.compile(r"arrest|interpellation|garde\s+a\s+vue|garde à vue|detain|festnahme", re.I)
+SHARED_TYPE = {"phone": "phone_use", "address": "association", "identifier": "shared_identifier",
+               "email": "shared_identifier"}
+
+
+@dataclass
+class _Stmt:
+    id: int
+    entity: str
+    schema: str
+    prop: str
+    prop_type: str
+    value: str
+    grading: str | None
+
+
+def _rows(conn, where) -> list[_Stmt]:
+    s = tables.statements
+    q = select(s.c.id, s.c.entity_id, s.c.schema, s.c.prop, s.c.prop_type, s.c.value, s.c.grading).where(where)
+    return [_Stmt(*r) for r in conn.execute(q)]
+
+
+def _entities(conn) -> tuple[dict[str, str], dict[str, str]]:
+    e = tables.entities
+    canon, schema = {}, {}
+    for eid, sch, cid in conn.execute(select(e.c.id, e.c.schema, func.coalesce(e.c.canonical_id, e.c.id))):
+        canon[eid] = cid
+        schema[eid] = sch
+    return canon, schema
+
+
+def _event_type(texts: Iterable[str]) -> str:
+    text = " ".join(texts)
+    if _ARRESTED.search(text):
+        return "arrested_together"
+    if _CROSSED.search(text):
+        return "crossed_together"
+    return "association"
+
+
+def _amount(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _date(values: list[str]) -> str | None:
+    for v in sorted(values):
+        if re.match(r"^\d{4}(-\d{2}(-\d{2})?)?$", v):
+            return v
+    return None
+
+
+def _grading(stmts: Iterable[_Stmt]) -> str | None:
+    return next((x.grading for x in stmts if x.grading), None)
+
+
+class _Holders:
+    """Who holds a phone (or other identifier) value: canonical id -> the statements saying so."""
+
+    def __init__(self, rows: Iterable[_Stmt], canon: dict[str, str]):
+        self.by_value: dict[tuple[str, str], dict[str, list[_Stmt]]] = defaultdict(lambda: defaultdict(list))
+        for r in rows:
+            self.by_value[(r.prop_type, r.value)][canon.get(r.entity, r.entity)].append(r)
+
+    def of(self, prop_type: str, value: str) -> dict[str, list[_Stmt]]:
+        held = self.by_value.get((prop_type, value), {})
+        return held if len(held) <= HUB_LIMIT else {}
+
+
+def _relation_edges(rows: list[_Stmt], canon: dict[str, str], schema_of: dict[str, str],
+                    holders: _Holders) -> list[Edge]:
+    """Edges from relationship entities (Payment, Call, Ownership, Event...), endpoints mapped to canonical ids."""
+    by_entity: dict[str, list[_Stmt]] = defaultdict(list)
+    for r in rows:
+        by_entity[r.entity].append(r)
+    out: list[Edge] = []
+
+    def c(eid: str) -> str:
+        return canon.get(eid, eid)
+
+    for eid, stmts in by_entity.items():
+        schema = stmts[0].schema
+        props: dict[str, list[_Stmt]] = defaultdict(list)
+        for s in stmts:
+            props[s.prop].append(s)
+        vals = {k: [s.value for s in v] for k, v in props.items()}
+        grading = _grading(stmts)
+        when = _date(vals.get("date", []) + vals.get("startDate", []))
+        if schema in PAIR_PROPS:
+            for a_prop, b_prop, kind in PAIR_PROPS[schema]:
+                if not (props.get(a_prop) and props.get(b_prop)):
+                    continue
+                amount = _amount(next(iter(vals.get("amount", [])), None)) if kind == "payment" else None
+                currency = next(iter(vals.get("currency", [])), None) if kind == "payment" else None
+                for sa in props[a_prop]:
+                    for sb in props[b_prop]:
+                        u, v = c(sa.value), c(sb.value)
+                        if u == v:
+                            continue
+                        t = kind
+                        if kind == "ownership" and schema_of.get(sb.value) == "Vehicle":
+                            t = "vehicle_use"
+                        out.append(Edge(u, v, t, first=when, amount=amount, currency=currency, grading=grading,
+                                        statements=[str(sa.id), str(sb.id)]))
+                break
+            if schema == "Payment":  # who holds which account
+                for person, account in (("payer", "payerAccount"), ("beneficiary", "beneficiaryAccount")):
+                    for sp in props.get(person, []):
+                        for sa in props.get(account, []):
+                            if c(sp.value) != c(sa.value):
+                                out.append(Edge(c(sp.value), c(sa.value), "ownership", first=when, grading=grading,
+                                                statements=[str(sp.id), str(sa.id)]))
+        elif schema == "Call":
+            for sa in props.get("callerNumber", []):
+                for sb in props.get("receiverNumber", []):
+                    for u in holders.of(sa.prop_type, sa.value):
+                        for v in holders.of(sb.prop_type, sb.value):
+                            if u != v:
+                                out.append(Edge(u, v, "call", first=when, grading=grading,
+                                                statements=[str(sa.id), str(sb.id)]))
+        elif schema == "Event":
+            involved = props.get("involved", [])
+            if len(involved) > EVENT_LIMIT:
+                continue
+            kind = _event_type(vals.get("name", []) + vals.get("summary", []))
+            seen = {}
+            for s in involved:
+                seen.setdefault(c(s.value), s)
+            for (u, su), (v, sv) in combinations(seen.items(), 2):
+                out.append(Edge(u, v, kind, first=when, grading=grading, statements=[str(su.id), str(sv.id)]))
+        elif schema == "UserAccount":
+            for s in props.get("owner", []):
+                if c(s.value) != c(eid):
+                    out.append(Edge(c(s.value), c(eid), "ownership", grading=grading, statements=[str(s.id)]))
+    return out
+
+
+def _shared_edges(holders: _Holders, keys: Iterable[tuple[str, str]] | None = None,
+                  new: set[int] | None = None) -> list[Edge]:
+    """Pairs of canonical entities holding the same identifier value (hubs skipped); with `new`, only pairs
+    that one of those statement ids takes part in."""
+    out = []
+    for key in (keys if keys is not None else list(holders.by_value)):
+        held = holders.of(*key)
+        if len(held) < 2:
+            continue
+        kind = SHARED_TYPE.get(key[0], "shared_identifier")
+        for (u, su), (v, sv) in combinations(sorted(held.items()), 2):
+            if new is not None and not any(s.id in new for s in su + sv):
+                continue
+            out.append(Edge(u, v, kind, grading=_grading(su + sv),
+                            statements=[str(s.id) for s in su + sv]))
+    return out
+
+
+def _holder_where():
+    s = tables.statements
+    return s.c.schema.in_(HOLDER_SCHEMAS) & s.c.prop_type.in_(tuple(SHARED_TYPE))
+
+
+def _edges(conn, batch_id: int | None) -> tuple[list[Edge], list[str]]:
+    s = tables.statements
+    canon, schema_of = _entities(conn)
+    if batch_id is None:
+        rel = _rows(conn, s.c.schema.in_(RELATION_SCHEMAS))
+        held = _rows(conn, _holder_where())
+        holders = _Holders(held, canon)
+        edges = _relation_edges(rel, canon, schema_of, holders) + _shared_edges(holders)
+        nodes = sorted(set(canon.values()))
+        return edges, nodes
+    rel = _rows(conn, s.c.schema.in_(RELATION_SCHEMAS) & (s.c.batch_id == batch_id))
+    mine = _rows(conn, _holder_where() & (s.c.batch_id == batch_id))
+    phones = {r.value for r in rel if r.prop_type == "phone"} | {r.value for r in mine}
+    held = []
+    values = sorted(phones)
+    for i in range(0, len(values), 500):
+        held += _rows(conn, _holder_where() & s.c.value.in_(values[i:i + 500]))
+    holders = _Holders(held, canon)
+    keys = {(r.prop_type, r.value) for r in mine}
+    edges = _relation_edges(rel, canon, schema_of, holders) + _shared_edges(holders, keys, {r.id for r in mine})
+    e = tables.entities
+    nodes = sorted({cid for (cid,) in conn.execute(select(func.coalesce(e.c.canonical_id, e.c.id))
+                                                   .where(e.c.batch_id == batch_id))})
+    return edges, nodes
+
+
+def build(store: Store, nodes: bool = True) -> GraphIndex:
+    """A GraphIndex of the whole store; with `nodes`, every canonical entity is a node, linked or not."""
+    ix = GraphIndex()
+    with store.engine.connect() as conn:
+        edges, ids = _edges(conn, None)
+    if nodes:
+        ix.add_nodes(ids)
+    ix.add_edges(edges)
+    return ix
+
+
+def update_from_batch(ix: GraphIndex, store: Store, batch_id: int) -> int:
+    """Add the links one ingested batch contributes, without a rebuild; returns how many new pairs appeared.
+
+    Relationship entities of the batch are linked against the whole store (a call's numbers are looked up among
+    everyone's phones); shared identifiers count only pairs that a statement of this batch takes part in.
+    Calls already in the store to a phone first attributed in this batch are picked up by the next rebuild.
+    """
+    with store.engine.connect() as conn:
+        edges, ids = _edges(conn, batch_id)
+    ix.add_nodes(ids)
+    return ix.add_edges(edges)
+
+
+def statement_visibility(store: Store, user, statement_ids: Iterable[str]) -> Callable[[str], bool]:
+    """A predicate on statement ids: whether `user` may see that statement (tessera.access.policy)."""
+    from tessera.access.policy import may_see_statement
+
+    s = tables.statements
+    ids = sorted({int(x) for x in statement_ids})
+    visible: set[str] = set()
+    with store.engine.connect() as conn:
+        for i in range(0, len(ids), 5000):
+            q = select(s.c.id, s.c.agency, s.c.classification, s.c.caveat, s.c.release_to).where(
+                s.c.id.in_(ids[i:i + 5000]))
+            for row in conn.execute(q):
+                if may_see_statement(user, row._mapping):
+                    visible.add(str(row.id))
+    return visible.__contains__
+
+
+def all_statements(ix: GraphIndex) -> set[str]:
+    """Every statement id some link of the index rests on."""
+    return {sid for row in range(ix.num_links) for sid in ix.statements(row)}

@@ -1,0 +1,115 @@
+"""Network recovery against a scenario's truth: adjusted Rand index of communities, organisers among key players."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from math import comb
+from pathlib import Path
+from typing import Hashable, Sequence
+
+import networkit as nk
+
+from tessera.graph.index import EdgeFilter, GraphIndex
+from tessera.graph.queries import communities
+from tessera.resolve.evaluate import source_truth
+from tessera.store.store import Store
+
+
+def adjusted_rand_index(truth: Sequence[Hashable], predicted: Sequence[Hashable]) -> float:
+    """Hubert-Arabie adjusted Rand index of two labelings of the same items (1.0 = identical partitions)."""
+    if len(truth) != len(predicted):
+        raise ValueError("both labelings must cover the same items")
+    n = len(truth)
+    if n < 2:
+        return 1.0
+    index = sum(comb(c, 2) for c in Counter(zip(truth, predicted)).values())
+    a = sum(comb(c, 2) for c in Counter(truth).values())
+    b = sum(comb(c, 2) for c in Counter(predicted).values())
+    total = comb(n, 2)
+    expected = a * b / total
+    best = (a + b) / 2
+    if best == expected:  # both all-singletons or both one block: the partitions agree
+        return 1.0
+    return (index - expected) / (best - expected)
+
+
+def top_by_pagerank(ix: GraphIndex, members: list[str], k: int = 5, flt: EdgeFilter | None = None) -> list[str]:
+    """The k members with the highest PageRank inside the subgraph the members induce."""
+    g = ix.filtered_graph(flt)
+    nodes = [ix.node(m) for m in members]
+    sub = nk.graphtools.subgraphFromNodes(g, nodes)
+    pr = nk.centrality.PageRank(sub, tol=1e-9)
+    pr.run()
+    scores = pr.scores()
+    ranked = sorted(nodes, key=lambda n: (-scores[n], ix.id_of(n)))
+    return [ix.id_of(n) for n in ranked[:k]]
+
+
+def _truth_dir(path: Path | str) -> Path:
+    path = Path(path)
+    return path / "truth" if (path / "truth" / "records.csv").exists() else path
+
+
+def canonical_people(store: Store, truth_dir: Path) -> dict[str, str]:
+    """canonical id -> the true person most of its source Person entities come from."""
+    mapped, _ = source_truth(store, truth_dir)
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for schema, person, canonical in mapped.values():
+        if schema == "Person":
+            votes[canonical][person] += 1
+    return {c: v.most_common(1)[0][0] for c, v in votes.items()}
+
+
+def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: EdgeFilter | None = None,
+                      top: int = 5, seed: int = 1) -> dict:
+    """ARI between detected communities and true networks over the smugglers resolution found, and the share of
+    networks whose organiser is among the `top` PageRank players of the community holding most of its members."""
+    truth_dir = _truth_dir(truth)
+    with open(truth_dir / "people.csv", newline="", encoding="utf-8") as fh:
+        people = {r["id"]: r for r in csv.DictReader(fh)}
+    with open(truth_dir / "networks.csv", newline="", encoding="utf-8") as fh:
+        networks = {r["id"]: r for r in csv.DictReader(fh)}
+    person_of = canonical_people(store, truth_dir)
+
+    def network_of(pid: str) -> str | None:
+        p = people.get(pid)
+        if not p or not p.get("network") or p.get("role") == "migrant":
+            return None
+        return p["network"].split(";")[0]
+
+    found = sorted(c for c, p in person_of.items() if network_of(p) and c in ix)
+    comms = communities(ix, flt, seed=seed)
+    label = {m: c.id for c in comms for m in c.members}
+    truth_labels = [network_of(person_of[c]) for c in found]
+    pred_labels = [label.get(c, f"alone:{c}") for c in found]
+    ari = adjusted_rand_index(truth_labels, pred_labels)
+
+    members_by_network: dict[str, list[str]] = defaultdict(list)
+    for c, t in zip(found, truth_labels):
+        members_by_network[t].append(c)
+    by_id = {c.id: c for c in comms}
+    hits, judged, details = 0, 0, []
+    for nid, net in sorted(networks.items()):
+        organiser = net.get("organiser")
+        org_canon = [c for c in found if person_of[c] == organiser]
+        mem = members_by_network.get(nid, [])
+        if not org_canon or not mem:
+            continue
+        judged += 1
+        held = Counter(label[m] for m in mem if m in label)
+        hit = False
+        if held:
+            cid = held.most_common(1)[0][0]
+            players = top_by_pagerank(ix, by_id[cid].members, top, flt)
+            hit = any(o in players for o in org_canon)
+        hits += hit
+        details.append({"network": nid, "members_found": len(mem), "organiser_in_top": hit})
+    smugglers = sum(1 for p in people.values() if network_of(p["id"]))
+    return {
+        "smugglers": smugglers, "smugglers_found": len({person_of[c] for c in found}), "canonical_smugglers": len(found),
+        "networks": len(networks), "networks_with_members_found": len(members_by_network),
+        "communities": len(comms), "communities_holding_smugglers": len(set(pred_labels)),
+        "ari": round(ari, 4), "organiser_judged": judged, "organiser_in_top": hits,
+        "organiser_share": round(hits / judged, 4) if judged else None, "top": top, "per_network": details,
+    }
