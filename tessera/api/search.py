@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import Connection, func, not_, or_, select
+from sqlalchemy import Connection, and_, func, not_, or_, select
 
 from tessera.access.policy import User, visible_clause
 from tessera.intake.normalise import phone
@@ -19,6 +19,7 @@ from tessera.resolve.names import NameKeys, skeleton
 from tessera.store import tables
 
 NAME_TYPES = ("name",)
+IDENTIFIER_TYPES = ("identifier", "iban", "email")  # compared with spaces, dashes and dots stripped
 POINTER_KEY_ENV = "TESSERA_POINTER_KEY"
 _SPACES = re.compile(r"[\s\-./]+")
 
@@ -78,8 +79,12 @@ def _matching_entities(connection: Connection, q: str, visible) -> dict[str, str
             if matches(key, name_key(value)):
                 hits.add(eid)
     if any(ch.isdigit() for ch in q):
+        compact = _SPACES.sub("", q).upper()
+        stripped = func.upper(func.replace(func.replace(func.replace(s.c.value, " ", ""), "-", ""), ".", ""))
         query = (select(s.c.entity_id).where(s.c.prop_type.not_in(NAME_TYPES + ("entity",)))
-                 .where(s.c.value.in_(sorted(identifier_candidates(q)))).where(visible))
+                 .where(or_(s.c.value.in_(sorted(identifier_candidates(q))),
+                            and_(s.c.prop_type.in_(IDENTIFIER_TYPES), stripped == compact)))
+                 .where(visible))
         hits.update(r[0] for r in connection.execute(query))
     if not hits:
         return {}
