@@ -268,3 +268,26 @@ def test_a_workbook_that_breaks_off_in_a_second_process_is_refused_whole(store, 
     with pytest.raises(IngestRefused, match="breaks off"):
         ingest_file(store, csv_file, "UKPOL", mapping_file(tmp_path))
     assert count(store, tables.batches) == 0
+
+
+def test_rows_carry_their_own_classification_and_a_bad_one_is_quarantined(store, tmp_path):
+    mapping = mapping_file(tmp_path, """
+intel:
+  queries:
+    - marking:
+        classification_column: protective_marking
+        caveat_column: caveat
+      entities:
+        person:
+          schema: Person
+          keys: [ref]
+          key_literal: subject
+          properties:
+            name: {column: name}
+""")
+    csv_file = write(tmp_path / "i.csv", "ref,name,protective_marking,caveat\n"
+                     "S1,Hidden Subject,secret,UK EYES ONLY\nS2,Open Subject,,\nS3,Odd Subject,CONFIDENTIAL,\n")
+    result = ingest_file(store, csv_file, "MI", mapping, BatchMarking.make("OFFICIAL-SENSITIVE"))
+    assert result.quarantined == 1
+    rows = {r["value"]: (r["classification"], r["caveat"]) for r in statements_of(store, prop="name")}
+    assert rows == {"Hidden Subject": ("SECRET", "UK EYES ONLY"), "Open Subject": ("OFFICIAL-SENSITIVE", None)}

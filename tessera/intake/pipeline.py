@@ -79,24 +79,27 @@ class RowMarking:
         self.default = (m.classification, m.caveat, m.release_text, str(batch.grading) if batch.grading else None)
 
     def of(self, record: dict[str, str]) -> tuple:
+        """(classification, caveat, release_to, grading) of a record; Problem names a bad marking column."""
         if not self.columns:
             return self.default
         classification, caveat, release, grading = self.default
-        cols = self.columns
+        given = {key: (column, (record.get(column) or "").strip()) for key, column in self.columns.items()}
+        column = None
         try:
-            if record.get(cols.get("classification_column", ""), "").strip():
-                field_name = cols["classification_column"]
-                classification = normalise_classification(record[field_name])
-            if record.get(cols.get("caveat_column", ""), "").strip():
-                caveat = record[cols["caveat_column"]].strip()
-            if record.get(cols.get("release_to_column", ""), "").strip():
-                field_name = cols["release_to_column"]
-                release = Marking.make(classification, caveat, record[field_name]).release_text
-            if record.get(cols.get("grading_column", ""), "").strip():
-                field_name = cols["grading_column"]
-                grading = str(Grading.parse(record[field_name], self.batch.grading.handling if self.batch.grading else None))
+            column, value = given.get("classification_column", (None, ""))
+            if value:
+                classification = normalise_classification(value)
+            column, value = given.get("caveat_column", (None, ""))
+            caveat = value or caveat
+            column, value = given.get("release_to_column", (None, ""))
+            if value:
+                release = Marking.make(classification, caveat, value).release_text
+            column, value = given.get("grading_column", (None, ""))
+            if value:
+                handling = self.batch.grading.handling if self.batch.grading else None
+                grading = str(Grading.parse(value, handling))
         except MarkingError as exc:
-            raise Problem(field_name, str(exc)) from None
+            raise Problem(column, str(exc)) from None
         return classification, caveat, release, grading
 
 
