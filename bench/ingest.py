@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -61,7 +62,9 @@ def run_one(url: str, csv_path: str, mapping_path: str) -> None:
     started = time.perf_counter()
     result = ingest_file(store, csv_path, "BENCH", mapping_path)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # the process plus its mapping child, if it forked one (an upper bound: the two peaks added)
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) * 1024
     print(json.dumps({"statements": result.statements, "records": result.records, "seconds": seconds,
                       "peak_rss": peak}))
 
@@ -112,7 +115,9 @@ def main() -> None:
                       f">= {targets_per_s[name]:,}/s, < 1 GiB")
     console.print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": args.rows, "results": results}, indent=2))
+    load = os.getloadavg()
+    console.print(f"load average at the end: {load[0]:.2f} (2 cores; above ~1 means other work shared them)")
+    Path(args.out).write_text(json.dumps({"rows": args.rows, "load_average": load, "results": results}, indent=2))
     console.print(f"wrote {args.out}")
 
 
