@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 from tessera.cli_common import DbOption, JsonOption, emit_json, out
 from tessera.intake.pipeline import BatchMarking, ingest_file
+from tessera.resolve.engine import resolve
+from tessera.resolve.evaluate import evaluate
+from tessera.scenario.generate import generate
 from tessera.store import tables
 from tessera.store.store import Store, resolve_url
 
 
 def run_demo(store: Store, world: Path, people: int, seed: int) -> dict:
-    from tessera.scenario.generate import generate
-
     generate(people=people, seed=seed, out=world)
     manifest = json.loads((world / "manifest.json").read_text())
     results = []
@@ -27,9 +28,6 @@ def run_demo(store: Store, world: Path, people: int, seed: int) -> dict:
                                     item.get("grading"))
         mapping = world / item["mapping"] if item.get("mapping") else None
         results.append(ingest_file(store, world / item["file"], item["holder"], mapping, marking).as_dict())
-    from tessera.resolve.engine import resolve
-    from tessera.resolve.evaluate import evaluate
-
     resolved = resolve(store).as_dict()
     scores = evaluate(store, world)["schemas"]
     return {"world": str(world), "store": store.url, "batches": results, "resolve": resolved,
