@@ -311,18 +311,19 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
         chunks = mapped_chunks(reader, context)
         if path.stat().st_size >= PARALLEL_BYTES:
             chunks = in_child_process(chunks)
-        for chunk in _refusing_unreadable(chunks):
-            store.copy_statements(conn, chunk.statements)
-            store.add_entities(conn, chunk.entities)
-            if chunk.quarantine:
-                conn.execute(insert(tables.quarantine), chunk.quarantine)
-            result.records += chunk.records
-            result.statements += len(chunk.statements)
-            result.entities += len(chunk.entities)
-            result.quarantined += len(chunk.quarantine)
-            result.warnings += chunk.warnings
-            if progress:
-                progress(result.records)
+        with store.bulk_load(conn):
+            for chunk in _refusing_unreadable(chunks):
+                store.copy_statements(conn, chunk.statements)
+                store.add_entities(conn, chunk.entities)
+                if chunk.quarantine:
+                    conn.execute(insert(tables.quarantine), chunk.quarantine)
+                result.records += chunk.records
+                result.statements += len(chunk.statements)
+                result.entities += len(chunk.entities)
+                result.quarantined += len(chunk.quarantine)
+                result.warnings += chunk.warnings
+                if progress:
+                    progress(result.records)
         conn.execute(update(tables.batches).where(tables.batches.c.id == batch_id).values(
             records=result.records, statements=result.statements, quarantined=result.quarantined,
             warnings=result.warnings))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -90,6 +91,19 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def bulk_load(self, connection: Connection):
+        """Settings for one large batch: on SQLite a 256 MB page cache, so indexes stay in memory past 1M rows."""
+        if self.dialect != "sqlite":
+            yield
+            return
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA cache_size=-262144")
+        try:
+            yield
+        finally:
+            raw.execute("PRAGMA cache_size=-65536")
 
     def copy_statements(self, connection: Connection, rows: Sequence[tuple]) -> None:
         """Append statement rows (tuples in STATEMENT_COLUMNS order) inside the caller's transaction."""
