@@ -1,99 +1,21 @@
-"""The HTTP API under /api/v1: bearer tokens, problem+json errors, search, profiles and the caller's identity."""
+"""The HTTP app: one store, problem+json error handlers, and the route modules listed in ROUTERS."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tessera.access import audit, identity
-from tessera.access.policy import User
-from tessera.api import search as searching
+from tessera.api.deps import PREFIX, Problem, problem_response
 from tessera.store.store import Store
 
-PREFIX = "/api/v1"
-PROBLEM = "application/problem+json"
-
-
-class Problem(Exception):
-    """An error answered as RFC 9457 problem details."""
-
-    def __init__(self, status: int, title: str, detail: str | None = None, type_: str = "about:blank",
-                 headers: dict | None = None):
-        super().__init__(detail or title)
-        self.status, self.title, self.detail, self.type, self.headers = status, title, detail, type_, headers
-
-
-def problem_response(status: int, title: str, detail: str | None = None, type_: str = "about:blank",
-                     headers: dict | None = None, **extra) -> JSONResponse:
-    body = dict(type=type_, title=title, status=status, detail=detail, **extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-def _store(request: Request) -> Store:
-    return request.app.state.store
-
-
-def current_user(request: Request) -> User:
-    """The user of the bearer token; 401 problem+json when it is missing, unknown, expired or revoked."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    challenge = {"WWW-Authenticate": 'Bearer realm="tessera"'}
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "Unauthorized", "an Authorization: Bearer token is required", headers=challenge)
-    with _store(request).engine.connect() as connection:
-        try:
-            return identity.authenticate_token(connection, token.strip())
-        except identity.TokenRefused as exc:
-            raise Problem(401, "Unauthorized", str(exc),
-                          headers={"WWW-Authenticate": 'Bearer realm="tessera", error="invalid_token"'}) from None
-
-
-UserDep = Annotated[User, Depends(current_user)]
-router = APIRouter(prefix=PREFIX)
-
-
-def _audit(store: Store, user: User, action: str, entities, query: str | None, purpose: str | None = None) -> None:
-    with store.engine.begin() as connection:
-        audit.record(connection, user.name, action, entities, query=query, purpose=purpose)
-
-
-@router.get("/me", summary="The caller's identity and clearance")
-def me(request: Request, user: UserDep) -> dict:
-    return dict(name=user.name, agency=user.agency, country=user.country, clearance=user.clearance,
-                nationality=user.citizenship, roles=list(user.roles))
-
-
-@router.get("/search", summary="Search names across scripts and identifiers; pointers to what the caller cannot see")
-def search(request: Request, user: UserDep,
-           q: Annotated[str, Query(min_length=1, max_length=500, description="a name or an identifier")],
-           limit: Annotated[int, Query(ge=1, le=200)] = 20,
-           offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    store = _store(request)
-    with store.engine.connect() as connection:
-        result = searching.search(connection, user, q, limit, offset)
-    pointers = result["pointers"]
-    for pointer in pointers:
-        cid = pointer.pop("canonical_id")
-        _audit(store, user, "search.pointer", [cid, f"agency:{pointer['agency']}"], q,
-               purpose=f"pointer {pointer['reference']} shown to {user.agency}")
-    _audit(store, user, "search", [r["id"] for r in result["results"]], q)
-    return result
-
-
-@router.get("/entities/{entity_id}", summary="Every value the caller may see of an entity, with provenance")
-def entity(request: Request, user: UserDep, entity_id: str) -> dict:
-    store = _store(request)
-    with store.engine.connect() as connection:
-        found = searching.profile(connection, user, entity_id)
-    if found is None:
-        _audit(store, user, "entity.view", [], entity_id, purpose="not found")
-        raise Problem(404, "Not Found", f"no entity {entity_id!r}")
-    _audit(store, user, "entity.view", [found["id"]], entity_id)
-    return found
+# Each module defines `router` (a fastapi.APIRouter); one that also defines `install(app)` is called after
+# its router is included (static files, startup tasks). Add one line per module.
+ROUTERS = [
+    "tessera.api.routes_core",
+]
 
 
 def create_app(store_url: str | None = None, store: Store | None = None) -> FastAPI:
@@ -121,5 +43,9 @@ def create_app(store_url: str | None = None, store: Store | None = None) -> Fast
     async def _crash(request: Request, exc: Exception):
         return problem_response(500, "Internal Server Error", "the server could not answer this request")
 
-    app.include_router(router)
+    for name in ROUTERS:
+        module = importlib.import_module(name)
+        app.include_router(module.router)
+        if hasattr(module, "install"):
+            module.install(app)
     return app
