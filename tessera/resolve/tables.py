@@ -1,0 +1,51 @@
+"""Tables of resolution: analysts' judgements, resolution runs and the change feed of canonical entities."""
+
+from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text
+
+from tessera.store.tables import BigId, metadata
+
+# One analyst decision. a/b are the ids the analyst gave (source or canonical); a_members/b_members are the
+# source entity ids they stood for when judged (JSON lists), so that a judgement keeps meaning the same
+# records whatever later resolution does to canonical ids. A split keeps in `groups` (JSON list of lists)
+# the members of the canonical entity as it was when split, one list per part that must stay apart.
+judgements = Table(
+    "judgements", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # same, not-same, split
+    Column("a", String(96), nullable=False),
+    Column("b", String(96)),
+    Column("a_members", Text, nullable=False),
+    Column("b_members", Text),
+    Column("groups", Text),
+    Column("reason", Text, nullable=False),
+    Column("user_name", String(128), nullable=False),
+    Column("agency", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+    Column("deleted_by", String(128)),
+    Index("ix_judgements_a", "a"),
+    Index("ix_judgements_b", "b"),
+)
+
+# One resolution run that wrote canonical ids, with the counts of its changes (JSON).
+resolve_runs = Table(
+    "resolve_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("counts", Text, nullable=False),
+)
+
+# The change feed: canonical entities created, grown by new records, merged or split by a run.
+entity_changes = Table(
+    "entity_changes", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),  # created, attached, merged, split
+    Column("canonical_id", String(96), nullable=False),
+    Column("related", Text, nullable=False),  # JSON list of the other canonical ids involved
+    Column("members", Integer, nullable=False),  # size of the canonical entity after the run
+    Column("new_members", Integer, nullable=False, server_default="0"),  # members never resolved before
+    Index("ix_entity_changes_canonical", "canonical_id"),
+    Index("ix_entity_changes_run", "run_id"),
+)

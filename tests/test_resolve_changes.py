@@ -1,0 +1,47 @@
+"""The change feed: a run's created, attached, merged and split canonical entities, read back for alerts."""
+
+from __future__ import annotations
+
+from tessera.resolve.changes import changes_since, compute_changes, record_changes
+
+
+def test_the_first_run_creates_every_entity_and_marks_no_merge():
+    events = compute_changes({"a": None, "b": None, "c": None}, {"a": "c-a", "b": "c-a", "c": "c"})
+    assert sorted((e["kind"], e["canonical_id"], e["members"]) for e in events) == [
+        ("created", "c", 1, ), ("created", "c-a", 2)]
+
+
+def test_two_known_people_found_to_be_one_make_a_merge_naming_both_earlier_ids():
+    before = {"a": "c-a", "b": "c-a", "x": "c-x", "y": "c-x", "z": "z"}
+    after = {"a": "c-a", "b": "c-a", "x": "c-a", "y": "c-a", "z": "z"}
+    [event] = compute_changes(before, after)
+    assert event["kind"] == "merged" and event["canonical_id"] == "c-a"
+    assert event["related"] == ["c-x"] and event["members"] == 4
+
+
+def test_a_split_names_the_old_id_and_every_part():
+    before = {"a": "c-a", "b": "c-a", "c": "c-a"}
+    after = {"a": "c-a", "b": "c-a", "c": "c"}
+    [event] = compute_changes(before, after)
+    assert (event["kind"], event["canonical_id"], event["related"], event["members"]) == ("split", "c-a", ["c", "c-a"], 3)
+
+
+def test_a_new_record_joining_a_known_subject_is_attached_and_unchanged_singletons_say_nothing():
+    before = {"a": "c-a", "b": "c-a", "s": "s", "n": None}
+    after = {"a": "c-a", "b": "c-a", "s": "s", "n": "c-a"}
+    [event] = compute_changes(before, after)
+    assert (event["kind"], event["canonical_id"], event["new_members"], event["members"]) == ("attached", "c-a", 1, 3)
+
+
+def test_recorded_changes_are_read_back_after_the_last_id_seen(store):
+    with store.engine.begin() as conn:
+        first = record_changes(conn, {"a": None, "b": None}, {"a": "c-a", "b": "c-a"})
+    with store.engine.begin() as conn:
+        second = record_changes(conn, {"a": "c-a", "b": "c-a", "c": "c"}, {"a": "c-a", "b": "c-a", "c": "c-a"})
+    assert first["created"] == 1 and second["merged"] == 1 and second["run_id"] > first["run_id"]
+    with store.engine.connect() as conn:
+        everything = changes_since(conn, 0)
+        assert [e["kind"] for e in everything] == ["created", "merged"]
+        later = changes_since(conn, everything[0]["id"])
+    assert [(e["kind"], e["canonical_id"], e["related"], e["run_id"]) for e in later] == [
+        ("merged", "c-a", ["c"], second["run_id"])]
