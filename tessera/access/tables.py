@@ -55,3 +55,18 @@ audit_head = Table(
     Column("seq", BigId, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# Web sessions: only the SHA-256 of the cookie's random token is kept. A session ends at expires_at,
+# after an idle gap longer than the idle timeout since last_seen_at, or when ended_at is set (logout).
+sessions = Table(
+    "sessions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_sha256", String(64), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    UniqueConstraint("token_sha256", name="uq_sessions_hash"),
+    Index("ix_sessions_user", "user_id"),
+)

@@ -1,18 +1,32 @@
-"""What every API route shares: problem+json errors, the store, the authenticated user and the audit call."""
+"""What every API route shares: problem+json errors, the store, the authenticated user and the audit call.
+
+A caller authenticates with `Authorization: Bearer <API token>` or with the web app's session cookie
+`tessera_session` (see routes_session). CSRF rule for the cookie: a request that changes state (any method
+but GET, HEAD, OPTIONS) and is authenticated by the cookie alone must either carry the header
+`X-Requested-With: tessera` (which a cross-site form cannot set and a cross-site fetch cannot send without a
+CORS preflight this API never grants) or come from the same origin — its `Origin` header (or, without one,
+its `Referer`) names this server's scheme, host and port. Otherwise it is refused with 403. The cookie is
+also SameSite=Strict, so browsers do not send it on cross-site requests at all; the rule is the second lock.
+Bearer-token requests need neither: browsers never attach them by themselves.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from tessera.access import audit, identity
+from tessera.access import audit, identity, sessions
 from tessera.access.policy import User
 from tessera.store.store import Store
 
 PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
+SESSION_COOKIE = "tessera_session"
+CSRF_HEADER, CSRF_VALUE = "x-requested-with", "tessera"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Problem(Exception):
@@ -34,19 +48,61 @@ def store_of(request: Request) -> Store:
     return request.app.state.store
 
 
+def _origin_of(url: str) -> tuple[str, str] | None:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme.lower(), f"{(parts.hostname or '').lower()}:{port}"
+
+
+def same_origin(request: Request) -> bool:
+    """True when the request's Origin (or, lacking one, its Referer) is this server's own origin."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed or claimed == "null":
+        return False
+    host = request.headers.get("host")
+    if not host:
+        return False
+    return _origin_of(claimed) == _origin_of(f"{request.url.scheme}://{host}")
+
+
+def csrf_ok(request: Request) -> bool:
+    """The CSRF rule for cookie-authenticated requests (see the module docstring)."""
+    if request.method.upper() in SAFE_METHODS:
+        return True
+    return request.headers.get(CSRF_HEADER, "").strip().lower() == CSRF_VALUE or same_origin(request)
+
+
+def _refused(detail: str, error: bool = True) -> Problem:
+    challenge = 'Bearer realm="tessera", error="invalid_token"' if error else 'Bearer realm="tessera"'
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
+
+
 def current_user(request: Request) -> User:
-    """The user of the bearer token; 401 problem+json when it is missing, unknown, expired or revoked."""
+    """The user of the bearer token or of the session cookie; 401 problem+json when there is none, it is
+    unknown, expired, revoked or ended; 403 when a cookie-authenticated change breaks the CSRF rule."""
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    challenge = {"WWW-Authenticate": 'Bearer realm="tessera"'}
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "Unauthorized", "an Authorization: Bearer token is required", headers=challenge)
-    with store_of(request).engine.connect() as connection:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    store = store_of(request)
+    if header or not cookie:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _refused("an Authorization: Bearer token or a session cookie is required", error=False)
+        with store.engine.connect() as connection:
+            try:
+                return identity.authenticate_token(connection, token.strip())
+            except identity.TokenRefused as exc:
+                raise _refused(str(exc)) from None
+    with store.engine.begin() as connection:
         try:
-            return identity.authenticate_token(connection, token.strip())
+            user = sessions.user_for_session(connection, cookie)
         except identity.TokenRefused as exc:
-            raise Problem(401, "Unauthorized", str(exc),
-                          headers={"WWW-Authenticate": 'Bearer realm="tessera", error="invalid_token"'}) from None
+            raise _refused(str(exc)) from None
+    if not csrf_ok(request):
+        raise Problem(403, "Forbidden", "a request made with the session cookie that changes state needs the "
+                      f"header X-Requested-With: {CSRF_VALUE} or a same-origin Origin header")
+    return user
 
 
 UserDep = Annotated[User, Depends(current_user)]
