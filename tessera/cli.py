@@ -19,6 +19,7 @@ SUBAPPS = [
     ("tessera.scenario.cli", "register"),
     ("tessera.situation.cli", "register"),
     ("tessera.resolve.cli", "register"),
+    ("tessera.resolve.judge_cli", "register"),
     ("tessera.graph.cli", "register"),
     ("tessera.api.cli", "register"),
 ]
