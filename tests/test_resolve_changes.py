@@ -17,6 +17,7 @@ def test_two_known_people_found_to_be_one_make_a_merge_naming_both_earlier_ids()
     [event] = compute_changes(before, after)
     assert event["kind"] == "merged" and event["canonical_id"] == "c-a"
     assert event["related"] == ["c-x"] and event["members"] == 4
+    assert event["parts"] == {"c-a": ["a", "b", "x", "y"], "c-x": ["x", "y"]}
 
 
 def test_a_split_names_the_old_id_and_every_part():
@@ -24,6 +25,7 @@ def test_a_split_names_the_old_id_and_every_part():
     after = {"a": "c-a", "b": "c-a", "c": "c"}
     [event] = compute_changes(before, after)
     assert (event["kind"], event["canonical_id"], event["related"], event["members"]) == ("split", "c-a", ["c", "c-a"], 3)
+    assert event["parts"] == {"c-a": ["a", "b", "c"], "c": ["c"]}  # who each id stood for, to decide who may see it
 
 
 def test_a_new_record_joining_a_known_subject_is_attached_and_unchanged_singletons_say_nothing():

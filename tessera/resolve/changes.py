@@ -26,38 +26,49 @@ KINDS = ("created", "attached", "merged", "split")
 
 
 def compute_changes(before: dict[str, str | None], after: dict[str, str]) -> list[dict]:
-    """The events between two assignments of canonical ids (pure; no storage)."""
+    """The events between two assignments of canonical ids (pure; no storage). Each event's `parts` maps
+    every canonical id it names to the source entities that id stood for in the event (empty for a new
+    singleton, which stands for itself), so that who may see an event can be decided later."""
     new_groups: dict[str, list[str]] = defaultdict(list)
     for eid, cid in after.items():
         new_groups[cid].append(eid)
-    old_to_new: dict[str, set[str]] = defaultdict(set)
-    for eid, cid in after.items():
-        old = before.get(eid)
+    old_groups: dict[str, list[str]] = defaultdict(list)
+    for eid, old in before.items():
         if old is not None:
-            old_to_new[old].add(cid)
-    old_sizes: dict[str, int] = defaultdict(int)
-    for old in before.values():
-        if old is not None:
-            old_sizes[old] += 1
+            old_groups[old].append(eid)
     events = []
     for cid in sorted(new_groups):
-        members = new_groups[cid]
-        olds = {before.get(e) for e in members}
-        fresh = sum(1 for e in members if before.get(e) is None)
-        earlier = sorted(o for o in olds if o is not None)
-        if not earlier:
-            events.append(dict(kind="created", canonical_id=cid, related=[], members=len(members), new_members=fresh))
-        elif len(earlier) > 1:
-            events.append(dict(kind="merged", canonical_id=cid, related=[o for o in earlier if o != cid],
-                               members=len(members), new_members=fresh))
+        members = sorted(new_groups[cid])
+        by_old: dict[str, list[str]] = defaultdict(list)
+        fresh = 0
+        for e in members:
+            old = before.get(e)
+            if old is None:
+                fresh += 1
+            else:
+                by_old[old].append(e)
+        if not by_old:
+            parts = {cid: members} if len(members) > 1 or members[0] != cid else {}
+            events.append(dict(kind="created", canonical_id=cid, related=[], members=len(members),
+                               new_members=fresh, parts=parts))
+        elif len(by_old) > 1:
+            parts = {cid: members, **{o: ms for o, ms in by_old.items() if o != cid}}
+            events.append(dict(kind="merged", canonical_id=cid, related=sorted(o for o in by_old if o != cid),
+                               members=len(members), new_members=fresh, parts=parts))
         elif fresh:
-            events.append(dict(kind="attached", canonical_id=cid, related=[o for o in earlier if o != cid],
-                               members=len(members), new_members=fresh))
-    for old in sorted(old_to_new):
-        news = old_to_new[old]
-        if len(news) > 1:
-            events.append(dict(kind="split", canonical_id=old, related=sorted(news),
-                               members=old_sizes[old], new_members=0))
+            [old] = by_old
+            parts = {cid: members} | ({old: by_old[old]} if old != cid else {})
+            events.append(dict(kind="attached", canonical_id=cid, related=[old] if old != cid else [],
+                               members=len(members), new_members=fresh, parts=parts))
+    for old in sorted(old_groups):
+        by_new: dict[str, list[str]] = defaultdict(list)
+        for e in old_groups[old]:
+            if e in after:
+                by_new[after[e]].append(e)
+        if len(by_new) > 1:
+            parts = {old: sorted(old_groups[old]), **{n: sorted(ms) for n, ms in by_new.items() if n != old}}
+            events.append(dict(kind="split", canonical_id=old, related=sorted(by_new), members=len(old_groups[old]),
+                               new_members=0, parts=parts))
     return events
 
 
@@ -73,7 +84,8 @@ def record_changes(connection: Connection, before: dict[str, str | None], after:
     run_id = int(connection.execute(insert(resolve_runs).values(at=at, counts=json.dumps(counts)))
                  .inserted_primary_key[0])
     rows = [dict(run_id=run_id, at=at, kind=ev["kind"], canonical_id=ev["canonical_id"],
-                 related=json.dumps(ev["related"]), members=ev["members"], new_members=ev["new_members"])
+                 related=json.dumps(ev["related"]), members=ev["members"], new_members=ev["new_members"],
+                 parts=json.dumps(ev["parts"]) if ev["parts"] else None)
             for ev in events]
     for k in range(0, len(rows), 20_000):
         connection.execute(insert(entity_changes), rows[k:k + 20_000])
@@ -96,5 +108,6 @@ def changes_since(connection: Connection, after_id: int = 0, limit: int | None =
     if limit:
         query = query.limit(limit)
     return [dict(id=int(r.id), run_id=int(r.run_id), at=_iso(r.at), kind=r.kind, canonical_id=r.canonical_id,
-                 related=json.loads(r.related), members=int(r.members), new_members=int(r.new_members))
+                 related=json.loads(r.related), members=int(r.members), new_members=int(r.new_members),
+                 parts=json.loads(r.parts) if r.parts else {})
             for r in connection.execute(query)]

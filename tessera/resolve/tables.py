@@ -46,6 +46,7 @@ entity_changes = Table(
     Column("related", Text, nullable=False),  # JSON list of the other canonical ids involved
     Column("members", Integer, nullable=False),  # size of the canonical entity after the run
     Column("new_members", Integer, nullable=False, server_default="0"),  # members never resolved before
+    Column("parts", Text),  # JSON {canonical id: [source ids it stood for in this event]} (resolve_0002)
     Index("ix_entity_changes_canonical", "canonical_id"),
     Index("ix_entity_changes_run", "run_id"),
 )
