@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
+from tessera.alerts.pump import after_batch
 from tessera.cli_common import (EXIT_NOT_FOUND, EXIT_REFUSED, DbOption, JsonOption, console, emit_json, fail,
                                 open_store, out)
 from tessera.intake.pipeline import BatchMarking, IngestRefused, ingest_file
@@ -56,6 +57,8 @@ def ingest(
                 result = ingest_file(store, path, agency, mapping, marking, progress)
             except IngestRefused as exc:
                 fail(f"refused, nothing written: {exc}", EXIT_REFUSED, as_json)
+        if not result.already_ingested:
+            after_batch(store, result.batch_id)  # deconfliction notices and watch alerts; never raises
         results.append(result.as_dict())
         if not as_json:
             if result.already_ingested:
@@ -138,6 +141,7 @@ def quarantine_retry(
         fail(str(exc), EXIT_NOT_FOUND, as_json)
     except RetryFailed as exc:
         fail(f"still cannot be ingested: {exc}", EXIT_REFUSED, as_json)
+    after_batch(store, result.batch_id)
     if as_json:
         emit_json(result.as_dict())
     else:

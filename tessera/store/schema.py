@@ -9,6 +9,7 @@ TABLE_MODULES = [
     "tessera.store.tables",
     "tessera.access.tables",
     "tessera.situation.tables",
+    "tessera.alerts.tables",
     "tessera.resolve.tables",
 ]
 
