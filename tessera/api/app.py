@@ -16,6 +16,7 @@ from tessera.store.store import Store
 ROUTERS = [
     "tessera.api.routes_core",
     "tessera.api.routes_session",
+    "tessera.web.pages",
 ]
 
 

@@ -1,0 +1,130 @@
+"""The web app's frame and its own pages: login, search, entity profile, alerts, watchlist; /static mounted here.
+
+Other page modules (tessera.web.charts) reuse `PageUser` (a signed-in user, or a redirect to /login) and
+`render(request, template, user, **context)`; their templates extend "base.html".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.routing import Match
+
+from tessera.access.policy import User
+from tessera.api.deps import Problem, current_user
+from tessera.model.markings import classifications
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+# The header's navigation: (path, label). A link shows only when a page is served at its path, so pages
+# that another module has not mounted yet do not appear as dead links.
+NAV = [
+    ("/search", "Search"),
+    ("/chart", "Link chart"),
+    ("/map", "Map"),
+    ("/timeline", "Timeline"),
+    ("/networks", "Networks"),
+    ("/money", "Money flow"),
+    ("/situation", "Situation"),
+    ("/ingest", "Ingest"),
+    ("/alerts", "Alerts"),
+    ("/watchlist", "Watchlist"),
+]
+
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a live session: answered with a redirect to /login."""
+
+    def __init__(self, next_url: str):
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def page_user(request: Request) -> User:
+    """The signed-in user of a page request (session cookie, or bearer token); LoginRequired otherwise."""
+    try:
+        return current_user(request)
+    except Problem:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target) from None
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def _served(app: FastAPI, path: str) -> bool:
+    scope = dict(type="http", path=path, method="GET", root_path="", path_params={}, headers=[], query_string=b"")
+    return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
+
+
+def _nav(request: Request) -> list[tuple[str, str]]:
+    cached = getattr(request.app.state, "web_nav", None)
+    if cached is None:
+        cached = request.app.state.web_nav = [(p, label) for p, label in NAV if _served(request.app, p)]
+    return cached
+
+
+def render(request: Request, template: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
+    """A page from `template` (which extends base.html) with the frame's context: user, navigation, markings."""
+    base = dict(user=user, nav=_nav(request) if user else [], current=request.url.path,
+                classifications_json=json.dumps(classifications()), lowest=classifications()[0])
+    response = templates.TemplateResponse(request, template, base | context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a local path may be a redirect target after login (no //host, no scheme)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/search"
+    return value
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    return RedirectResponse("/search", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", None, next=_safe_next(next), title="Sign in")
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, user: PageUser, q: str = "") -> Response:
+    return render(request, "search.html", user, q=q, title="Search")
+
+
+@router.get("/entities/{entity_id}", response_class=HTMLResponse)
+def entity_page(request: Request, user: PageUser, entity_id: str) -> Response:
+    return render(request, "entity.html", user, entity_id=entity_id, title="Entity profile")
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, user: PageUser) -> Response:
+    return render(request, "alerts.html", user, title="Alerts")
+
+
+@router.get("/watchlist", response_class=HTMLResponse)
+def watchlist_page(request: Request, user: PageUser) -> Response:
+    return render(request, "watchlist.html", user, title="Watchlist")
+
+
+def install(app: FastAPI) -> None:
+    """Serve /static and send page requests without a session to /login."""
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, exc: LoginRequired):
+        return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
