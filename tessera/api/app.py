@@ -17,6 +17,7 @@ ROUTERS = [
     "tessera.api.routes_core",
     "tessera.api.routes_session",
     "tessera.web.pages",
+    "tessera.web.charts",
 ]
 
 
