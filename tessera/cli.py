@@ -22,6 +22,7 @@ SUBAPPS = [
     ("tessera.resolve.judge_cli", "register"),
     ("tessera.graph.cli", "register"),
     ("tessera.api.cli", "register"),
+    ("tessera.alerts.cli", "register"),
 ]
 
 for module_name, attribute in SUBAPPS:
