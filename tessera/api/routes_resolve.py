@@ -1,0 +1,205 @@
+"""Resolution routes: analysts' judgements (make, list, withdraw), explanations of a pair, the change feed.
+
+What a caller is shown passes through the access policy: a source entity counts as visible to them when
+they may see at least one of its statements, a canonical entity when they may see one of its members.
+Ids they may not see are never named (they are counted as withheld), another agency's reason for a
+judgement is shown only when the caller may see every record it covers, and an id they may not see is
+answered like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, or_, select
+
+from tessera.access.policy import User, visible_clause
+from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
+from tessera.resolve import judgements as jm
+from tessera.resolve.changes import changes_since
+from tessera.store import tables
+
+router = APIRouter(prefix=PREFIX, tags=["resolution"])
+
+WITHDRAW_ROLES = ("supervisor", "admin")
+
+
+class JudgementIn(BaseModel):
+    """A judgement as an analyst makes it."""
+
+    kind: Literal["same", "not-same", "split"]
+    a: str = Field(min_length=1, max_length=96, description="source or canonical id (the entity, for a split)")
+    b: str | None = Field(default=None, max_length=96, description="source or canonical id (not for a split)")
+    reason: str = Field(min_length=1, max_length=2000)
+    parts: list[list[str]] | None = Field(default=None, description="split only: members kept together")
+
+
+def visible_sources(connection: Connection, user: User, ids: list[str]) -> set[str]:
+    """The source entity ids among `ids` of which the user may see at least one statement."""
+    s = tables.statements
+    seen: set[str] = set()
+    ids = sorted(set(ids))
+    for i in range(0, len(ids), 500):
+        query = (select(s.c.entity_id).distinct().where(s.c.entity_id.in_(ids[i:i + 500]))
+                 .where(visible_clause(user)))
+        seen.update(connection.execute(query).scalars())
+    return seen
+
+
+def visible_ids(connection: Connection, user: User, ids: list[str]) -> set[str]:
+    """The ids (source or canonical) among `ids` that the user may see: a canonical one through a member."""
+    e = tables.entities
+    ids = sorted(set(i for i in ids if i))
+    members: dict[str, set[str]] = {i: {i} for i in ids}
+    for k in range(0, len(ids), 500):
+        chunk = ids[k:k + 500]
+        for eid, cid in connection.execute(select(e.c.id, e.c.canonical_id).where(e.c.canonical_id.in_(chunk))):
+            members[cid].add(eid)
+    seen = visible_sources(connection, user, [m for ms in members.values() for m in ms])
+    return {i for i, ms in members.items() if ms & seen}
+
+
+def shown(connection: Connection, user: User, j: jm.Judgement) -> dict | None:
+    """A judgement as this user may see it, or None when it covers nothing they may see."""
+    covered = set(j.a_members) | set(j.b_members)
+    seen = visible_sources(connection, user, list(covered))
+    if not seen:
+        return None
+    named = visible_ids(connection, user, [j.a] + ([j.b] if j.b else []))
+    whole = seen == covered
+    data = j.as_dict()
+    data["a"] = j.a if j.a in named else None
+    data["b"] = j.b if j.b in named else None
+    data["a_members"] = [m for m in j.a_members if m in seen]
+    data["b_members"] = [m for m in j.b_members if m in seen]
+    data["groups"] = [[m for m in g if m in seen] for g in j.groups]
+    data["withheld_members"] = len(covered - seen)
+    if not whole and j.agency != user.agency:
+        data["reason"] = None
+        data["reason_withheld"] = True
+    return data
+
+
+def _judgement_problem(error: jm.JudgementError) -> Problem:
+    if isinstance(error, jm.JudgementConflict):
+        refs = ", ".join(f"#{i}" for i in error.conflicting)
+        return Problem(409, "Conflict", f"this judgement contradicts judgement(s) {refs}",
+                       type_="/problems/judgement-conflict")
+    if isinstance(error, jm.NotFound):
+        return Problem(404, "Not Found", str(error))
+    return Problem(422, "Unprocessable Content", str(error))
+
+
+@router.post("/judgements", status_code=201, summary="Judge two records the same or not the same, or split an entity")
+def make_judgement(request: Request, user: UserDep, body: JudgementIn) -> dict:
+    store = store_of(request)
+    with store.engine.connect() as connection:
+        named = [body.a] + ([body.b] if body.b else [])
+        hidden = [i for i in named if i not in visible_ids(connection, user, named)]
+    if hidden:
+        raise Problem(404, "Not Found", f"{hidden[0]} is neither a source entity nor a canonical entity")
+    try:
+        with store.engine.begin() as connection:
+            j = jm.add_judgement(connection, body.kind, body.a, body.b, body.reason, user.name, user.agency,
+                                 parts=body.parts)
+    except jm.JudgementConflict as error:
+        record_audit(store, user, f"judgement.{body.kind}", named, None,
+                     purpose="refused: contradicts " + ", ".join(f"#{i}" for i in error.conflicting))
+        raise _judgement_problem(error) from None
+    except jm.JudgementError as error:
+        raise _judgement_problem(error) from None
+    with store.engine.connect() as connection:
+        return shown(connection, user, j) or {}
+
+
+@router.get("/judgements", summary="Judgements covering records the caller may see")
+def list_judgements(request: Request, user: UserDep,
+                    entity: Annotated[str | None, Query(max_length=96)] = None,
+                    include_withdrawn: bool = False) -> dict:
+    store = store_of(request)
+    with store.engine.connect() as connection:
+        if entity and entity not in visible_ids(connection, user, [entity]):
+            raise Problem(404, "Not Found", f"no entity {entity!r}")
+        members = None
+        if entity:
+            members = set(jm.members_of(connection, entity)) if _exists(connection, entity) else {entity}
+        found = jm.load_judgements(connection, include_withdrawn=include_withdrawn)
+        if members is not None:
+            found = [j for j in found if entity in (j.a, j.b) or members & (set(j.a_members) | set(j.b_members))]
+        out = [d for d in (shown(connection, user, j) for j in found) if d is not None]
+    record_audit(store, user, "judgement.list", [entity] if entity else [], entity,
+                 purpose=f"{len(out)} judgements shown")
+    return dict(judgements=out)
+
+
+def _exists(connection: Connection, ident: str) -> bool:
+    e = tables.entities
+    return connection.execute(select(e.c.id).where(or_(e.c.id == ident, e.c.canonical_id == ident)).limit(1)).first() \
+        is not None
+
+
+@router.delete("/judgements/{judgement_id}", summary="Withdraw a judgement (soft delete, reversible)")
+def withdraw_judgement(request: Request, user: UserDep, judgement_id: int) -> dict:
+    store = store_of(request)
+    with store.engine.connect() as connection:
+        try:
+            j = jm.get_judgement(connection, judgement_id)
+        except jm.NotFound:
+            j = None
+        view = shown(connection, user, j) if j else None
+    if view is None:
+        raise Problem(404, "Not Found", f"no judgement #{judgement_id}")
+    if j.agency != user.agency and not set(user.roles) & set(WITHDRAW_ROLES):
+        raise Problem(403, "Forbidden", "only the judging agency or a supervisor may withdraw a judgement")
+    try:
+        with store.engine.begin() as connection:
+            j = jm.withdraw(connection, judgement_id, user.name)
+    except jm.JudgementError as error:
+        raise Problem(409, "Conflict", str(error)) from None
+    with store.engine.connect() as connection:
+        return shown(connection, user, j) or {}
+
+
+def _stood_for(change: dict) -> dict[str, list[str]]:
+    """Each id a change names -> the source entities it stood for in that change."""
+    return {i: change["parts"].get(i) or [i] for i in [change["canonical_id"], *change["related"]]}
+
+
+def visible_change(change: dict, seen: set[str]) -> dict | None:
+    """A change-feed event as a user who may see the source entities `seen` may see it, or None."""
+    stood_for = _stood_for(change)
+    named = {i for i, ms in stood_for.items() if seen & set(ms)}
+    if not named:
+        return None
+    related = [r for r in change["related"] if r in named]
+    shown_change = {k: v for k, v in change.items() if k != "parts"}
+    return shown_change | dict(canonical_id=change["canonical_id"] if change["canonical_id"] in named else None,
+                               related=related, related_withheld=len(change["related"]) - len(related))
+
+
+@router.get("/changes", summary="The change feed of canonical entities (created, attached, merged, split)")
+def changes(request: Request, user: UserDep,
+            after: Annotated[int, Query(ge=0, description="the last change id already seen")] = 0,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
+    """Events after the cursor that touch an entity the caller may see; `next_after` is the cursor to send next."""
+    store = store_of(request)
+    out: list[dict] = []
+    cursor = after
+    with store.engine.connect() as connection:
+        while len(out) < limit:
+            page = changes_since(connection, cursor, limit=limit)
+            if not page:
+                break
+            seen = visible_sources(connection, user, [m for ch in page for ms in _stood_for(ch).values() for m in ms])
+            for change in page:
+                cursor = change["id"]
+                view = visible_change(change, seen)
+                if view is not None:
+                    out.append(view)
+                    if len(out) == limit:
+                        break
+    record_audit(store, user, "changes.read", sorted({c["canonical_id"] for c in out if c["canonical_id"]}),
+                 f"after={after}")
+    return dict(changes=out, next_after=cursor)

@@ -1,0 +1,111 @@
+"""Judgements and the change feed over HTTP: made, listed, withdrawn, and never showing what the caller may not see."""
+
+from __future__ import annotations
+
+import api_helpers  # noqa: F401  (cheap argon2 before anything hashes)
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api_helpers import bearer, build_world
+from tessera.access import audit
+from tessera.api.app import create_app
+from tessera.resolve.changes import record_changes
+from tessera.store import tables
+
+
+@pytest.fixture
+def world(store, tmp_path):
+    return build_world(store, tmp_path)
+
+
+@pytest.fixture
+def client(world):
+    return TestClient(create_app(store=world.store))
+
+
+@pytest.fixture
+def ids(world):
+    """Source entity id by the name its agency recorded."""
+    s = tables.statements
+    with world.store.engine.connect() as conn:
+        return {name: eid for eid, name in conn.execute(select(s.c.entity_id, s.c.value).where(s.c.prop == "name"))}
+
+
+KARIMI, KARIMI_AR, SMITH, PETRENKO = "Mohammed Al-Karimi", "محمد الكريمي", "John Smith", "Viktor Petrenko"
+
+
+def post(client, world, user, **body):
+    return client.post("/api/v1/judgements", json=body, headers=bearer(world.tokens[user]))
+
+
+def test_an_analyst_judges_two_records_the_same_and_a_colleague_abroad_sees_it(client, world, ids):
+    made = post(client, world, "alice", kind="same", a=ids[KARIMI], b=ids[KARIMI_AR], reason="same passport photo")
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["kind"], body["user"], body["agency"], body["active"]) == ("same", "alice", "UKPOL", True)
+    seen = client.get("/api/v1/judgements", headers=bearer(world.tokens["amelie"])).json()["judgements"]
+    assert [(j["id"], j["a"], j["b"], j["reason"], j["withheld_members"]) for j in seen] == [
+        (body["id"], ids[KARIMI], ids[KARIMI_AR], "same passport photo", 0)]
+    assert any(e.action == "judgement.same" and e.user == "alice" for e in audit.show(world.store))
+
+
+def test_a_judgement_on_a_record_the_caller_may_not_see_is_shown_without_it(client, world, ids):
+    made = post(client, world, "alice", kind="not-same", a=ids[SMITH], b=ids[PETRENKO],
+                reason="MI source says Petrenko was in Kyiv")
+    assert made.status_code == 201, made.text
+    [seen] = client.get("/api/v1/judgements", headers=bearer(world.tokens["amelie"])).json()["judgements"]
+    assert seen["a"] == ids[SMITH] and seen["b"] is None and seen["b_members"] == []
+    assert seen["withheld_members"] == 1 and seen["reason"] is None
+    text = str(seen)
+    assert ids[PETRENKO] not in text and "Kyiv" not in text
+    # olly (OFFICIAL) sees neither record, so not the judgement at all
+    assert client.get("/api/v1/judgements", headers=bearer(world.tokens["olly"])).json()["judgements"] == []
+
+
+def test_naming_a_record_one_may_not_see_is_answered_like_naming_one_that_does_not_exist(client, world, ids):
+    hidden = post(client, world, "amelie", kind="same", a=ids[KARIMI_AR], b=ids[PETRENKO], reason="x")
+    missing = post(client, world, "amelie", kind="same", a=ids[KARIMI_AR], b="no-such-record", reason="x")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["detail"].replace(ids[PETRENKO], "ID") == missing.json()["detail"].replace("no-such-record", "ID")
+
+
+def test_a_contradicting_judgement_is_refused_with_409_naming_the_one_it_contradicts(client, world, ids):
+    first = post(client, world, "alice", kind="same", a=ids[KARIMI], b=ids[KARIMI_AR], reason="photo").json()
+    refused = post(client, world, "amelie", kind="not-same", a=ids[KARIMI_AR], b=ids[KARIMI], reason="ages differ")
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert f"#{first['id']}" in refused.json()["detail"]
+
+
+def test_only_the_judging_agency_withdraws_and_withdrawal_is_reversible_data(client, world, ids):
+    made = post(client, world, "alice", kind="same", a=ids[KARIMI], b=ids[KARIMI_AR], reason="photo").json()
+    url = f"/api/v1/judgements/{made['id']}"
+    assert client.delete(url, headers=bearer(world.tokens["amelie"])).status_code == 403
+    gone = client.delete(url, headers=bearer(world.tokens["alice"]))
+    assert gone.status_code == 200 and gone.json()["active"] is False and gone.json()["deleted_by"] == "alice"
+    assert client.get("/api/v1/judgements", headers=bearer(world.tokens["alice"])).json()["judgements"] == []
+    kept = client.get("/api/v1/judgements", params={"include_withdrawn": True},
+                      headers=bearer(world.tokens["alice"])).json()["judgements"]
+    assert [j["id"] for j in kept] == [made["id"]]
+    assert client.delete("/api/v1/judgements/999", headers=bearer(world.tokens["alice"])).status_code == 404
+
+
+def test_the_change_feed_names_only_entities_the_caller_may_see_and_pages_by_cursor(client, world, ids):
+    k, ar, p = ids[KARIMI], ids[KARIMI_AR], ids[PETRENKO]
+    with world.store.engine.begin() as conn:
+        record_changes(conn, {k: None, ar: None, p: None}, {k: "c-k", ar: "c-k", p: p})
+    with world.store.engine.begin() as conn:  # a bad run merges Petrenko into Karimi
+        record_changes(conn, {k: "c-k", ar: "c-k", p: p}, {k: "c-k", ar: "c-k", p: "c-k"})
+    alice = client.get("/api/v1/changes", headers=bearer(world.tokens["alice"])).json()
+    assert sorted((c["kind"], c["canonical_id"], tuple(c["related"])) for c in alice["changes"]) == [
+        ("created", p, ()), ("created", "c-k", ()), ("merged", "c-k", (p,))]
+    amelie = client.get("/api/v1/changes", headers=bearer(world.tokens["amelie"])).json()
+    assert [(c["kind"], c["canonical_id"], c["related"], c["related_withheld"]) for c in amelie["changes"]] == [
+        ("created", "c-k", [], 0), ("merged", "c-k", [], 1)]
+    assert p not in str(amelie)
+    first = client.get("/api/v1/changes", params={"limit": 1}, headers=bearer(world.tokens["alice"])).json()
+    rest = client.get("/api/v1/changes", params={"after": first["next_after"]},
+                      headers=bearer(world.tokens["alice"])).json()
+    assert [c["id"] for c in first["changes"] + rest["changes"]] == [c["id"] for c in alice["changes"]]
+    assert client.get("/api/v1/changes").status_code == 401
