@@ -17,6 +17,10 @@ ROUTERS = [
     "tessera.api.routes_core",
     "tessera.api.routes_resolve",
     "tessera.api.routes_session",
+    "tessera.api.routes_situation",
+    "tessera.api.routes_audit",
+    "tessera.api.routes_export",
+    "tessera.api.routes_ingest",
     "tessera.web.pages",
     "tessera.web.charts",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from tessera.access import audit, identity, sessions
@@ -113,3 +113,23 @@ def record_audit(store: Store, user: User, action: str, entities, query: str | N
     """One audit entry, in its own transaction."""
     with store.engine.begin() as connection:
         audit.record(connection, user.name, action, entities, query=query, purpose=purpose)
+
+
+LimitQuery = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
+OffsetQuery = Annotated[int, Query(ge=0, le=10_000_000, description="skip this many items")]
+
+
+def page(request: Request, items: list, total: int, limit: int, offset: int, **extra) -> dict:
+    """A page of a list: its items, the total, and links to the next and previous pages (null at the ends)."""
+
+    def link(at: int) -> str:
+        return str(request.url.include_query_params(limit=limit, offset=at))
+
+    following = link(offset + limit) if offset + limit < total else None
+    previous = link(max(offset - limit, 0)) if offset > 0 else None
+    return dict(extra, total=total, limit=limit, offset=offset, items=items, next=following, previous=previous)
+
+
+def require_role(user: User, *roles: str) -> None:
+    if not set(roles) & set(user.roles):
+        raise Problem(403, "Forbidden", f"this needs the role {' or '.join(roles)}")
