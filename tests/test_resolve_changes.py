@@ -47,3 +47,57 @@ def test_recorded_changes_are_read_back_after_the_last_id_seen(store):
         later = changes_since(conn, everything[0]["id"])
     assert [(e["kind"], e["canonical_id"], e["related"], e["run_id"]) for e in later] == [
         ("merged", "c-a", ["c"], second["run_id"])]
+
+
+# ---------------------------------------------------------------- through the engine
+
+def _canon(store) -> dict[str, str | None]:
+    from sqlalchemy import select
+
+    from tessera.store import tables
+
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(tables.entities.c.id, tables.entities.c.canonical_id)).all())
+
+
+def _ingest(store, tmp_path, agency, entities):
+    import json
+
+    from intake_helpers import write
+    from tessera.intake.pipeline import ingest_file
+
+    stream = write(tmp_path / f"{agency.lower()}.ftm.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n"
+                                                                    for e in entities))
+    ingest_file(store, stream, agency, None)
+
+
+def _person(pid, name, dob, **props):
+    return {"id": pid, "schema": "Person", "properties": {"name": [name], "birthDate": [dob], **props}}
+
+
+def test_re_resolving_after_a_new_batch_keeps_canonical_ids_and_feeds_the_attachment(store, tmp_path):
+    from tessera.resolve.engine import resolve
+
+    _ingest(store, tmp_path, "UKPOL", [
+        _person("n1", "Hevar Ahmed", "1990-05-01", passportNumber=["P1234567"]),
+        _person("n2", "Hevar AHMED", "1990-05-01", passportNumber=["P1234567"]),
+        _person("n3", "Karwan Salih", "1987-02-11", phone=["+447700900123"]),
+        _person("n4", "Karwan Saleh", "1987-02-11", phone=["+447700900123"])])
+    resolve(store)
+    first = _canon(store)
+    hevar, karwan = first["ukpol.n1"], first["ukpol.n3"]
+    assert hevar == first["ukpol.n2"] != karwan == first["ukpol.n4"]
+    # a second agency's batch: one more record of Hevar, and a stranger
+    _ingest(store, tmp_path, "BF", [_person("b1", "Hevar Ahmad", "1990-05-01", passportNumber=["P1234567"]),
+                                    _person("b2", "Dilan Omar", "1979-08-30")])
+    before = _canon(store)
+    resolve(store)
+    after = _canon(store)
+    assert after["ukpol.n1"] == after["ukpol.n2"] == after["bf.b1"] == hevar  # the old id is inherited
+    assert after["ukpol.n3"] == karwan
+    with store.engine.begin() as conn:
+        counts = record_changes(conn, before, after)
+        feed = changes_since(conn, 0)
+    assert (counts["attached"], counts["created"], counts["merged"], counts["split"]) == (1, 1, 0, 0)
+    [attached] = [c for c in feed if c["kind"] == "attached"]
+    assert (attached["canonical_id"], attached["new_members"], attached["members"]) == (hevar, 1, 3)
