@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rapidfuzz import fuzz
+import numpy as np
 from sqlalchemy import bindparam, select, update
 
-from tessera.resolve.names import NameKeys, is_latin, skeleton
+from tessera.resolve import compare
+from tessera.resolve.names import NameKeys
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -45,6 +46,7 @@ class Entity:
     schema: str
     canonical_id: str | None
     props: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    agencies: set[str] = field(default_factory=set)
 
 
 def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, Entity]:
@@ -54,13 +56,14 @@ def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, En
     with store.engine.connect() as conn:
         for eid, schema, canon in conn.execute(select(e.c.id, e.c.schema, e.c.canonical_id)):
             out[eid] = Entity(eid, schema, canon)
-        query = select(s.c.entity_id, s.c.prop, s.c.value).where(s.c.prop_type != "entity")
+        query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(s.c.prop_type != "entity")
         if schemas:
             query = query.where(s.c.schema.in_(sorted(schemas)))
-        for eid, prop, value in conn.execution_options(yield_per=50_000).execute(query):
+        for eid, prop, value, agency in conn.execution_options(yield_per=50_000).execute(query):
             ent = out.get(eid)
             if ent is not None:
                 ent.props[prop].add(value)
+                ent.agencies.add(agency)
     return out
 
 
@@ -118,178 +121,37 @@ class Clusters:
         return True
 
 
-# ---------------------------------------------------------------- Person features and scoring
+# ---------------------------------------------------------------- Person model
 
-@dataclass
-class PersonFeatures:
-    names: list[tuple[str, ...]]
-    skeletons: list[tuple[str, ...]]
-    scripts: list[bool]
-    dobs: list[tuple[int, int | None, int | None]]
-    nationality: set[str]
-    gender: set[str]
-    phones: set[str]
-    docs: dict[str, set[str]]
-    name_count: int = 1  # how many Person records carry this name (skeleton key): common names weigh less
-
-    def name_keys(self) -> set[str]:
-        return {" ".join(sorted(sk)) for sk in self.skeletons}
+def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dict:
+    """A copy of the model whose u come from random pairs and m, lambda from EM over the candidate pairs."""
+    est = dict(model)
+    cfg = model["estimate"]
+    est["u"] = compare.u_probabilities(table, cfg["u_sample"], cfg.get("seed", 0))
+    lam = model["lambda_start"]
+    if cfg.get("lambda_from_records"):
+        # expected matching pairs ~ records - people; assume a share of the records are repeats
+        lam = min(0.5, cfg["lambda_from_records"] * table.n / max(len(levels["name"]), 1))
+    est["m"], est["lambda"] = compare.estimate_m(levels, est["u"], model["m_start"], lam,
+                                                 cfg["iterations"], fix_lambda=bool(cfg.get("lambda_from_records")))
+    return est
 
 
-def parse_date(value: str) -> tuple[int, int | None, int | None] | None:
-    parts = value.split("-")
-    try:
-        y = int(parts[0])
-        m = int(parts[1]) if len(parts) > 1 else None
-        d = int(parts[2][:2]) if len(parts) > 2 else None
-    except ValueError:
-        return None
-    return y, m, d
-
-
-def person_features(ent: Entity, keys: NameKeys) -> PersonFeatures:
-    p = ent.props
-    raw_names = sorted(p.get("name", set()) | p.get("alias", set()))
-    if not raw_names and (p.get("firstName") or p.get("lastName")):
-        raw_names = [" ".join(sorted(p.get("firstName", ())) + sorted(p.get("lastName", ())))]
-    names, skels, latin = [], [], []
-    for raw in raw_names:
-        toks = keys.tokens(raw)
-        if toks:
-            names.append(toks)
-            skels.append(tuple(skeleton(t) for t in toks))
-            latin.append(is_latin(raw))
-    dobs = [d for d in (parse_date(v) for v in sorted(p.get("birthDate", ()))) if d]
-    docs = {k: set(p[k]) for k in PERSON_DOCS if p.get(k)}
-    return PersonFeatures(names, skels, latin, dobs, set(p.get("nationality", ())), set(p.get("gender", ())),
-                          set(p.get("phone", ())), docs)
-
-
-def name_score(a: PersonFeatures, b: PersonFeatures) -> float:
-    best = 0.0
-    for ta, sa, la in zip(a.names, a.skeletons, a.scripts):
-        ja = " ".join(ta)
-        for tb, sb, lb in zip(b.names, b.skeletons, b.scripts):
-            jb = " ".join(tb)
-            s = fuzz.token_sort_ratio(ja, jb)
-            if s < 97:
-                s = max(s, token_alignment(ta, sa, tb, sb))
-                # skeletons carry transliteration from Arabic script (no short vowels)
-                sk = fuzz.token_sort_ratio(" ".join(sa), " ".join(sb))
-                s = max(s, sk - (0 if (la and lb) is False else 6))
-            if s > best:
-                best = s
-                if best >= 100:
-                    return best
-    return best
-
-
-def token_alignment(ta, sa, tb, sb) -> float:
-    """Tokens of the shorter name matched one-to-one (greedily, best first) with tokens of the other (the
-    same skeleton counts 90), averaged weighted by length; each unmatched token of the longer costs 12."""
-    if len(ta) > len(tb):
-        ta, sa, tb, sb = tb, sb, ta, sa
-    if not ta:
-        return 0.0
-    cand = []
-    for i, (tok, sk) in enumerate(zip(ta, sa)):
-        for j, (tok2, sk2) in enumerate(zip(tb, sb)):
-            r = fuzz.ratio(tok, tok2)
-            if sk == sk2 and r < 90:
-                r = 90.0
-            cand.append((r, i, j))
-    cand.sort(reverse=True)
-    used_i, used_j = set(), set()
-    total = 0.0
-    for r, i, j in cand:
-        if i in used_i or j in used_j:
-            continue
-        used_i.add(i), used_j.add(j)
-        total += r * len(ta[i])
-    return total / sum(len(t) for t in ta) - 12 * (len(tb) - len(ta))
-
-
-def dob_level(a: PersonFeatures, b: PersonFeatures) -> tuple[str, int | None]:
-    """Best agreement level over the two records' dates, and the smallest year gap."""
-    if not a.dobs or not b.dobs:
-        return "missing", None
-    order = ["exact", "day_month_swap", "one_year_same_day", "estimate_same_year", "both_estimated",
-             "year_only_same",
-             "same_year", "one_year", "conflict"]
-    best, gap = "conflict", 99
-    for (y1, m1, d1), (y2, m2, d2) in itertools.product(a.dobs, b.dobs):
-        dy = abs(y1 - y2)
-        gap = min(gap, dy)
-        if dy == 0:
-            if m1 is None or m2 is None or d1 is None or d2 is None:
-                lvl = "year_only_same"
-            elif (m1, d1) == (m2, d2):
-                lvl = "exact" if (m1, d1) != (1, 1) else "both_estimated"
-            elif (m1, d1) == (d2, m2):
-                lvl = "day_month_swap"
-            elif (m1, d1) == (1, 1) or (m2, d2) == (1, 1):
-                lvl = "estimate_same_year"
-            else:
-                lvl = "same_year"
-        elif dy == 1:
-            same_day = (m1, d1) == (m2, d2) and m1 is not None and (m1, d1) != (1, 1)
-            lvl = "one_year_same_day" if same_day else "one_year"
-        else:
-            lvl = "conflict"
-        if order.index(lvl) < order.index(best):
-            best = lvl
-    return best, gap
-
-
-def score_pair(a: PersonFeatures, b: PersonFeatures, model: dict) -> tuple[float, bool]:
-    """(log2 weight, refused) for two Person records."""
-    for kind, values in a.docs.items():
-        other = b.docs.get(kind)
-        if other and values.isdisjoint(other) and model["refuse"]["document_conflict"]:
-            return -99.0, True
-    lvl, gap = dob_level(a, b)
-    if gap is not None and gap > model["refuse"]["dob_year_gap"]:
-        return -99.0, True
-    w = model["prior"]
-    ns = name_score(a, b)
-    for level in model["name"]:
-        if ns >= level["min"]:
-            w += level["weight"]
-            break
-    tf = model.get("name_frequency")
-    if tf and ns >= tf["applies_from"]:
-        common = min(a.name_count, b.name_count)
-        if common > tf["expected"]:
-            w -= min(tf["max_penalty"], tf["weight"] * math.log2(common / tf["expected"]))
-    dob_w = model["dob"]
-    w += dob_w.get(lvl, dob_w["conflict"])
-    if a.nationality and b.nationality:
-        w += model["nationality"]["same" if a.nationality & b.nationality else "different"]
-    if a.gender and b.gender and a.gender.isdisjoint(b.gender):
-        w += model["gender"]["different"]
-    if a.phones & b.phones:
-        w += model["shared_phone"]
-    if any(a.docs[k] & b.docs.get(k, set()) for k in a.docs):
-        w += model["shared_document"]
-    return w, False
-
-
-def person_blocks(f: PersonFeatures) -> set[tuple]:
-    keys: set[tuple] = set()
-    years = {d[0] for d in f.dobs}
-    for sk in f.skeletons:
-        toks = sorted({t for t in sk if len(t) >= 2})
-        for t in toks:
-            for y in years:
-                keys.add(("ty", t, y))
-        for t1, t2 in itertools.combinations(toks, 2):
-            keys.add(("tt", t1, t2))
-    for phone in f.phones:
-        keys.add(("ph", phone))
-    for kind, values in f.docs.items():
-        for v in values:
-            keys.add(("doc", kind, v))
-    return keys
+def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: dict) -> np.ndarray:
+    """Pairs that must never join directly: birth years too far apart, or different documents of one kind."""
+    gap = model["refuse"]["dob_year_gap"]
+    y1, y2 = table.years_lo, table.years_hi
+    both = (y1[i] >= 0) & (y1[j] >= 0)
+    far = both & ((np.maximum(y2[i], y2[j]) - np.minimum(y1[i], y1[j])) > gap) & \
+        (np.abs(table.year[i] - table.year[j]) > gap)
+    if model["refuse"]["document_conflict"]:
+        with_docs = np.flatnonzero(np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)[i]
+                                   & np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)[j])
+        for k in with_docs.tolist():
+            da, db = table.docs[i[k]], table.docs[j[k]]
+            if any(db.get(kind) and values.isdisjoint(db[kind]) for kind, values in da.items()):
+                far[k] = True
+    return far
 
 
 # ---------------------------------------------------------------- the run
@@ -319,7 +181,8 @@ def _norm_key(value: str) -> str:
 
 
 def resolve(store: Store, model: dict | None = None, write: bool = True,
-            progress: Callable[[str], None] | None = None) -> ResolveResult:
+            progress: Callable[[str], None] | None = None, return_assignment: bool = False,
+            estimate: bool = False, keep: dict | None = None):
     """Resolve every source entity in the store and (when write) set entities.canonical_id."""
     model = model or load_model()
     res = ResolveResult()
@@ -359,50 +222,39 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     keys = NameKeys(model["name_equivalents"], model["name_stopwords"])
     people = [eid for eid in ids if ents[eid].schema == "Person"]
     res.persons = len(people)
-    feats = {}
-    blocks: dict[tuple, list[int]] = defaultdict(list)
-    for eid in people:
-        f = person_features(ents[eid], keys)
-        i = index[eid]
-        feats[i] = f
-        if f.docs:
-            clusters.docs[i] = {k: set(v) for k, v in f.docs.items()}
-        if f.dobs:
-            ys = [d[0] for d in f.dobs]
-            clusters.years[i] = (min(ys), max(ys))
-        for key in person_blocks(f):
-            blocks[key].append(i)
-    name_counts = Counter(k for f in feats.values() for k in f.name_keys())
-    for f in feats.values():
-        f.name_count = min((name_counts[k] for k in f.name_keys()), default=1)
-    max_block = model["blocking"]["max_block"]
-    pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if len(members) < 2:
-            continue
-        if len(members) > max_block:
-            res.blocks_skipped += 1
-            continue
-        members.sort()
-        pairs.update(itertools.combinations(members, 2))
-    res.candidate_pairs = len(pairs)
+    table = compare.build_table(people, [ents[eid].props for eid in people], keys, PERSON_DOCS,
+                                [ents[eid].agencies for eid in people])
+    rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
+    for r in range(table.n):
+        g = int(rec_index[r])
+        if table.docs[r]:
+            clusters.docs[g] = {k: set(v) for k, v in table.docs[r].items()}
+        if table.years_lo[r] >= 0:
+            clusters.years[g] = (int(table.years_lo[r]), int(table.years_hi[r]))
+    pi, pj, res.blocks_skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
+    res.candidate_pairs = len(pi)
     res.seconds["block"] = round(time.perf_counter() - t2, 2)
 
     t3 = time.perf_counter()
-    say(f"scoring {len(pairs):,} Person pairs")
-    threshold = model["threshold"]
-    accepted = []
-    for i, j in pairs:
-        w, refused = score_pair(feats[i], feats[j], model)
-        if not refused and w >= threshold:
-            accepted.append((w, i, j))
-    res.pairs_scored = len(pairs)
-    res.pairs_accepted = len(accepted)
-    accepted.sort(key=lambda x: (-x[0], x[1], x[2]))
-    for _w, i, j in accepted:
+    say(f"comparing {len(pi):,} Person pairs")
+    levels = compare.compare(table, pi, pj)
+    if estimate:
+        say("estimating match weights (EM)")
+        model = estimate_model(table, levels, model)
+    weight = compare.score(levels, model)
+    refused = refusals(table, pi, pj, model)
+    ok = (weight >= model["threshold"]) & ~refused
+    res.pairs_scored = len(pi)
+    res.pairs_accepted = int(ok.sum())
+    order = np.flatnonzero(ok)
+    order = order[np.argsort(-weight[order], kind="stable")]
+    gi, gj = rec_index[pi[order]], rec_index[pj[order]]
+    for i, j in zip(gi.tolist(), gj.tolist()):
         clusters.union(i, j)
     res.merges_refused = clusters.refused
     res.seconds["score_cluster"] = round(time.perf_counter() - t3, 2)
+    if keep is not None:
+        keep.update(table=table, pi=pi, pj=pj, levels=levels, weight=weight, model=model, refused=refused)
 
     # canonical ids
     t4 = time.perf_counter()
@@ -424,6 +276,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
                 conn.execute(stmt, changes[k:k + 20_000])
     res.seconds["write"] = round(time.perf_counter() - t4, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
+    if return_assignment:
+        return res, dict(zip(ids, assignment))
     return res
 
 

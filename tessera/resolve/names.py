@@ -53,3 +53,20 @@ def skeleton(token: str) -> str:
 
 def is_latin(text: str) -> bool:
     return all(ord(ch) < 0x250 for ch in text)
+
+
+_DIGRAPHS = (("ph", "f"), ("kh", "k"), ("gh", "g"), ("sh", "s"), ("ch", "c"), ("th", "t"), ("dh", "d"),
+             ("zh", "j"), ("dj", "j"), ("ck", "k"), ("x", "ks"), ("q", "k"), ("c", "k"), ("w", "v"), ("ý", "i"))
+_VOWEL_RUN = re.compile(r"[aeiouy]+")
+_REPEAT = re.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=200_000)
+def phonetic(token: str) -> str:
+    """A loose sound key for one token: digraphs folded, every vowel run one 'a', repeats collapsed
+    (Hosseini/Hoseyni -> hasana, Uthman/Othman -> atman, Karwan/Carwan -> karvan)."""
+    for a, b in _DIGRAPHS:
+        if a in token:
+            token = token.replace(a, b)
+    head = token[:1] if token[:1] == "y" else ""
+    return head + _REPEAT.sub(r"\1", _VOWEL_RUN.sub("a", token[len(head):]))

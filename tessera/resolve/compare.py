@@ -1,0 +1,391 @@
+"""Person comparison: columnar features, blocking into candidate pairs, vectorised comparison levels, EM weights."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from tessera.resolve.names import NameKeys, phonetic, skeleton
+
+# Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
+LEVELS: dict[str, list[str]] = {
+    "name": ["exact", "phonetic", "close", "subset", "similar", "weak", "poor", "different"],
+    "dob": ["exact", "exact_estimated", "day_month_swap", "one_part", "one_year_same_day", "estimate_near",
+            "year_only", "same_year", "one_year", "two_years", "conflict"],
+    "nationality": ["same", "different"],
+    "gender": ["same", "different"],
+    "phone": ["shared", "different"],
+    "source": ["same_agency", "other_agency"],
+}
+MISSING = -1
+_NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
+
+
+@dataclass
+class PersonTable:
+    """One row per Person record (index = position in `ids`); names exploded one row per written name."""
+
+    ids: list[str]
+    name_rec: np.ndarray        # name row -> record
+    name_norm: np.ndarray       # object: sorted normalised tokens joined by spaces
+    name_phon: np.ndarray       # object: sorted phonetic tokens
+    name_skel: np.ndarray       # object: sorted consonant skeletons
+    norm_id: np.ndarray         # int ids of name_norm (equality test)
+    phon_id: np.ndarray         # int ids of name_phon
+    phon_count: np.ndarray      # records carrying this phonetic name (term frequency)
+    first_name: np.ndarray      # record -> its first name row
+    year: np.ndarray
+    month: np.ndarray
+    day: np.ndarray
+    years_lo: np.ndarray
+    years_hi: np.ndarray
+    nationality: np.ndarray     # int code, -1 missing
+    gender: np.ndarray          # int code, -1 missing
+    phones: list[set[str]]
+    docs: list[dict[str, set[str]]]
+    tokens: list[set[str]]      # phonetic tokens of all names (blocking)
+    agency: np.ndarray          # int code of the (first) agency that holds the record, -1 unknown
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def _parse_date(value: str) -> tuple[int, int, int] | None:
+    parts = value.split("-")
+    try:
+        y = int(parts[0])
+        m = int(parts[1]) if len(parts) > 1 else -1
+        d = int(parts[2][:2]) if len(parts) > 2 else -1
+    except ValueError:
+        return None
+    return y, m, d
+
+
+def _factor(values: list[str]) -> np.ndarray:
+    codes: dict[str, int] = {}
+    return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+
+
+def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys,
+                doc_props: tuple[str, ...], agencies: list[set[str]] | None = None) -> PersonTable:
+    n = len(ids)
+    name_rec, norm, phon, skel, first = [], [], [], [], np.zeros(n, dtype=np.int64)
+    year = np.full(n, -1, dtype=np.int32)
+    month = np.full(n, -1, dtype=np.int32)
+    day = np.full(n, -1, dtype=np.int32)
+    ylo = np.full(n, -1, dtype=np.int32)
+    yhi = np.full(n, -1, dtype=np.int32)
+    nat_codes: dict[str, int] = {}
+    nat = np.full(n, -1, dtype=np.int32)
+    gen = np.full(n, -1, dtype=np.int32)
+    phones, docs, tokens = [], [], []
+    for r, p in enumerate(props):
+        raw = sorted(p.get("name", set()) | p.get("alias", set()))
+        if not raw and (p.get("firstName") or p.get("lastName")):
+            raw = [" ".join(sorted(p.get("firstName", ())) + sorted(p.get("lastName", ())))]
+        first[r] = len(name_rec)
+        toks_all: set[str] = set()
+        seen = set()
+        for written in raw:
+            toks = keys.tokens(written)
+            if not toks or toks in seen:
+                continue
+            seen.add(toks)
+            ph = sorted(phonetic(t) for t in toks)
+            name_rec.append(r)
+            norm.append(" ".join(sorted(toks)))
+            phon.append(" ".join(ph))
+            skel.append(" ".join(sorted(skeleton(t) for t in toks)))
+            toks_all.update(ph)
+        if first[r] == len(name_rec):  # no usable name: an empty row keeps the record addressable
+            name_rec.append(r), norm.append(""), phon.append(""), skel.append("")
+        tokens.append(toks_all)
+        dates = [d for d in (_parse_date(v) for v in sorted(p.get("birthDate", ()))) if d]
+        if dates:
+            full = [d for d in dates if d[2] >= 0 and (d[1], d[2]) != (1, 1)] or dates
+            year[r], month[r], day[r] = full[0]
+            ylo[r] = min(d[0] for d in dates)
+            yhi[r] = max(d[0] for d in dates)
+        if p.get("nationality"):
+            nat[r] = nat_codes.setdefault(sorted(p["nationality"])[0], len(nat_codes))
+        g = p.get("gender")
+        if g and len(g) == 1:
+            gen[r] = 0 if next(iter(g)).lower().startswith("m") else 1
+        phones.append(set(p.get("phone", ())))
+        docs.append({k: set(p[k]) for k in doc_props if p.get(k)})
+    name_rec_a = np.asarray(name_rec, dtype=np.int64)
+    phon_id = _factor(phon)
+    # term frequency: how many records carry each phonetic name
+    per_rec = Counter()
+    for pid in set(zip(phon_id.tolist(), name_rec)):
+        per_rec[pid[0]] += 1
+    phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
+    return PersonTable(ids, name_rec_a, np.asarray(norm, dtype=object), np.asarray(phon, dtype=object),
+                       np.asarray(skel, dtype=object), _factor(norm), phon_id, phon_count, first, year, month, day,
+                       ylo, yhi, nat, gen, phones, docs, tokens,
+                       _factor([min(a) if a else "" for a in agencies]) if agencies else np.full(n, -1, np.int64))
+
+
+# ---------------------------------------------------------------- blocking
+
+_TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _group_pairs(keys: np.ndarray, recs: np.ndarray, max_block: int) -> tuple[np.ndarray, int]:
+    """All within-group pairs (as i*2^32+j codes, i<j) of records sharing a key; groups above max_block skipped."""
+    order = np.lexsort((recs, keys))
+    keys, recs = keys[order], recs[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    out, skipped = [], 0
+    for size in np.unique(sizes):
+        if size < 2:
+            continue
+        if size > max_block:
+            skipped += int((sizes == size).sum())
+            continue
+        st = starts[sizes == size]
+        if size not in _TRIU:
+            _TRIU[size] = np.triu_indices(int(size), 1)
+        a, b = _TRIU[size]
+        block = recs[st[:, None] + np.arange(size)[None, :]]
+        i, j = block[:, a].ravel(), block[:, b].ravel()
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        keep = lo != hi
+        out.append((lo[keep].astype(np.int64) << 32) | hi[keep].astype(np.int64))
+    codes = np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
+    return codes, skipped
+
+
+def block_keys(t: PersonTable) -> list[tuple[object, int]]:
+    """(key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
+    pairs, full birth date with a token's first letter, phones and documents."""
+    rows: list[tuple[object, int]] = []
+    add = rows.append
+    for r in range(t.n):
+        toks = sorted(tok for tok in t.tokens[r] if len(tok) >= 2)
+        y = int(t.year[r])
+        if y >= 0:
+            for tok in toks:
+                add(((tok, y), r))
+                add(((tok, y + 1), r))
+            if t.month[r] >= 0 and (t.month[r], t.day[r]) != (1, 1):
+                for initial in {tok[0] for tok in toks}:
+                    add((("d", initial, y, int(t.month[r]), int(t.day[r])), r))
+        for k, tok in enumerate(toks):
+            for tok2 in toks[k + 1:]:
+                add(((tok, tok2), r))
+        for ph in t.phones[r]:
+            add((("ph", ph), r))
+        for kind, values in t.docs[r].items():
+            for v in values:
+                add((("doc", kind, v), r))
+    return rows
+
+
+def candidate_pairs(t: PersonTable, max_block: int) -> tuple[np.ndarray, np.ndarray, int]:
+    rows = block_keys(t)
+    codes: dict[object, int] = {}
+    keys = np.fromiter((codes.setdefault(k, len(codes)) for k, _ in rows), dtype=np.int64, count=len(rows))
+    recs = np.fromiter((r for _, r in rows), dtype=np.int64, count=len(rows))
+    pair_codes, skipped = _group_pairs(keys, recs, max_block)
+    return (pair_codes >> 32).astype(np.int64), (pair_codes & 0xFFFFFFFF).astype(np.int64), skipped
+
+
+# ---------------------------------------------------------------- comparison levels
+
+def _name_rows(t: PersonTable, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pair index, name row of i, name row of j) for every combination of the two records' names."""
+    counts = np.bincount(t.name_rec, minlength=t.n)
+    ci, cj = counts[i], counts[j]
+    simple = (ci == 1) & (cj == 1)
+    pk = [np.flatnonzero(simple)]
+    ra = [t.first_name[i[simple]]]
+    rb = [t.first_name[j[simple]]]
+    for k in np.flatnonzero(~simple).tolist():
+        a0, b0 = t.first_name[i[k]], t.first_name[j[k]]
+        for x in range(ci[k]):
+            for y in range(cj[k]):
+                pk.append(np.array([k])), ra.append(np.array([a0 + x])), rb.append(np.array([b0 + y]))
+    return np.concatenate(pk), np.concatenate(ra), np.concatenate(rb)
+
+
+def name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level, similarity 0-100) for name rows ra against rb."""
+    level = np.full(len(ra), len(LEVELS["name"]) - 1, dtype=np.int8)
+    score = np.zeros(len(ra), dtype=np.float32)
+    empty = (t.name_norm[ra] == "") | (t.name_norm[rb] == "")
+    exact = (t.norm_id[ra] == t.norm_id[rb]) & ~empty
+    phon = (t.phon_id[ra] == t.phon_id[rb]) & ~exact & ~empty
+    rest = np.flatnonzero(~exact & ~phon & ~empty)
+    if len(rest):
+        a, b = ra[rest], rb[rest]
+        s_norm = process.cpdist(t.name_norm[a], t.name_norm[b], scorer=fuzz.ratio, workers=-1)
+        s_phon = process.cpdist(t.name_phon[a], t.name_phon[b], scorer=fuzz.ratio, workers=-1)
+        s_skel = process.cpdist(t.name_skel[a], t.name_skel[b], scorer=fuzz.ratio, workers=-1)
+        s = np.maximum(s_norm, np.maximum(s_phon - 3, s_skel - 8))
+        subset = process.cpdist(t.name_phon[a], t.name_phon[b], scorer=fuzz.token_set_ratio, workers=-1) >= 100
+        lv = np.full(len(rest), len(LEVELS["name"]) - 1, dtype=np.int8)
+        names = LEVELS["name"]
+        for label, cut in reversed(_NAME_CUTS):
+            lv[s >= cut] = names.index(label)
+        lv[subset & (s < 90)] = names.index("subset")
+        level[rest] = lv
+        score[rest] = s
+    level[exact] = 0
+    score[exact] = 100
+    level[phon] = 1
+    score[phon] = 97
+    level[empty] = MISSING
+    return level, score
+
+
+def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
+    """Comparison level per pair for every comparison, plus the name similarity and term counts used by TF."""
+    pk, ra, rb = _name_rows(t, i, j)
+    lv, sc = name_scores(t, ra, rb)
+    # best name combination per pair: lowest level, then highest score
+    rank = lv.astype(np.int64) * 1000 - sc.astype(np.int64)
+    rank[lv == MISSING] = 10**9
+    order = np.lexsort((rank, pk))
+    firsts = order[np.r_[True, pk[order][1:] != pk[order][:-1]]] if len(order) else order
+    name_level = np.full(len(i), MISSING, dtype=np.int8)
+    name_level[pk[firsts]] = lv[firsts]
+    name_score = np.zeros(len(i), dtype=np.float32)
+    name_score[pk[firsts]] = sc[firsts]
+    name_count = np.ones(len(i), dtype=np.int64)
+    name_count[pk[firsts]] = np.minimum(t.phon_count[ra[firsts]], t.phon_count[rb[firsts]])
+
+    out = {"name": name_level, "name_score": name_score, "name_count": name_count,
+           "dob": dob_levels(t, i, j)}
+    for comp, col in (("nationality", t.nationality), ("gender", t.gender), ("source", t.agency)):
+        a, b = col[i], col[j]
+        lvl = np.where(a == b, 0, 1).astype(np.int8)
+        lvl[(a < 0) | (b < 0)] = MISSING
+        out[comp] = lvl
+    ph = np.full(len(i), MISSING, dtype=np.int8)
+    ph_count = np.ones(len(i), dtype=np.int64)
+    has = np.fromiter((bool(p) for p in t.phones), dtype=bool, count=t.n)
+    both = np.flatnonzero(has[i] & has[j])
+    if len(both):
+        counts = Counter(p for ps in t.phones for p in ps)
+        for k in both.tolist():
+            shared = t.phones[i[k]] & t.phones[j[k]]
+            ph[k] = 0 if shared else 1
+            if shared:
+                ph_count[k] = min(counts[p] for p in shared)
+    out["phone"] = ph
+    out["phone_count"] = ph_count
+    return out
+
+
+def dob_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    names = LEVELS["dob"]
+    y1, y2 = t.year[i], t.year[j]
+    m1, m2, d1, d2 = t.month[i], t.month[j], t.day[i], t.day[j]
+    lvl = np.full(len(i), names.index("conflict"), dtype=np.int8)
+    dy = np.abs(y1 - y2)
+    full1, full2 = (m1 >= 0) & (d1 >= 0), (m2 >= 0) & (d2 >= 0)
+    est1, est2 = full1 & (m1 == 1) & (d1 == 1), full2 & (m2 == 1) & (d2 == 1)
+    full = full1 & full2
+    same_md = full & (m1 == m2) & (d1 == d2)
+    conds = [  # applied from the weakest to the strongest, so the strongest wins
+        ("two_years", dy == 2),
+        ("one_year", dy == 1),
+        ("same_year", dy == 0),
+        ("year_only", (dy == 0) & ~full),
+        ("estimate_near", (est1 | est2) & (dy <= 1) & ~(est1 & est2 & (dy == 0))),
+        ("one_year_same_day", same_md & (dy == 1) & ~est1),
+        ("one_part", full & (dy == 0) & ~est1 & ~est2 & ((m1 == m2) | (d1 == d2)) & ~same_md),
+        ("day_month_swap", full & (dy == 0) & (m1 == d2) & (d1 == m2) & (m1 != d1)),
+        ("exact_estimated", same_md & (dy == 0) & est1),
+        ("exact", same_md & (dy == 0) & ~est1),
+    ]
+    for label, cond in conds:
+        lvl[cond] = names.index(label)
+    lvl[(y1 < 0) | (y2 < 0)] = MISSING
+    return lvl
+
+
+# ---------------------------------------------------------------- weights
+
+COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source")
+
+
+def u_probabilities(t: PersonTable, sample: int, seed: int = 0) -> dict[str, list[float]]:
+    """Share of each level among random record pairs (almost all non-matches)."""
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, t.n, size=sample)
+    j = rng.integers(0, t.n, size=sample)
+    keep = i != j
+    levels = compare(t, i[keep], j[keep])
+    return {c: _shares(levels[c], len(LEVELS[c]), None) for c in COMPARISONS}
+
+
+def _shares(level: np.ndarray, k: int, weight: np.ndarray | None) -> list[float]:
+    ok = level >= 0
+    counts = np.bincount(level[ok].astype(np.int64), weights=None if weight is None else weight[ok], minlength=k)
+    counts = counts + 0.5  # smoothing: no level is impossible
+    return (counts / counts.sum()).tolist()
+
+
+def estimate_m(levels: dict[str, np.ndarray], u: dict[str, list[float]], m0: dict[str, list[float]],
+               prior0: float, iterations: int = 25, fix_lambda: bool = False) -> tuple[dict[str, list[float]], float]:
+    """Expectation maximisation of m probabilities and the match share over the candidate pairs (u fixed)."""
+    m = {c: list(v) for c, v in m0.items()}
+    lam = prior0
+    n = len(levels["name"])
+    for _ in range(iterations):
+        logit = np.full(n, math.log(lam / (1 - lam)))
+        for c in COMPARISONS:
+            w = np.log(np.asarray(m[c]) / np.asarray(u[c]))
+            lv = levels[c]
+            ok = lv >= 0
+            logit[ok] += w[lv[ok]]
+        p = 1 / (1 + np.exp(-np.clip(logit, -50, 50)))
+        if not fix_lambda:
+            lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
+        m = {c: _shares(levels[c], len(LEVELS[c]), p) for c in COMPARISONS}
+    return m, lam
+
+
+def weights(model: dict) -> dict[str, np.ndarray]:
+    """log2 weight per level of each comparison: set in the model, or log2(m/u) of estimated probabilities."""
+    if "m" in model:
+        return {c: np.log2(np.asarray(model["m"][c]) / np.asarray(model["u"][c])) for c in COMPARISONS}
+    return {c: np.asarray([model["weights"][c][label] for label in LEVELS[c]], dtype=float) for c in COMPARISONS}
+
+
+def prior(model: dict) -> float:
+    return math.log2(model["lambda"] / (1 - model["lambda"])) if "m" in model else model["prior"]
+
+
+def tf_adjustments(levels: dict[str, np.ndarray], model: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(name, phone) weight adjustments: a name or phone held by more than `expected` records loses
+    weight * log2(count / expected), clipped (common names and hostel or hub phones are weaker evidence)."""
+    tf = model["tf"]
+    name_lv = levels["name"]
+    strong = (name_lv >= 0) & (name_lv <= LEVELS["name"].index(tf["name_applies_to"]))
+    excess = np.maximum(levels["name_count"] / tf["name_expected"], 1.0)
+    name_adj = np.where(strong, -np.minimum(tf["name_weight"] * np.log2(excess), tf["max_name_penalty"]), 0.0)
+    shared = levels["phone"] == 0
+    excess = np.maximum(levels["phone_count"] / tf["phone_expected"], 1.0)
+    phone_adj = np.where(shared, -np.minimum(tf["phone_weight"] * np.log2(excess), tf["max_phone_penalty"]), 0.0)
+    return name_adj, phone_adj
+
+
+def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
+    """Match weight per pair: prior plus each comparison's level weight plus term-frequency adjustments."""
+    w = weights(model)
+    total = np.full(len(levels["name"]), prior(model))
+    for c in COMPARISONS:
+        lv = levels[c]
+        ok = lv >= 0
+        total[ok] += w[c][lv[ok]]
+    name_adj, phone_adj = tf_adjustments(levels, model)
+    return total + name_adj + phone_adj
