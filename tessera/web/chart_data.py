@@ -388,3 +388,20 @@ def situation(store) -> dict:
             "quarters": qs, "latest_quarter": figures.compare(date.fromisoformat(latest["from"]),
                                                               date.fromisoformat(latest["to"])) if latest else None,
             "year_to_date": figures.year_to_date()}
+
+
+def agency_mappings(conn, agency: str, limit: int) -> list[dict]:
+    """Distinct mappings an agency's batches were read with, newest first, each with the file it last read."""
+    b = tables.batches
+    q = (select(b.c.id, b.c.file_name, b.c.received_at, b.c.mapping, b.c.mapping_sha256)
+         .where(b.c.agency == agency).where(b.c.mapping.is_not(None)).order_by(b.c.id.desc()).limit(limit * 5))
+    out, seen = [], set()
+    for r in conn.execute(q):
+        if r.mapping_sha256 in seen or not (r.mapping or "").strip():
+            continue
+        seen.add(r.mapping_sha256)
+        received = r.received_at.isoformat() if hasattr(r.received_at, "isoformat") else str(r.received_at)
+        out.append({"batch": r.id, "file": r.file_name, "received_at": received, "mapping": r.mapping})
+        if len(out) >= limit:
+            break
+    return out

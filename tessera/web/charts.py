@@ -197,6 +197,15 @@ def situation(request: Request, user: UserDep) -> dict:
     return out
 
 
+@api.get("/mappings", summary="Mappings of the caller's agency's earlier batches, newest first, to reuse on upload")
+def mappings(request: Request, user: UserDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
+    store = store_of(request)
+    with store.engine.connect() as conn:
+        items = data.agency_mappings(conn, user.agency, limit)
+    record_audit(store, user, "chart.mappings", [f"agency:{user.agency}"], None)
+    return {"items": items, "agency": user.agency}
+
+
 def install(app) -> None:
     """The JSON routes are included here so they sit under /api/v1 beside the API's own."""
     app.include_router(api)
