@@ -21,7 +21,7 @@ def test_parallel_links_aggregate_into_one_pair_with_per_type_attributes():
     assert str(call.first) == "2024-01-10" and str(call.last) == "2024-03-01"
     assert call.grading == "1A"  # the best grading wins
     assert sorted(call.statements) == ["s1", "s2"]
-    expected = strength_of(5, "1A") + strength_of(1, None)
+    expected = strength_of(5, "1A", "call") + strength_of(1, None, "family")
     assert ix.strength(ix.node("p:ali"), ix.node("p:bora")) == pytest.approx(expected)
 
 

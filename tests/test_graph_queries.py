@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from tessera.graph.index import Edge, EdgeFilter, GraphIndex
+from tessera.graph.index import Edge, EdgeFilter, GraphEvent, GraphIndex, strength_of
 from tessera.graph.queries import (
     communities, expand, follow_money, k_shortest_paths, key_players, money_flows, neighbourhood,
     shortest_path, timeline, totals,
@@ -54,7 +54,9 @@ def test_supernode_comes_back_as_summary_and_pages():
     assert hub.is_summary and hub.summary == {"call": 20, "phone_use": 10, "association": 1}
     first = expand(ix, "hub", page=0, page_size=12)
     assert first.total == 31 and first.pages == 3 and len(first.items) == 12
-    assert first.items[0].b == "p029"  # strongest link first
+    strongest = max(range(30), key=lambda i: strength_of(1 + i, None, "call" if i % 3 else "phone_use"))
+    assert strongest == 27  # a shared phone outweighs a call of similar count
+    assert first.items[0].b == f"p{strongest:03d}"  # strongest link first
     pages = [expand(ix, "hub", page=p, page_size=12).items for p in range(3)]
     seen = [e.b for page in pages for e in page]
     assert len(seen) == 31 and len(set(seen)) == 31
@@ -130,3 +132,51 @@ def test_timeline_orders_links_by_date(crew):
     assert [(str(e.first), e.type, e.other) for e in events] == [
         ("2023-06-01", "vehicle_use", "driver"), ("2024-01-05", "call", "boss")]
     assert [e.other for e in timeline(crew, "lt2")] == ["broker", "boss"]  # undated last
+
+
+def _two_networks_and_a_boat():
+    ix = GraphIndex()
+    edges = []
+    for net in ("a", "b"):
+        ms = [f"{net}{i}" for i in range(5)]
+        edges += [Edge(x, y, "call", count=3) for x, y in itertools.combinations(ms, 2)]
+    boat = [f"pax{i:02d}" for i in range(40)]
+    edges += [Edge(x, y, "crossed_together") for x, y in itertools.combinations(boat, 2)]
+    # half the boat paid network a's handler, half called network b's recruiter
+    edges += [Edge(p, "a0", "payment", amount=2000, currency="EUR") for p in boat[:20]]
+    edges += [Edge(p, "b0", "call") for p in boat[20:]]
+    ix.add_edges(edges)
+    ix.add_events([GraphEvent("boat1", "crossing", date="2024-05-01", involved=boat)])
+    return ix, boat
+
+
+def test_boat_passengers_are_clients_not_members_and_do_not_merge_networks():
+    ix, boat = _two_networks_and_a_boat()
+    found = communities(ix)
+    groups = sorted(sorted(c.members) for c in found)
+    assert groups == [[f"a{i}" for i in range(5)], [f"b{i}" for i in range(5)]]
+    by_first = {c.members[0]: c for c in found}
+    assert set(by_first["a0"].passengers) == set(boat[:20])
+    assert set(by_first["b0"].passengers) == set(boat[20:])
+
+
+def test_money_sink_of_a_network_is_its_organiser_and_a_key_player():
+    ix = GraphIndex()
+    boss, handlers, recruiters = "boss", ["h1", "h2"], ["r1", "r2"]
+    clients = [f"c{i:02d}" for i in range(30)]
+    edges = [Edge(h, boss, "payment", count=4, amount=40000, currency="EUR") for h in handlers]
+    edges += [Edge(c, handlers[i % 2], "payment", amount=2500, currency="EUR") for i, c in enumerate(clients)]
+    edges += [Edge(c, recruiters[i % 2], "call", count=2) for i, c in enumerate(clients)]
+    members = [boss, *handlers, *recruiters, "d1", "d2"]
+    edges += [Edge(x, y, "call", count=5) for x, y in itertools.combinations(members[1:], 2)]
+    edges += [Edge("d1", "van1", "vehicle_use"), Edge("d2", "van2", "vehicle_use")]
+    ix.add_edges(edges)
+    ix.set_schema({"van1": "Vehicle", "van2": "Vehicle"})
+    ix.add_events([GraphEvent("boat", "crossing", involved=clients)])
+    team = members + ["van1", "van2"]
+    players = key_players(ix, team, top=5)
+    assert boss in [p.id for p in players]
+    assert all(p.id not in ("van1", "van2") for p in players)  # vehicles shape the scores, are not listed
+    roles = {p.id: p.role for p in key_players(ix, team, top=20)}
+    assert roles[boss] == "organiser" and roles["h1"] == roles["h2"] == "money handler"
+    assert roles["r1"] == "recruiter" and roles["d1"] == "logistics"

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 from sqlalchemy import func, select
 
-from tessera.graph.index import Edge, GraphIndex
+from tessera.graph.index import Edge, GraphEvent, GraphIndex
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -32,6 +32,8 @@ PAIR_PROPS = {
 RELATION_SCHEMAS = tuple(PAIR_PROPS) + ("Call", "Event", "UserAccount")
 _CROSSED = re.compile(r"boat|crossing|travers|arrival|embark|dinghy|launch", re.I)
 _ARRESTED = re.compile(r"arrest|interpellation|garde\s+a\s+vue|garde à vue|detain|festnahme", re.I)
+_INTERCEPTED = re.compile(r"tentative|intercept|attempt|prevented|empêch", re.I)
+_LATLON = re.compile(r"^\s*(-?\d{1,2}\.\d+)\s*,\s*(-?\d{1,3}\.\d+)\s*$")
 SHARED_TYPE = {"phone": "phone_use", "address": "association", "identifier": "shared_identifier",
                "email": "shared_identifier"}
 
@@ -71,6 +73,16 @@ def _event_type(texts: Iterable[str]) -> str:
     return "association"
 
 
+def _event_kind(texts: Iterable[str]) -> str:
+    """crossing, interception, arrest or event, from an event's name and summary."""
+    text = " ".join(texts)
+    if _ARRESTED.search(text):
+        return "arrest"
+    if _CROSSED.search(text):
+        return "interception" if _INTERCEPTED.search(text) else "crossing"
+    return "event"
+
+
 def _amount(value: str | None) -> float | None:
     try:
         return float(value) if value not in (None, "") else None
@@ -102,9 +114,29 @@ class _Holders:
         return held if len(held) <= HUB_LIMIT else {}
 
 
+def _event(eid: str, stmts: list[_Stmt], props: dict[str, list[_Stmt]], vals: dict[str, list[str]],
+           when: str | None, canon: dict[str, str]) -> GraphEvent:
+    """The event record of an Event entity: kind, date, place, coordinates and who took part."""
+    lat = lon = None
+    for text in vals.get("summary", []):
+        m = _LATLON.match(text)
+        if m:
+            lat, lon = float(m.group(1)), float(m.group(2))
+            break
+    involved: dict[str, list[str]] = {}
+    for x in props.get("involved", []):
+        involved.setdefault(canon.get(x.value, x.value), []).append(str(x.id))
+    own = [str(x.id) for x in stmts if x.prop != "involved"]
+    return GraphEvent(canon.get(eid, eid), _event_kind(vals.get("name", []) + vals.get("summary", [])),
+                      next(iter(vals.get("name", [])), None), when, next(iter(vals.get("address", [])), None),
+                      next(iter(vals.get("country", [])), None), lat, lon, list(involved), list(involved.values()),
+                      own, _grading(stmts))
+
+
 def _relation_edges(rows: list[_Stmt], canon: dict[str, str], schema_of: dict[str, str],
-                    holders: _Holders) -> list[Edge]:
-    """Edges from relationship entities (Payment, Call, Ownership, Event...), endpoints mapped to canonical ids."""
+                    holders: _Holders, events: list[GraphEvent] | None = None) -> list[Edge]:
+    """Edges from relationship entities (Payment, Call, Ownership, Event...), endpoints mapped to canonical ids;
+    Event entities are also appended to `events`."""
     by_entity: dict[str, list[_Stmt]] = defaultdict(list)
     for r in rows:
         by_entity[r.entity].append(r)
@@ -154,6 +186,8 @@ def _relation_edges(rows: list[_Stmt], canon: dict[str, str], schema_of: dict[st
                                 out.append(Edge(u, v, "call", first=when, grading=grading,
                                                 statements=[str(sa.id), str(sb.id)]))
         elif schema == "Event":
+            if events is not None:
+                events.append(_event(eid, stmts, props, vals, when, canon))
             involved = props.get("involved", [])
             if len(involved) > EVENT_LIMIT:
                 continue
@@ -193,16 +227,21 @@ def _holder_where():
     return s.c.schema.in_(HOLDER_SCHEMAS) & s.c.prop_type.in_(tuple(SHARED_TYPE))
 
 
-def _edges(conn, batch_id: int | None) -> tuple[list[Edge], list[str]]:
+def _canonical_schemas(canon: dict[str, str], schema_of: dict[str, str], ids: Iterable[str]) -> dict[str, str]:
+    want = set(ids)
+    return {c: schema_of[e] for e, c in canon.items() if c in want}
+
+
+def _edges(conn, batch_id: int | None) -> tuple[list[Edge], dict[str, str], list[GraphEvent]]:
     s = tables.statements
     canon, schema_of = _entities(conn)
+    events: list[GraphEvent] = []
     if batch_id is None:
         rel = _rows(conn, s.c.schema.in_(RELATION_SCHEMAS))
         held = _rows(conn, _holder_where())
         holders = _Holders(held, canon)
-        edges = _relation_edges(rel, canon, schema_of, holders) + _shared_edges(holders)
-        nodes = sorted(set(canon.values()))
-        return edges, nodes
+        edges = _relation_edges(rel, canon, schema_of, holders, events) + _shared_edges(holders)
+        return edges, _canonical_schemas(canon, schema_of, canon.values()), events
     rel = _rows(conn, s.c.schema.in_(RELATION_SCHEMAS) & (s.c.batch_id == batch_id))
     mine = _rows(conn, _holder_where() & (s.c.batch_id == batch_id))
     phones = {r.value for r in rel if r.prop_type == "phone"} | {r.value for r in mine}
@@ -212,21 +251,25 @@ def _edges(conn, batch_id: int | None) -> tuple[list[Edge], list[str]]:
         held += _rows(conn, _holder_where() & s.c.value.in_(values[i:i + 500]))
     holders = _Holders(held, canon)
     keys = {(r.prop_type, r.value) for r in mine}
-    edges = _relation_edges(rel, canon, schema_of, holders) + _shared_edges(holders, keys, {r.id for r in mine})
+    edges = (_relation_edges(rel, canon, schema_of, holders, events)
+             + _shared_edges(holders, keys, {r.id for r in mine}))
     e = tables.entities
     nodes = sorted({cid for (cid,) in conn.execute(select(func.coalesce(e.c.canonical_id, e.c.id))
                                                    .where(e.c.batch_id == batch_id))})
-    return edges, nodes
+    return edges, _canonical_schemas(canon, schema_of, nodes), events
 
 
 def build(store: Store, nodes: bool = True) -> GraphIndex:
     """A GraphIndex of the whole store; with `nodes`, every canonical entity is a node, linked or not."""
     ix = GraphIndex()
     with store.engine.connect() as conn:
-        edges, ids = _edges(conn, None)
+        edges, schemas, events = _edges(conn, None)
     if nodes:
-        ix.add_nodes(ids)
+        ix.set_schema(dict(sorted(schemas.items())))
     ix.add_edges(edges)
+    ix.add_events(events)
+    if not nodes:
+        ix.set_schema({k: v for k, v in schemas.items() if k in ix})
     return ix
 
 
@@ -238,9 +281,11 @@ def update_from_batch(ix: GraphIndex, store: Store, batch_id: int) -> int:
     Calls already in the store to a phone first attributed in this batch are picked up by the next rebuild.
     """
     with store.engine.connect() as conn:
-        edges, ids = _edges(conn, batch_id)
-    ix.add_nodes(ids)
-    return ix.add_edges(edges)
+        edges, schemas, events = _edges(conn, batch_id)
+    ix.set_schema(dict(sorted(schemas.items())))
+    new = ix.add_edges(edges)
+    ix.add_events(events)
+    return new
 
 
 def statement_visibility(store: Store, user, statement_ids: Iterable[str]) -> Callable[[str], bool]:
@@ -261,5 +306,8 @@ def statement_visibility(store: Store, user, statement_ids: Iterable[str]) -> Ca
 
 
 def all_statements(ix: GraphIndex) -> set[str]:
-    """Every statement id some link of the index rests on."""
-    return {sid for row in range(ix.num_links) for sid in ix.statements(row)}
+    """Every statement id some link or event of the index rests on."""
+    out = {sid for row in range(ix.num_links) for sid in ix.statements(row)}
+    for ev in ix.events:
+        out.update(ev.all_statements())
+    return out

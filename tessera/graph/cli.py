@@ -81,17 +81,21 @@ def path(a: str, b: str, type: TypeOption = None, as_user: AsOption = None, db: 
 @graph_app.command("networks")
 def networks(top: Annotated[int, typer.Option("--top")] = 10, players: Annotated[int, typer.Option("--players")] = 5,
              type: TypeOption = None, as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
-    """Communities, largest first, with their key players by PageRank."""
-    from tessera.graph.evaluate import top_by_pagerank
-    from tessera.graph.queries import communities
+    """Networks, largest first, with their key players (brokerage, PageRank, money) and inferred roles."""
+    from tessera.graph.queries import communities, key_players, network_graph
 
     _, ix, flt = _setup(db, as_user, type, json)
-    data = [{"id": c.id, "size": c.size, "key_players": top_by_pagerank(ix, c.members, players, flt),
-             "members": c.members} for c in communities(ix, flt)[:top]]
+    g, _ = network_graph(ix, flt)
+    data = []
+    for c in communities(ix, flt)[:top]:
+        kp = key_players(ix, c.members, players, flt, graph=g)
+        data.append({"id": c.id, "size": c.size, "key_players": [vars(p) for p in kp], "members": c.members,
+                     "passengers": len(c.passengers)})
     if json:
         return emit_json(data)
     for c in data:
-        out.print(f"community {c['id']}: {c['size']} members; key players {', '.join(c['key_players'])}")
+        kp = ", ".join(f"{p['id']} ({p['role']})" for p in c["key_players"])
+        out.print(f"network {c['id']}: {c['size']} members, {c['passengers']} passengers; key players {kp}")
 
 
 @graph_app.command("money")

@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Hashable, Sequence
 
 import networkit as nk
+from sqlalchemy import func, select
 
 from tessera.graph.index import EdgeFilter, GraphIndex
-from tessera.graph.queries import communities
+from tessera.graph.queries import communities, key_players, network_graph
 from tessera.resolve.evaluate import source_truth
+from tessera.store import tables
 from tessera.store.store import Store
+
+
+MEMBER_ROLES = ("organiser", "recruiter", "money_handler", "logistics", "driver")
 
 
 def adjusted_rand_index(truth: Sequence[Hashable], predicted: Sequence[Hashable]) -> float:
@@ -52,19 +57,48 @@ def _truth_dir(path: Path | str) -> Path:
 
 
 def canonical_people(store: Store, truth_dir: Path) -> dict[str, str]:
-    """canonical id -> the true person most of its source Person entities come from."""
+    """canonical id -> the true person most of its source Person entities come from.
+
+    Rows holding two people (a payer and a beneficiary) are told apart through their Payment: its payer and
+    beneficiary name the source entities, and the true payment link names the true people."""
     mapped, _ = source_truth(store, truth_dir)
     votes: dict[str, Counter] = defaultdict(Counter)
     for schema, person, canonical in mapped.values():
         if schema == "Person":
             votes[canonical][person] += 1
+    for eid, person, canonical in _payment_parties(store, truth_dir, mapped):
+        votes[canonical][person] += 1
     return {c: v.most_common(1)[0][0] for c, v in votes.items()}
+
+
+def _payment_parties(store: Store, truth_dir: Path, mapped: dict) -> list[tuple[str, str, str]]:
+    links: dict[str, tuple[str, str]] = {}
+    with open(truth_dir / "links.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r.get("type", r.get("kind")) == "payment":
+                links[r["id"]] = (r["source"], r["target"])
+    payments = {eid: t for eid, (schema, t, _) in mapped.items() if schema == "Payment" and t in links}
+    if not payments:
+        return []
+    s, e = tables.statements, tables.entities
+    out = []
+    with store.engine.connect() as conn:
+        ids = sorted(payments)
+        for i in range(0, len(ids), 2000):
+            q = (select(s.c.entity_id, s.c.prop, func.coalesce(e.c.canonical_id, e.c.id), e.c.id)
+                 .join(e, e.c.id == s.c.value)
+                 .where(s.c.entity_id.in_(ids[i:i + 2000]), s.c.prop.in_(("payer", "beneficiary")),
+                        e.c.schema == "Person"))
+            for pay, prop, canonical, party in conn.execute(q):
+                src, dst = links[payments[pay]]
+                out.append((party, src if prop == "payer" else dst, canonical))
+    return out
 
 
 def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: EdgeFilter | None = None,
                       top: int = 5, seed: int = 1) -> dict:
     """ARI between detected communities and true networks over the smugglers resolution found, and the share of
-    networks whose organiser is among the `top` PageRank players of the community holding most of its members."""
+    networks whose organiser is among the `top` key players of the community holding most of its members."""
     truth_dir = _truth_dir(truth)
     with open(truth_dir / "people.csv", newline="", encoding="utf-8") as fh:
         people = {r["id"]: r for r in csv.DictReader(fh)}
@@ -74,16 +108,19 @@ def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: Edge
 
     def network_of(pid: str) -> str | None:
         p = people.get(pid)
-        if not p or not p.get("network") or p.get("role") == "migrant":
-            return None
+        if not p or not p.get("network") or p.get("role") not in MEMBER_ROLES:
+            return None  # migrants, and pilots (migrants who steer), are the networks' clients, not members
         return p["network"].split(";")[0]
 
     found = sorted(c for c, p in person_of.items() if network_of(p) and c in ix)
     comms = communities(ix, flt, seed=seed)
+    g, _ = network_graph(ix, flt)
     label = {m: c.id for c in comms for m in c.members}
     truth_labels = [network_of(person_of[c]) for c in found]
     pred_labels = [label.get(c, f"alone:{c}") for c in found]
     ari = adjusted_rand_index(truth_labels, pred_labels)
+    linked = [i for i, c in enumerate(found) if g.degree(ix.node(c)) > 0]
+    ari_linked = adjusted_rand_index([truth_labels[i] for i in linked], [pred_labels[i] for i in linked])
 
     members_by_network: dict[str, list[str]] = defaultdict(list)
     for c, t in zip(found, truth_labels):
@@ -101,7 +138,7 @@ def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: Edge
         hit = False
         if held:
             cid = held.most_common(1)[0][0]
-            players = top_by_pagerank(ix, by_id[cid].members, top, flt)
+            players = [p.id for p in key_players(ix, by_id[cid].members, top, flt, graph=g)]
             hit = any(o in players for o in org_canon)
         hits += hit
         details.append({"network": nid, "members_found": len(mem), "organiser_in_top": hit})
@@ -110,6 +147,7 @@ def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: Edge
         "smugglers": smugglers, "smugglers_found": len({person_of[c] for c in found}), "canonical_smugglers": len(found),
         "networks": len(networks), "networks_with_members_found": len(members_by_network),
         "communities": len(comms), "communities_holding_smugglers": len(set(pred_labels)),
-        "ari": round(ari, 4), "organiser_judged": judged, "organiser_in_top": hits,
+        "ari": round(ari, 4), "members_linked": len(linked), "ari_linked": round(ari_linked, 4),
+        "organiser_judged": judged, "organiser_in_top": hits,
         "organiser_share": round(hits / judged, 4) if judged else None, "top": top, "per_network": details,
     }

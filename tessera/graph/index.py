@@ -23,6 +23,13 @@ PAYMENT = TYPE_CODE["payment"]
 NO_FIRST = np.iinfo(np.int32).max  # sentinel: no first date
 NO_LAST = np.iinfo(np.int32).min  # sentinel: no last date
 UNGRADED_SCORE = 0.5  # strength of a link nobody graded
+# How much one record of each link type says about two entities working together: a payment, call or membership
+# between them means far more than sitting in the same boat or sharing a hostel address.
+TYPE_WEIGHT = {"call": 1.0, "payment": 1.5, "association": 0.6, "family": 0.6, "membership": 2.0, "ownership": 1.0,
+               "vehicle_use": 1.0, "phone_use": 1.5, "arrested_together": 0.4, "crossed_together": 0.05,
+               "shared_identifier": 0.4}
+_TYPE_WEIGHT = np.array([TYPE_WEIGHT[t] for t in LINK_TYPES], dtype=np.float64)
+PASSENGER = 1  # node flag: carried on a crossing (a client of a network, not a member)
 
 _SOURCE_SCORE = {"3x5x2": {"1": 1.0, "2": 0.6, "3": 0.3},
                  "5x5x5": {"A": 1.0, "B": 0.8, "C": 0.6, "D": 0.3, "E": 0.5}}
@@ -104,6 +111,31 @@ class EdgeBatch:
         )
 
 
+@dataclass
+class GraphEvent:
+    """Something that happened at a time and place to several entities: a crossing, interception, arrest, stop."""
+
+    id: str
+    kind: str  # crossing, interception, arrest, event
+    name: str | None = None
+    date: date | str | None = None
+    place: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    involved: list[str] = field(default_factory=list)
+    involved_statements: list[list[str]] = field(default_factory=list)  # per involved entity
+    statements: list[str] = field(default_factory=list)  # the event's own (date, place, name)
+    grading: str | None = None
+
+    @property
+    def day(self) -> int | None:
+        return to_day(self.date)
+
+    def all_statements(self) -> list[str]:
+        return list(self.statements) + [x for xs in self.involved_statements for x in xs]
+
+
 @dataclass(frozen=True)
 class EdgeFilter:
     """Which links count: link types, a time window (days or dates), a minimum grading, a statement predicate."""
@@ -167,10 +199,10 @@ class _Columns:
         return self.cols[key][: self.n]
 
 
-def _contrib(count, score):
-    """Strength one link record adds to its pair: grading times (1 + log count)."""
+def _contrib(count, score, typ):
+    """Strength one link record adds to its pair: type weight times grading times (1 + log count)."""
     eff = np.where(score > 0, score, UNGRADED_SCORE)
-    return eff * (1.0 + np.log(np.maximum(count, 1)))
+    return _TYPE_WEIGHT[np.asarray(typ, dtype=np.int64)] * eff * (1.0 + np.log(np.maximum(count, 1)))
 
 
 class GraphIndex:
@@ -191,6 +223,11 @@ class GraphIndex:
         self._grades: list[str | None] = [None]
         self._grade_code: dict[str | None, int] = {None: 0, "": 0}
         self._type_degree = np.zeros((0, len(LINK_TYPES)), dtype=np.int32)
+        self._flags = np.zeros(0, dtype=np.uint8)
+        self._schema: dict[int, str] = {}
+        self.events: list[GraphEvent] = []
+        self._event_of: dict[str, int] = {}
+        self._node_events: dict[int, list[int]] = {}
 
     # ids
     def node(self, entity: str) -> int:
@@ -221,7 +258,68 @@ class GraphIndex:
             grown = np.zeros((len(ids), len(LINK_TYPES)), dtype=np.int32)
             grown[: len(self._type_degree)] = self._type_degree
             self._type_degree = grown
+            flags = np.zeros(len(ids), dtype=np.uint8)
+            flags[: len(self._flags)] = self._flags
+            self._flags = flags
         return np.array(out, dtype=np.int64)
+
+    def set_schema(self, schemas: dict[str, str]) -> None:
+        """Record what each canonical entity is (Person, Vehicle, Organization, ...)."""
+        nodes = self.add_nodes(schemas)
+        for n, sch in zip(nodes.tolist(), schemas.values()):
+            self._schema[n] = sch
+
+    def schema(self, node: int) -> str | None:
+        return self._schema.get(node)
+
+    def mark(self, entities: Iterable[str], flag: int = PASSENGER) -> None:
+        """Set a node flag (PASSENGER: carried on a crossing) on entities."""
+        nodes = self.add_nodes(entities)
+        self._flags[nodes] |= flag
+
+    def flags(self) -> np.ndarray:
+        """The flag byte of every node."""
+        return self._flags[: self.num_nodes]
+
+    def is_passenger(self, node: int) -> bool:
+        return bool(self._flags[node] & PASSENGER)
+
+    # events
+    def add_events(self, events: Iterable[GraphEvent]) -> int:
+        """Add (or extend, by id) events; entities carried on crossings or intercepted are marked passengers."""
+        added = 0
+        with self.lock:
+            for ev in events:
+                i = self._event_of.get(ev.id)
+                if i is None:
+                    i = self._event_of[ev.id] = len(self.events)
+                    self.events.append(GraphEvent(ev.id, ev.kind, ev.name, ev.date, ev.place, ev.country, ev.lat,
+                                                  ev.lon, [], [], list(ev.statements), ev.grading))
+                    added += 1
+                else:
+                    old = self.events[i]
+                    old.statements.extend(ev.statements)
+                    old.date = old.date or ev.date
+                    old.place, old.country = old.place or ev.place, old.country or ev.country
+                    old.lat = old.lat if old.lat is not None else ev.lat
+                    old.lon = old.lon if old.lon is not None else ev.lon
+                target = self.events[i]
+                stm = ev.involved_statements or [[] for _ in ev.involved]
+                for who, st in zip(ev.involved, stm):
+                    if who in target.involved:
+                        target.involved_statements[target.involved.index(who)].extend(st)
+                        continue
+                    target.involved.append(who)
+                    target.involved_statements.append(list(st))
+                    n = int(self.add_nodes([who])[0])
+                    self._node_events.setdefault(n, []).append(i)
+                    if ev.kind in ("crossing", "interception"):
+                        self._flags[n] |= PASSENGER
+        return added
+
+    def events_of(self, node: int) -> list[GraphEvent]:
+        """Events an entity took part in."""
+        return [self.events[i] for i in self._node_events.get(node, ())]
 
     @property
     def num_nodes(self) -> int:
@@ -306,7 +404,7 @@ class GraphIndex:
         # update records that exist already
         if old.any():
             r, gi = row_of[old], np.flatnonzero(old)
-            before = _contrib(rows["count"][r], rows["score"][r])
+            before = _contrib(rows["count"][r], rows["score"][r], rows["type"][r])
             rows["count"][r] += g_count[gi]
             rows["first"][r] = np.minimum(rows["first"][r], g_first[gi])
             rows["last"][r] = np.maximum(rows["last"][r], g_last[gi])
@@ -314,7 +412,7 @@ class GraphIndex:
             better = score[g_first_idx[gi]] > rows["score"][r]
             rows["grade"][r[better]] = grade[g_first_idx[gi[better]]]
             rows["score"][r[better]] = score[g_first_idx[gi[better]]]
-            delta_old = _contrib(rows["count"][r], rows["score"][r]) - before
+            delta_old = _contrib(rows["count"][r], rows["score"][r], rows["type"][r]) - before
             for rr, g in zip(r.tolist(), gi.tolist()):
                 self._stmts[rr].extend(g_stm[g])
         else:
@@ -354,7 +452,8 @@ class GraphIndex:
             np.add.at(self._type_degree, (rows["src"][fr], rows["type"][fr]), 1)
             np.add.at(self._type_degree, (rows["dst"][fr], rows["type"][fr]), 1)
             r = np.r_[r, new_rows]
-            delta_old = np.r_[delta_old, _contrib(rows["count"][new_rows], rows["score"][new_rows])]
+            delta_old = np.r_[delta_old, _contrib(rows["count"][new_rows], rows["score"][new_rows],
+                                                  rows["type"][new_rows])]
         # topology: one weighted edge per pair
         row_pk = (np.minimum(rows["src"][r], rows["dst"][r]) << 32) | np.maximum(rows["src"][r], rows["dst"][r])
         upk, inv = np.unique(row_pk, return_inverse=True)
@@ -497,17 +596,17 @@ class GraphIndex:
         lo = np.minimum(c["src"][m], c["dst"][m])
         hi = np.maximum(c["src"][m], c["dst"][m])
         upk, inv = np.unique((lo << 32) | hi, return_inverse=True)
-        w = np.bincount(inv, weights=_contrib(c["count"][m], c["score"][m]), minlength=len(upk))
+        w = np.bincount(inv, weights=_contrib(c["count"][m], c["score"][m], c["type"][m]), minlength=len(upk))
         g = nk.Graph(self.num_nodes, weighted=True)
         if len(upk):
             g.addEdges(((1.0 / w) if distance else w, (upk >> 32, upk & 0xFFFFFFFF)))
         return g
 
 
-def strength_of(count: int, grading: str | None) -> float:
-    """Strength a single link record of this count and grading gives its pair."""
-    return float(_contrib(np.array([count]), np.array([grade_score(grading)]))[0])
+def strength_of(count: int, grading: str | None, type: str = "call") -> float:
+    """Strength a single link record of this count, grading and type gives its pair."""
+    return float(_contrib(np.array([count]), np.array([grade_score(grading)]), np.array([TYPE_CODE[type]]))[0])
 
 
-__all__ = ["GraphIndex", "Edge", "EdgeBatch", "EdgeFilter", "Link", "LINK_TYPES", "grade_score",
-           "strength_of"]
+__all__ = ["GraphIndex", "Edge", "EdgeBatch", "EdgeFilter", "GraphEvent", "Link", "LINK_TYPES", "PASSENGER",
+           "TYPE_WEIGHT", "grade_score", "strength_of"]

@@ -9,7 +9,7 @@ from datetime import date
 import networkit as nk
 import numpy as np
 
-from tessera.graph.index import LINK_TYPES, PAYMENT, EdgeFilter, GraphIndex, Link, from_day
+from tessera.graph.index import LINK_TYPES, PASSENGER, PAYMENT, EdgeFilter, GraphIndex, Link, from_day
 
 SUPERNODE = 200  # a node with more neighbours than this comes back as a summary
 
@@ -215,23 +215,103 @@ def k_shortest_paths(ix: GraphIndex, a: str, b: str, k: int = 3, flt: EdgeFilter
 
 
 # communities and key players
+PROJECTION = 0.5  # strength two entities get from serving the same passenger (a client paying one, calling another)
+PLAYER_SCHEMAS = (None, "Person", "LegalEntity", "Company")  # who can be a key player (None: schema unknown)
+PROJECT_LIMIT = 6  # a passenger linked to more entities than this says nothing about who works together
+
+
 @dataclass
 class Community:
+    """A detected network: its members (passengers excluded) and the passengers it carried or dealt with."""
+
     id: int
     size: int
     members: list[str]
+    passengers: list[str] = field(default_factory=list)
+
+
+def _edge_arrays(g: nk.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if g.numberOfEdges() == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    e = np.array(list(g.iterEdgesWeights()), dtype=np.float64).reshape(-1, 3)
+    return e[:, 0].astype(np.int64), e[:, 1].astype(np.int64), e[:, 2]
+
+
+def network_graph(ix: GraphIndex, flt: EdgeFilter | None = None) -> tuple[nk.Graph, np.ndarray]:
+    """The graph networks are found on, and the passenger mask.
+
+    Passengers (entities carried on a crossing or intercepted) are clients, not members: their links are dropped,
+    and instead the entities one passenger deals with (pays, calls; at most PROJECT_LIMIT of them) are tied to each
+    other with a weak link. Without passengers this is the filtered graph itself."""
+    g = ix.filtered_graph(flt)
+    passenger = (ix.flags() & PASSENGER).astype(bool)
+    if not passenger.any():
+        return g, passenger
+    u, v, w = _edge_arrays(g)
+    pu, pv = passenger[u], passenger[v]
+    core = ~pu & ~pv
+    # passenger -> member contacts
+    cp = np.r_[u[pu & ~pv], v[pv & ~pu]]
+    cm = np.r_[v[pu & ~pv], u[pv & ~pu]]
+    cw = np.r_[w[pu & ~pv], w[pv & ~pu]]
+    src, dst, wt = [u[core]], [v[core]], [w[core]]
+    if len(cp):
+        order = np.argsort(cp, kind="stable")
+        cp, cm, cw = cp[order], cm[order], cw[order]
+        cuts = np.flatnonzero(np.r_[True, cp[1:] != cp[:-1], True])
+        pa, pb, pw = [], [], []
+        for s, e in zip(cuts[:-1], cuts[1:]):
+            k = e - s
+            if k < 2 or k > PROJECT_LIMIT:
+                continue
+            for i in range(s, e):
+                for j in range(i + 1, e):
+                    pa.append(cm[i])
+                    pb.append(cm[j])
+                    pw.append(PROJECTION * min(cw[i], cw[j]) / (k - 1))
+        if pa:
+            src.append(np.array(pa, np.int64))
+            dst.append(np.array(pb, np.int64))
+            wt.append(np.array(pw))
+    a, b, ww = np.concatenate(src), np.concatenate(dst), np.concatenate(wt)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    upk, inv = np.unique((lo << 32) | hi, return_inverse=True)
+    agg = np.bincount(inv, weights=ww, minlength=len(upk))
+    out = nk.Graph(ix.num_nodes, weighted=True)
+    if len(upk):
+        out.addEdges((agg, (upk >> 32, upk & 0xFFFFFFFF)))
+    return out, passenger
 
 
 def communities(ix: GraphIndex, flt: EdgeFilter | None = None, min_size: int = 2,
                 algorithm: str = "leiden", seed: int = 1) -> list[Community]:
-    """Communities by weighted modularity (networkit ParallelLeiden, or PLM), largest first."""
-    g = ix.filtered_graph(flt)
+    """Networks by weighted modularity (networkit ParallelLeiden, or PLM) over member links, largest first;
+    passengers are attached to the network they deal with most, not counted as members."""
+    g, passenger = network_graph(ix, flt)
     nk.engineering.setSeed(seed, True)
     algo = nk.community.ParallelLeiden(g) if algorithm == "leiden" else nk.community.PLM(g, refine=True)
     algo.run()
     labels = np.asarray(algo.getPartition().getVector())
     isolated = np.asarray(nk.centrality.DegreeCentrality(g).run().scores()) == 0
-    return _groups(ix, labels, isolated, min_size)
+    found = _groups(ix, labels, isolated, min_size)
+    if passenger.any() and found:
+        _attach_passengers(ix, flt, found, passenger)
+    return found
+
+
+def _attach_passengers(ix: GraphIndex, flt: EdgeFilter | None, found: list[Community], passenger: np.ndarray) -> None:
+    g = ix.filtered_graph(flt)
+    comm_of = {ix.node(m): c for c in found for m in c.members}
+    for p in np.flatnonzero(passenger).tolist():
+        best, score = None, 0.0
+        for w, wt in g.iterNeighborsWeights(p):
+            c = comm_of.get(w)
+            if c is not None and wt > score:
+                best, score = c, wt
+        if best is not None:
+            best.passengers.append(ix.id_of(p))
+    for c in found:
+        c.passengers.sort()
 
 
 def _groups(ix: GraphIndex, labels: np.ndarray, isolated: np.ndarray, min_size: int) -> list[Community]:
@@ -250,28 +330,152 @@ def _groups(ix: GraphIndex, labels: np.ndarray, isolated: np.ndarray, min_size: 
 
 @dataclass
 class Player:
+    """A member's standing in its network: centralities, money received up the chain, and an inferred role."""
+
     id: str
     pagerank: float
     betweenness: float
     degree: int
+    money: float = 0.0  # PageRank over payments (money flowing towards the top)
+    score: float = 0.0  # the ranking: mean of the three, each scaled to the network's maximum
+    role: str = "member"
+
+
+def _money_rank(ix: GraphIndex, nodes: list[int], flt: EdgeFilter | None) -> dict[int, float]:
+    """PageRank over the directed payments into and among the members (clients' payments included)."""
+    rows = np.flatnonzero((ix.row("type") == PAYMENT) & ix.row_mask(flt))
+    if not len(rows):
+        return {}
+    inside = np.zeros(ix.num_nodes, bool)
+    inside[nodes] = True
+    src, dst = ix.row("src")[rows], ix.row("dst")[rows]
+    keep = inside[dst]
+    src, dst, cnt = src[keep], dst[keep], ix.row("count")[rows][keep]
+    if not len(src):
+        return {}
+    ids = np.unique(np.r_[src, dst])
+    local = {int(n): i for i, n in enumerate(ids)}
+    d = nk.Graph(len(ids), weighted=True, directed=True)
+    for a, b, c in zip(src.tolist(), dst.tolist(), cnt.tolist()):
+        d.increaseWeight(local[a], local[b], float(c)) if d.hasEdge(local[a], local[b]) else \
+            d.addEdge(local[a], local[b], float(c))
+    pr = nk.centrality.PageRank(d, tol=1e-9)
+    pr.run()
+    sc = pr.scores()
+    return {n: sc[local[n]] for n in nodes if n in local}
+
+
+def infer_roles(ix: GraphIndex, members: list[str], flt: EdgeFilter | None = None) -> dict[str, str]:
+    """A role for each member from the kinds of links it has: who takes clients' money, who talks to clients,
+    who receives money from those who take it, who drives, who holds the boats and engines."""
+    nodes = [ix.node(m) for m in members]
+    inside = set(nodes)
+    typ, src, dst = ix.row("type"), ix.row("src"), ix.row("dst")
+    out: dict[str, str] = {}
+    facts: dict[int, dict[str, int]] = {}
+    for u in nodes:
+        f = defaultdict(int)
+        for w in ix.graph.iterNeighbors(u):
+            client = ix.is_passenger(w)
+            for r in ix.pair_rows(u, w):
+                if not ix.row_ok(r, flt):
+                    continue
+                t = LINK_TYPES[int(typ[r])]
+                if t == "payment":
+                    incoming = int(dst[r]) == u
+                    key = ("paid_by_client" if client else "paid_by_member" if w in inside else "paid_by_other") \
+                        if incoming else ("pays_member" if w in inside else "pays_other")
+                    f[key] += 1
+                elif t == "call" and client:
+                    f["calls_client"] += 1
+                elif t in ("vehicle_use", "ownership"):
+                    sch = ix.schema(w)
+                    f["boat" if sch == "Vessel" else "vehicle" if sch == "Vehicle" else "asset"] += 1
+        f["arrested"] = sum(1 for ev in ix.events_of(u) if ev.kind == "arrest")
+        facts[u] = f
+    handlers = {u for u, f in facts.items() if f["paid_by_client"] >= 2}
+    for u in nodes:
+        f, sch = facts[u], ix.schema(u)
+        if sch not in (None, "Person", "LegalEntity"):
+            role = sch.lower()
+        elif f["paid_by_member"] and not f["pays_member"] and (u not in handlers or f["paid_by_member"] >= 2):
+            role = "organiser"
+        elif u in handlers:
+            role = "money handler"
+        elif f["calls_client"] >= 2:
+            role = "recruiter"
+        elif f["boat"] or (f["vehicle"] and not f["arrested"]):
+            role = "logistics"
+        elif f["vehicle"] or f["arrested"]:
+            role = "driver"
+        else:
+            role = "member"
+        out[ix.id_of(u)] = role
+    return out
+
+
+def _induced(g: nk.Graph, nodes: list[int]) -> nk.Graph:
+    """The subgraph `nodes` induce, renumbered 0..len(nodes)-1 in their order."""
+    local = {n: i for i, n in enumerate(nodes)}
+    sub = nk.Graph(len(nodes), weighted=True)
+    for n in nodes:
+        for w, wt in g.iterNeighborsWeights(n):
+            j = local.get(w)
+            if j is not None and n < w:
+                sub.addEdge(local[n], j, wt)
+    return sub
+
+
+def _distances(g: nk.Graph) -> nk.Graph:
+    """The same graph weighted by 1/strength, so shortest paths (and betweenness) follow strong links."""
+    d = nk.Graph(g.numberOfNodes(), weighted=True)
+    for u, v, w in g.iterEdgesWeights():
+        d.addEdge(u, v, 1.0 / w if w > 0 else 1e9)
+    return d
 
 
 def key_players(ix: GraphIndex, members: list[str] | None = None, top: int = 10,
-                flt: EdgeFilter | None = None, epsilon: float = 0.05) -> list[Player]:
-    """Most central entities of a community (or the whole graph): PageRank and approximate betweenness."""
-    g = ix.filtered_graph(flt)
-    nodes = [ix.node(m) for m in members] if members is not None else list(range(ix.num_nodes))
-    sub = nk.graphtools.subgraphFromNodes(g, nodes) if members is not None else g
+                flt: EdgeFilter | None = None, epsilon: float = 0.05, graph: nk.Graph | None = None,
+                people_only: bool = True) -> list[Player]:
+    """Most important members of a network (or the whole graph): PageRank and betweenness (brokerage) on the
+    network's own subgraph, and PageRank over the payments flowing into it; ranked by their scaled mean.
+    `graph` is network_graph(ix, flt) when the caller has it already; with `people_only`, accounts, vehicles and
+    organisations shape the scores but are not listed."""
+    if members is not None:
+        g = graph if graph is not None else network_graph(ix, flt)[0]
+        nodes = [ix.node(m) for m in members]
+        sub = _induced(g, nodes)
+        local = {n: i for i, n in enumerate(nodes)}
+    else:
+        sub = ix.filtered_graph(flt)
+        nodes = list(range(ix.num_nodes))
+        local = {n: n for n in nodes}
     pr = nk.centrality.PageRank(sub, tol=1e-9)
     pr.run()
     if sub.numberOfNodes() <= 2000:
-        bt = nk.centrality.Betweenness(sub, normalized=True)
+        bt = nk.centrality.Betweenness(_distances(sub), normalized=True)
     else:
-        bt = nk.centrality.ApproxBetweenness(sub, epsilon=epsilon)
+        bt = nk.centrality.ApproxBetweenness(_distances(sub), epsilon=epsilon)
     bt.run()
-    prs, bts = pr.scores(), bt.scores()
-    players = [Player(ix.id_of(n), prs[n], bts[n], sub.degree(n)) for n in nodes]
-    players.sort(key=lambda p: (-p.betweenness, -p.pagerank, p.id))
+    prs = {n: x for n, x in zip(nodes, (pr.scores()[local[n]] for n in nodes))}
+    bts = {n: x for n, x in zip(nodes, (bt.scores()[local[n]] for n in nodes))}
+    money = _money_rank(ix, nodes, flt) if members is not None else {}
+    roles = infer_roles(ix, members, flt) if members is not None else {}
+
+    def scaled(values: list[float]) -> np.ndarray:
+        a = np.asarray(values, dtype=np.float64)
+        top_ = a.max() if len(a) else 0.0
+        return a / top_ if top_ > 0 else np.zeros_like(a)
+
+    parts = [scaled([prs[n] for n in nodes]), scaled([bts[n] for n in nodes])]
+    if money:
+        parts.append(scaled([money.get(n, 0.0) for n in nodes]))
+    score = np.mean(parts, axis=0) if nodes else np.zeros(0)
+    players = [Player(ix.id_of(n), prs[n], bts[n], sub.degree(local[n]), money.get(n, 0.0), float(sc),
+                      roles.get(ix.id_of(n), "member")) for n, sc in zip(nodes, score)]
+    if people_only:
+        players = [p for p in players if ix.schema(ix.node(p.id)) in PLAYER_SCHEMAS]
+    players.sort(key=lambda p: (-p.score, -p.betweenness, -p.pagerank, p.id))
     return players[:top]
 
 
