@@ -70,15 +70,18 @@ def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, En
 # ---------------------------------------------------------------- union-find with conflict guard
 
 class Clusters:
-    """Union-find whose roots remember document numbers and birth years, to refuse conflicting merges."""
+    """Union-find whose roots remember document numbers, birth years and cannot-link sides, to refuse
+    conflicting merges (a not-same judgement is never overridden, even by an exact identifier)."""
 
     def __init__(self, ids: list[str], year_gap: int):
         self.parent = list(range(len(ids)))
         self.size = [1] * len(ids)
         self.docs: dict[int, dict[str, set[str]]] = {}
         self.years: dict[int, tuple[int, int]] = {}
+        self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
         self.year_gap = year_gap
         self.refused = 0
+        self.refused_by_judgement = 0
 
     def find(self, i: int) -> int:
         p = self.parent
@@ -86,6 +89,19 @@ class Clusters:
             p[i] = p[p[i]]
             i = p[i]
         return i
+
+    def cannot_link(self, pairs: list[tuple[int, int]]) -> None:
+        for k, (a, b) in enumerate(pairs):
+            self.cannot.setdefault(self.find(a), {})[k] = 0
+            self.cannot.setdefault(self.find(b), {})[k] = 1
+
+    def judged_apart(self, a: int, b: int) -> bool:
+        ca, cb = self.cannot.get(a), self.cannot.get(b)
+        if ca and cb:
+            if len(ca) > len(cb):
+                ca, cb = cb, ca
+            return any(k in cb and cb[k] != side for k, side in ca.items())
+        return False
 
     def conflict(self, a: int, b: int) -> bool:
         da, db = self.docs.get(a), self.docs.get(b)
@@ -103,6 +119,9 @@ class Clusters:
         a, b = self.find(i), self.find(j)
         if a == b:
             return True
+        if self.judged_apart(a, b):
+            self.refused_by_judgement += 1
+            return False
         if guard and self.conflict(a, b):
             self.refused += 1
             return False
@@ -118,6 +137,8 @@ class Clusters:
             yb = self.years.pop(b)
             ya = self.years.get(a)
             self.years[a] = (min(ya[0], yb[0]), max(ya[1], yb[1])) if ya else yb
+        if b in self.cannot:
+            self.cannot.setdefault(a, {}).update(self.cannot.pop(b))
         return True
 
 
@@ -164,12 +185,15 @@ class ResolveResult:
     pairs_scored: int = 0
     pairs_accepted: int = 0
     merges_refused: int = 0
+    judged_same: int = 0
+    refused_by_judgement: int = 0
     exact_key_joins: int = 0
     clusters: int = 0
     multi_clusters: int = 0
     largest_cluster: int = 0
     canonical_changed: int = 0
     blocks_skipped: int = 0
+    feed: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -196,6 +220,14 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     res.seconds["load"] = round(time.perf_counter() - t0, 2)
 
     clusters = Clusters(ids, model["refuse"]["dob_year_gap"])
+    from tessera.resolve.judgements import active_constraints
+
+    constraints = active_constraints(store)
+    judged_same = [(index[a], index[b]) for a, b in constraints.same if a in index and b in index]
+    clusters.cannot_link([(index[a], index[b]) for a, b in constraints.not_same if a in index and b in index])
+    for i, j in judged_same:  # an analyst's "same" joins first and is never refused by evidence
+        if clusters.union(i, j, guard=False):
+            res.judged_same += 1
 
     # exact identifier keys
     t1 = time.perf_counter()
@@ -252,6 +284,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     for i, j in zip(gi.tolist(), gj.tolist()):
         clusters.union(i, j)
     res.merges_refused = clusters.refused
+    res.refused_by_judgement = clusters.refused_by_judgement
     res.seconds["score_cluster"] = round(time.perf_counter() - t3, 2)
     if keep is not None:
         keep.update(table=table, pi=pi, pj=pj, levels=levels, weight=weight, model=model, refused=refused)
@@ -267,13 +300,16 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     assignment = assign_canonical(ids, [ents[eid].canonical_id for eid in ids], list(members.values()))
     changes = [{"eid": ids[i], "cid": cid} for i, cid in enumerate(assignment) if ents[ids[i]].canonical_id != cid]
     res.canonical_changed = len(changes)
-    if write and changes:
+    if write:
+        from tessera.resolve.changes import record_changes
+
         say(f"writing {len(changes):,} canonical ids")
         e = tables.entities
         stmt = update(e).where(e.c.id == bindparam("eid")).values(canonical_id=bindparam("cid"))
-        with store.engine.begin() as conn:
+        with store.engine.begin() as conn:  # ids and the change feed commit together or not at all
             for k in range(0, len(changes), 20_000):
                 conn.execute(stmt, changes[k:k + 20_000])
+            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)))
     res.seconds["write"] = round(time.perf_counter() - t4, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     if return_assignment:
