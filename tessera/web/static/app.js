@@ -29,8 +29,9 @@
         throw new Error("signed out");
       }
       var type = response.headers.get("content-type") || "";
-      var parsed = type.indexOf("json") >= 0 ? response.json() : response.text();
-      return parsed.then(function (data) {
+      return response.text().then(function (text) {
+        var data = text;
+        if (type.indexOf("json") >= 0) data = text ? JSON.parse(text) : null;  // 204: no body
         if (!response.ok) {
           var error = new Error((data && (data.detail || data.title)) || ("HTTP " + response.status));
           error.status = response.status;
