@@ -12,15 +12,21 @@ from sqlalchemy import update
 from api_helpers import bearer, build_world
 from intake_helpers import write
 from tessera.access import audit
+from tessera.api import search_index
 from tessera.api.app import create_app
 from tessera.api.search import pointer_reference
 from tessera.intake.pipeline import ingest_file
 from tessera.store import tables
 
 
-@pytest.fixture
-def world(store, tmp_path):
-    return build_world(store, tmp_path)
+@pytest.fixture(params=["scanned", "indexed"])
+def world(request, store, tmp_path):
+    """The world searched by scanning statements, and again through the search-key index (later batches
+    then sit in the index's tail, which is scanned)."""
+    built = build_world(store, tmp_path)
+    if request.param == "indexed":
+        assert search_index.refresh(store)["statements"] > 0
+    return built
 
 
 @pytest.fixture
@@ -152,3 +158,27 @@ def test_a_plate_or_an_iban_with_or_without_spaces_finds_its_record(client, worl
         assert prop in hit["properties"] and hit["properties"][prop][0]["agency"] == "UKPOL"
         if value:
             assert hit["properties"][prop][0]["value"] == value
+
+
+def test_the_index_holds_name_tokens_and_identifier_spellings_and_rebuilds_when_keying_changes(world, monkeypatch):
+    from sqlalchemy import select as sql_select
+
+    from tessera.api.search import name_key
+    store = world.store
+    search_index.refresh(store)
+    s = tables.statements
+    with store.engine.connect() as conn:
+        upto = search_index.covered(conn)
+        karimi = {r.id for r in conn.execute(sql_select(s.c.id, s.c.value).where(s.c.prop == "name"))
+                  if "Karimi" in r.value or "الكريمي" in r.value}
+        found = search_index.statements_with_all(conn, ["n:" + t for t in name_key("Muhammad Karimi")], upto)
+        assert set(found) == karimi and len(karimi) == 2
+        phone = search_index.statements_with_any(conn, ["v:+447700900123"], upto)
+        assert [conn.execute(sql_select(s.c.prop).where(s.c.id == i)).scalar_one() for i in phone] == ["phone"]
+    monkeypatch.setattr(search_index, "_fingerprint", "keyed-another-way")
+    with store.engine.connect() as conn:
+        assert search_index.covered(conn) == 0      # search scans until the index is rebuilt
+    rebuilt = search_index.refresh(store)
+    assert rebuilt["rebuilt"] is True and rebuilt["upto"] == upto
+    with store.engine.connect() as conn:
+        assert search_index.covered(conn) == upto

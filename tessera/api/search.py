@@ -13,6 +13,7 @@ from functools import cache
 from sqlalchemy import Connection, and_, func, not_, or_, select
 
 from tessera.access.policy import User, visible_clause
+from tessera.api import search_index
 from tessera.intake.normalise import phone
 from tessera.resolve.engine import load_model
 from tessera.resolve.names import NameKeys, skeleton
@@ -69,23 +70,40 @@ def _canon_col():
 
 
 def _matching_entities(connection: Connection, q: str, visible) -> dict[str, str]:
-    """source entity id -> canonical id of entities whose statements (within `visible`) match the query."""
+    """source entity id -> canonical id of entities whose statements (within `visible`) match the query.
+
+    Statements the search-key index covers are looked up there; newer ones (the tail) are scanned.
+    """
     s, e = tables.statements, tables.entities
     hits: set[str] = set()
     key = name_key(q)
+    upto = search_index.covered(connection)
     if key:
-        query = (select(s.c.entity_id, s.c.value).where(s.c.prop_type.in_(NAME_TYPES)).where(visible))
-        for eid, value in connection.execution_options(yield_per=20_000).execute(query):
+        query = select(s.c.entity_id, s.c.value).where(s.c.prop_type.in_(NAME_TYPES)).where(visible)
+        candidates = search_index.statements_with_all(connection, ("n:" + t for t in key), upto) if upto else []
+        for i in range(0, len(candidates), 500):
+            for eid, value in connection.execute(query.where(s.c.id.in_(candidates[i:i + 500]))):
+                if matches(key, name_key(value)):
+                    hits.add(eid)
+        tail = query.where(s.c.id > upto) if upto else query
+        for eid, value in connection.execution_options(yield_per=20_000).execute(tail):
             if matches(key, name_key(value)):
                 hits.add(eid)
     if any(ch.isdigit() for ch in q):
         compact = _SPACES.sub("", q).upper()
+        spellings = sorted(identifier_candidates(q))
+        if upto:
+            candidates = search_index.statements_with_any(
+                connection, [f"v:{c}" for c in spellings] + [f"c:{compact}"], upto)
+            for i in range(0, len(candidates), 500):
+                hits.update(r[0] for r in connection.execute(
+                    select(s.c.entity_id).where(s.c.id.in_(candidates[i:i + 500])).where(visible)))
         stripped = func.upper(func.replace(func.replace(func.replace(s.c.value, " ", ""), "-", ""), ".", ""))
         query = (select(s.c.entity_id).where(s.c.prop_type.not_in(NAME_TYPES + ("entity",)))
-                 .where(or_(s.c.value.in_(sorted(identifier_candidates(q))),
+                 .where(or_(s.c.value.in_(spellings),
                             and_(s.c.prop_type.in_(IDENTIFIER_TYPES), stripped == compact)))
                  .where(visible))
-        hits.update(r[0] for r in connection.execute(query))
+        hits.update(r[0] for r in connection.execute(query.where(s.c.id > upto) if upto else query))
     if not hits:
         return {}
     out: dict[str, str] = {eid: eid for eid in hits}

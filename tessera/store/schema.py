@@ -8,6 +8,7 @@ from sqlalchemy import MetaData
 TABLE_MODULES = [
     "tessera.store.tables",
     "tessera.access.tables",
+    "tessera.api.tables",
     "tessera.situation.tables",
     "tessera.alerts.tables",
     "tessera.resolve.tables",
