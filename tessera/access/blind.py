@@ -166,9 +166,10 @@ def _key_statements(connection: Connection, batch_id: int):
     wanted = (s.c.prop_type.in_(("phone", "email", "identifier", "iban"))
               | ((s.c.schema == "Person") & s.c.prop.in_(PERSON_PROPS))
               | ((s.c.schema == "UserAccount") & (s.c.prop == "username")))
-    return connection.execution_options(yield_per=50_000).execute(
+    return connection.execute(
         select(s.c.entity_id, s.c.schema, s.c.agency, s.c.prop, s.c.prop_type, s.c.value)
-        .where(s.c.batch_id == batch_id).where(wanted).order_by(s.c.entity_id))
+        .where(s.c.batch_id == batch_id).where(wanted).order_by(s.c.entity_id)
+        .execution_options(yield_per=50_000))
 
 
 def index_batch(connection: Connection, batch_id: int, key: bytes) -> int:

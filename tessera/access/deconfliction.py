@@ -72,9 +72,9 @@ def _insert_new(connection: Connection, rows: list[dict]) -> int:
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         count = 0
         for i in range(0, len(rows), 1000):
-            result = connection.execute(dialect_insert(notices).on_conflict_do_nothing(index_elements=["dedupe"]),
-                                        rows[i:i + 1000])
-            count += max(result.rowcount, 0)
+            statement = (dialect_insert(notices).on_conflict_do_nothing(index_elements=["dedupe"])
+                         .returning(notices.c.id))
+            count += len(connection.execute(statement, rows[i:i + 1000]).all())
         return count
     known = {d for (d,) in connection.execute(select(notices.c.dedupe)
                                               .where(notices.c.dedupe.in_([r["dedupe"] for r in rows])))}
@@ -189,13 +189,16 @@ def deconflict_canonical(store, canonical_ids: Iterable[str] | None = None) -> i
     return made
 
 
-def searched(store, user: User, owner: str, policy: str | None, subject: str) -> int:
-    """Tell an owner (open or silent policy) that a user of another agency searched for its subject."""
+def searched(engine, user: User, owner: str, policy: str | None, subject: str) -> int:
+    """Tell an owner (open or silent policy) that a user of another agency searched for its subject.
+
+    Written in its own transaction on `engine`, so a search on a read-only connection can call it.
+    """
     if owner == user.agency or (policy or "open") == "none":
         return 0
     try:
         now = datetime.now(timezone.utc)
-        with store.engine.begin() as connection:
+        with engine.begin() as connection:
             return _insert_new(connection, [dict(
                 created_at=now, recipient=owner, kind="searched", counterpart=user.agency, contact=None,
                 reference=reference(subject), own_entity=None, subject=subject, trigger="search", batch_id=None,
