@@ -8,7 +8,7 @@ import pytest
 from tessera.graph.index import Edge, EdgeFilter, GraphEvent, GraphIndex, strength_of
 from tessera.graph.queries import (
     communities, expand, follow_money, k_shortest_paths, key_players, money_flows, neighbourhood,
-    shortest_path, timeline, totals,
+    network_timeline, routes, shortest_path, timeline, totals,
 )
 
 
@@ -180,3 +180,41 @@ def test_money_sink_of_a_network_is_its_organiser_and_a_key_player():
     roles = {p.id: p.role for p in key_players(ix, team, top=20)}
     assert roles[boss] == "organiser" and roles["h1"] == roles["h2"] == "money handler"
     assert roles["r1"] == "recruiter" and roles["d1"] == "logistics"
+
+
+def test_routes_put_a_networks_crossings_arrests_and_payments_in_time_order_and_obey_filters():
+    ix = GraphIndex()
+    ix.add_edges([Edge("h1", "boss", "payment", first="2024-03-02", amount=9000, currency="EUR", statements=["p1"]),
+                  Edge("pax1", "h1", "payment", first="2024-01-05", amount=2500, currency="EUR", statements=["p2"]),
+                  Edge("h1", "r1", "call", first="2024-01-01")])
+    ix.add_events([
+        GraphEvent("arrival", "crossing", "Small boat arrival", "2024-02-01", "Dover", "GB", involved=["pax1", "pax2"],
+                   involved_statements=[["e1"], ["e2"]], statements=["e0"]),
+        GraphEvent("beach", "interception", "Tentative de traversee", "2024-01-20", "Gravelines", "FR", 50.98, 2.12,
+                   involved=["pax1"], involved_statements=[["e3"]], statements=["e4"]),
+        GraphEvent("stop", "arrest", "ARREST", "2024-04-10", involved=["r1"], involved_statements=[["e5"]]),
+        GraphEvent("elsewhere", "crossing", date="2024-01-02", involved=["stranger"]),
+    ])
+    assert ix.is_passenger(ix.node("pax1")) and not ix.is_passenger(ix.node("h1"))
+    stops = routes(ix, ["boss", "h1", "r1", "pax1", "pax2"])
+    assert [(str(s.date), s.kind) for s in stops] == [
+        ("2024-01-05", "payment"), ("2024-01-20", "interception"), ("2024-02-01", "crossing"),
+        ("2024-03-02", "payment"), ("2024-04-10", "arrest")]
+    assert stops[1].lat == 50.98 and stops[1].place == "Gravelines" and stops[2].entities == ["pax1", "pax2"]
+    crossings = routes(ix, ["pax1", "pax2"], EdgeFilter(types=frozenset({"crossed_together"})))
+    assert [s.id for s in crossings] == ["beach", "arrival"]
+    window = routes(ix, ["boss", "h1", "r1", "pax1"], EdgeFilter(start="2024-02-01", end="2024-03-31"))
+    assert [s.kind for s in window] == ["crossing", "payment"]
+    # a viewer who may see only the Dover record and pax2's place on it
+    seen = routes(ix, ["pax1", "pax2"], EdgeFilter(visible={"e0", "e2"}.__contains__), with_payments=False)
+    assert [(s.id, s.entities) for s in seen] == [("arrival", ["pax2"])]
+
+
+def test_network_timeline_lists_links_among_members_once_in_time_order():
+    ix = GraphIndex()
+    ix.add_edges([Edge("a", "b", "call", first="2024-02-01"), Edge("b", "c", "payment", first="2024-01-01",
+                                                                    amount=5, currency="GBP"),
+                  Edge("c", "outsider", "call", first="2023-01-01")])
+    items = network_timeline(ix, ["a", "b", "c"])
+    assert [(str(e.first), e.type) for e in items] == [("2024-01-01", "payment"), ("2024-02-01", "call")]
+    assert network_timeline(ix, ["a", "b", "c"], EdgeFilter(types=frozenset({"call"})))[0].other in ("a", "b")

@@ -14,11 +14,17 @@ from tessera.graph.index import LINK_TYPES, EdgeFilter
 AsOption = Annotated[str | None, typer.Option("--as", help="Show only links resting on a statement this user may see")]
 TypeOption = Annotated[list[str] | None, typer.Option("--type", help=f"Link types to follow: {', '.join(LINK_TYPES)}")]
 
+SinceOption = Annotated[str | None, typer.Option("--since", help="Only links/events on or after this date")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Only links/events on or before this date")]
+GradeOption = Annotated[str | None, typer.Option("--min-grade", help="Only links graded at least this (e.g. 2B)")]
+
 graph_app = typer.Typer(name="graph", no_args_is_help=True, help="Link analysis over canonical entities.")
 
 
-def _setup(db, as_user, types, as_json):
+def _setup(db, as_user, types, as_json, since=None, until=None, min_grade=None):
     from tessera.graph.build import all_statements, build, statement_visibility
+    from tessera.graph.index import to_day
+    from tessera.model.markings import Grading
 
     store = open_store(db)
     ix = build(store)
@@ -35,8 +41,31 @@ def _setup(db, as_user, types, as_json):
         except NotFound as err:
             fail(str(err), EXIT_DENIED, as_json)
         visible = statement_visibility(store, user, all_statements(ix))
-    flt = EdgeFilter(types=frozenset(types) if types else None, visible=visible)
+    for d in (since, until):
+        try:
+            to_day(d)
+        except ValueError:
+            fail(f"not a date: {d!r} (use YYYY-MM-DD)", EXIT_USAGE, as_json)
+    if min_grade and Grading.parse(min_grade) is None:
+        fail(f"not a grading: {min_grade!r} (e.g. 2B or B2)", EXIT_USAGE, as_json)
+    flt = EdgeFilter(types=frozenset(types) if types else None, start=since, end=until, min_grade=min_grade,
+                     visible=visible)
     return store, ix, (None if flt.empty else flt)
+
+
+def _subjects(ix, flt, target: str, as_json: bool) -> tuple[list[str], list[str], str]:
+    """A network number (as `tessera graph networks` lists them) or an entity id -> (members, passengers, label)."""
+    from tessera.graph.queries import communities
+
+    if target.isdigit():  # numbered as `networks` lists them without type, time or grade filters
+        base = EdgeFilter(visible=flt.visible) if flt is not None else None
+        found = communities(ix, None if base is None or base.empty else base)
+        k = int(target)
+        if k >= len(found):
+            fail(f"no network {k} (there are {len(found)})", EXIT_NOT_FOUND, as_json)
+        return found[k].members, found[k].passengers, f"network {k}"
+    _need(ix, target, as_json)
+    return [target], [], target
 
 
 def _need(ix, entity, as_json):
@@ -46,11 +75,12 @@ def _need(ix, entity, as_json):
 
 @graph_app.command("neighbours")
 def neighbours(entity: str, hops: Annotated[int, typer.Option("--hops")] = 2, type: TypeOption = None,
+               since: SinceOption = None, until: UntilOption = None, min_grade: GradeOption = None,
                as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
     """Entities within --hops links of ENTITY."""
     from tessera.graph.queries import neighbourhood
 
-    _, ix, flt = _setup(db, as_user, type, json)
+    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
     _need(ix, entity, json)
     nb = neighbourhood(ix, entity, hops, flt)
     data = {"centre": nb.centre, "nodes": [vars(n) for n in nb.nodes], "edges": [vars(e) for e in nb.edges]}
@@ -62,29 +92,34 @@ def neighbours(entity: str, hops: Annotated[int, typer.Option("--hops")] = 2, ty
 
 
 @graph_app.command("path")
-def path(a: str, b: str, type: TypeOption = None, as_user: AsOption = None, db: DbOption = None,
+def path(a: str, b: str, k: Annotated[int, typer.Option("--k", help="Up to K loopless paths")] = 1,
+         type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
+         min_grade: GradeOption = None, as_user: AsOption = None, db: DbOption = None,
          json: JsonOption = False) -> None:
-    """The strongest short chain of links from A to B."""
-    from tessera.graph.queries import shortest_path
+    """The strongest short chain(s) of links from A to B."""
+    from tessera.graph.queries import k_shortest_paths
 
-    _, ix, flt = _setup(db, as_user, type, json)
+    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
     _need(ix, a, json)
     _need(ix, b, json)
-    p = shortest_path(ix, a, b, flt)
-    if p is None:
+    paths = k_shortest_paths(ix, a, b, max(1, k), flt)
+    if not paths:
         fail(f"no path from {a} to {b}", EXIT_NOT_FOUND, json)
     if json:
-        return emit_json(vars(p))
-    out.print(" -> ".join(p.nodes) if hasattr(p, "nodes") else str(p))
+        return emit_json(vars(paths[0]) if k <= 1 else [vars(p) for p in paths])
+    for p in paths:
+        out.print(f"{p.length:.3f}  " + " -> ".join(p.nodes))
 
 
 @graph_app.command("networks")
 def networks(top: Annotated[int, typer.Option("--top")] = 10, players: Annotated[int, typer.Option("--players")] = 5,
-             type: TypeOption = None, as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+             type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
+             min_grade: GradeOption = None, as_user: AsOption = None, db: DbOption = None,
+             json: JsonOption = False) -> None:
     """Networks, largest first, with their key players (brokerage, PageRank, money) and inferred roles."""
     from tessera.graph.queries import communities, key_players, network_graph
 
-    _, ix, flt = _setup(db, as_user, type, json)
+    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
     g, _ = network_graph(ix, flt)
     data = []
     for c in communities(ix, flt)[:top]:
@@ -100,14 +135,15 @@ def networks(top: Annotated[int, typer.Option("--top")] = 10, players: Annotated
 
 @graph_app.command("money")
 def money(entity: str, direction: Annotated[str, typer.Option("--direction", help="down or up")] = "down",
-          hops: Annotated[int, typer.Option("--hops")] = 3, as_user: AsOption = None, db: DbOption = None,
+          hops: Annotated[int, typer.Option("--hops")] = 3, since: SinceOption = None, until: UntilOption = None,
+          min_grade: GradeOption = None, as_user: AsOption = None, db: DbOption = None,
           json: JsonOption = False) -> None:
     """Follow payments out of (down) or into (up) ENTITY."""
     from tessera.graph.queries import follow_money, totals
 
     if direction not in ("down", "up", "downstream", "upstream"):
         fail("--direction is down or up", EXIT_USAGE, json)
-    _, ix, flt = _setup(db, as_user, None, json)
+    _, ix, flt = _setup(db, as_user, None, json, since, until, min_grade)
     _need(ix, entity, json)
     flows = follow_money(ix, entity, "upstream" if direction.startswith("up") else "downstream", hops, flt)
     if json:
@@ -151,6 +187,47 @@ def evaluate(truth: Annotated[Path, typer.Option("--truth", help="World director
     for k, v in result.items():
         if k != "per_network":
             out.print(f"{k}: {v}")
+
+
+@graph_app.command("routes")
+def routes_cmd(target: Annotated[str, typer.Argument(help="A network number (from `networks`) or an entity id")],
+               type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
+               min_grade: GradeOption = None, limit: Annotated[int, typer.Option("--limit")] = 500,
+               as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+    """A network's (or an entity's) crossings, interceptions, arrests and payments with places, in time order."""
+    from tessera.graph.queries import routes
+
+    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
+    members, passengers, label = _subjects(ix, flt, target, json)
+    stops = routes(ix, members + passengers, flt, limit=limit)
+    if json:
+        return emit_json({"subject": label, "stops": [vars(s) for s in stops]})
+    out.print(f"{label}: {len(stops)} stops")
+    for s in stops:
+        where = ", ".join(x for x in (s.place, s.country) if x) or "-"
+        extra = f" {s.amount:,.2f} {s.currency or ''}" if s.amount is not None else f" {len(s.entities)} involved"
+        out.print(f"  {s.date or '????-??-??'}  {s.kind:<12} {where}{extra}", highlight=False)
+
+
+@graph_app.command("timeline")
+def timeline_cmd(target: Annotated[str, typer.Argument(help="A network number (from `networks`) or an entity id")],
+                 type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
+                 min_grade: GradeOption = None, limit: Annotated[int, typer.Option("--limit")] = 500,
+                 as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+    """The links of an entity, or among a network's members, in time order."""
+    from tessera.graph.queries import network_timeline, timeline
+
+    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
+    members, _, label = _subjects(ix, flt, target, json)
+    items = network_timeline(ix, members, flt, limit) if target.isdigit() else timeline(ix, target, flt)[:limit]
+    rows = [{"first": e.first, "last": e.last, "type": e.type, "entity": e.entity or target, "other": e.other,
+             "count": e.link.count, "amount": e.link.amount, "currency": e.link.currency,
+             "grading": e.link.grading} for e in items]
+    if json:
+        return emit_json({"subject": label, "items": rows})
+    out.print(f"{label}: {len(rows)} links")
+    for r in rows:
+        out.print(f"  {r['first'] or '????-??-??'}  {r['type']:<18} {r['entity']} -- {r['other']}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Questions asked of a GraphIndex: neighbourhoods, paths, communities, key players, money, timelines."""
+"""Questions asked of a GraphIndex: neighbourhoods, paths, networks, key players, money, routes, timelines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import date
 import networkit as nk
 import numpy as np
 
-from tessera.graph.index import LINK_TYPES, PASSENGER, PAYMENT, EdgeFilter, GraphIndex, Link, from_day
+from tessera.graph.index import (LINK_TYPES, PASSENGER, PAYMENT, EdgeFilter, GraphEvent, GraphIndex, Link, from_day,
+                                 grade_score, to_day)
 
 SUPERNODE = 200  # a node with more neighbours than this comes back as a summary
 
@@ -560,6 +561,7 @@ class Event:
     last: date | None
     other: str
     link: Link = field(repr=False)
+    entity: str | None = None  # on a network's timeline: the link's first end
 
     @property
     def type(self) -> str:
@@ -578,3 +580,102 @@ def timeline(ix: GraphIndex, entity: str, flt: EdgeFilter | None = None) -> list
     far = date.max
     events.sort(key=lambda e: (e.first or far, e.last or far, e.type, e.other))
     return events
+
+
+# routes and network timelines
+EVENT_LINK = {"crossing": "crossed_together", "interception": "crossed_together", "arrest": "arrested_together",
+              "event": "association"}
+
+
+def event_view(ix: GraphIndex, ev: GraphEvent, flt: EdgeFilter | None) -> GraphEvent | None:
+    """The event as the filter lets it show: None if its kind, date, grading or statements fail; otherwise only
+    the involved entities whose involvement the viewer may see."""
+    if flt is None or flt.empty:
+        return ev
+    if flt.types and EVENT_LINK.get(ev.kind, "association") not in flt.types:
+        return None
+    day = ev.day
+    if flt.start is not None and (day is None or day < to_day(flt.start)):
+        return None
+    if flt.end is not None and (day is None or day > to_day(flt.end)):
+        return None
+    if flt.min_grade and grade_score(ev.grading) < grade_score(flt.min_grade) - 1e-9:
+        return None
+    if flt.visible is None:
+        return ev
+    keep = [(who, st) for who, st in zip(ev.involved, ev.involved_statements) if any(map(flt.visible, st))]
+    own = [x for x in ev.statements if flt.visible(x)]
+    if not keep:
+        return None
+    return GraphEvent(ev.id, ev.kind, ev.name if own else None, ev.date if own else None,
+                      ev.place if own else None, ev.country if own else None, ev.lat if own else None,
+                      ev.lon if own else None, [w for w, _ in keep], [s for _, s in keep], own, ev.grading)
+
+
+@dataclass
+class Stop:
+    """One step of a route: an event (crossing, interception, arrest...) or a payment, with its place if known."""
+
+    date: date | None
+    kind: str
+    id: str
+    place: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    entities: list[str] = field(default_factory=list)  # those of the network (or the entity) taking part
+    amount: float | None = None
+    currency: str | None = None
+
+
+def routes(ix: GraphIndex, entities: list[str], flt: EdgeFilter | None = None, with_payments: bool = True,
+           limit: int | None = None) -> list[Stop]:
+    """The events (and payments among them) of a set of entities — a network's members and passengers, or one
+    entity — in time order, undated last. `limit` keeps the first ones (an entity on thousands of crossings)."""
+    nodes = {ix.node(e) for e in entities if e in ix}
+    seen: set[int] = set()
+    stops: list[Stop] = []
+    for n in nodes:
+        for i in ix._node_events.get(n, ()):
+            if i in seen:
+                continue
+            seen.add(i)
+            ev = event_view(ix, ix.events[i], flt)
+            if ev is None:
+                continue
+            who = sorted(w for w in ev.involved if w in ix and ix.node(w) in nodes)
+            if not who:
+                continue
+            d = ev.date if isinstance(ev.date, date) or ev.date is None else from_day(to_day(ev.date))
+            stops.append(Stop(d, ev.kind, ev.id, ev.place, ev.country, ev.lat, ev.lon, who))
+    if with_payments:
+        rows = _payment_rows(ix, flt)
+        inside = np.zeros(ix.num_nodes, bool)
+        inside[list(nodes)] = True
+        rows = rows[inside[ix.row("src")[rows]] | inside[ix.row("dst")[rows]]]
+        for r in rows.tolist():
+            f = _flow(ix, r)
+            stops.append(Stop(f.first, "payment", f"{f.source}>{f.target}", entities=[f.source, f.target],
+                              amount=f.amount, currency=f.currency))
+    far = date.max
+    stops.sort(key=lambda s: (s.date or far, s.kind, s.id))
+    return stops[:limit] if limit is not None else stops
+
+
+def network_timeline(ix: GraphIndex, members: list[str], flt: EdgeFilter | None = None,
+                     limit: int | None = None) -> list[Event]:
+    """The links among a network's members, each pair once, in time order (undated last)."""
+    nodes = [ix.node(m) for m in members if m in ix]
+    inside = set(nodes)
+    events = []
+    for u in nodes:
+        for w in ix.graph.iterNeighbors(u):
+            if w not in inside or w < u:
+                continue
+            for r in ix.pair_rows(u, w):
+                if ix.row_ok(r, flt):
+                    link = ix.link(r)
+                    events.append(Event(link.first, link.last, link.target, link, entity=link.source))
+    far = date.max
+    events.sort(key=lambda e: (e.first or far, e.last or far, e.type, e.entity or "", e.other))
+    return events[:limit] if limit is not None else events
