@@ -76,6 +76,50 @@ def evaluate_command(
               highlight=False)
 
 
+def explain_command(
+    a: Annotated[str, typer.Argument(help="A source or canonical entity id")],
+    b: Annotated[str, typer.Argument(help="Another source or canonical entity id")],
+    model: Annotated[Path | None, typer.Option(help="Model file (default: the shipped model.json)")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the evidence, weights, refusals and judgements that joined or separated two entities."""
+    from tessera.resolve.engine import load_model
+    from tessera.resolve.explain import ExplainError, explain
+
+    if model is not None and not model.exists():
+        fail(f"no model file {model}", EXIT_NOT_FOUND, as_json)
+    try:
+        result = explain(open_store(db), a, b, load_model(model))
+    except ExplainError as exc:
+        fail(str(exc), EXIT_NOT_FOUND, as_json)
+    if as_json:
+        emit_json(result)
+        return
+    verdict = "in one canonical entity" if result["same_cluster"] else "in different canonical entities"
+    out.print(f"{a} ({result['a_canonical']}) and {b} ({result['b_canonical']}) are {verdict}", highlight=False)
+    for key in result["shared_keys"]:
+        out.print(f"shared identifier {'+'.join(key['properties'])} = {' '.join(key['value'])}: "
+                  f"{key['a']} ~ {key['b']}", highlight=False)
+    for j in result["judgements"]:
+        out.print(f"judgement #{j['id']} {j['kind']} by {j['user']}: {j['reason']}", highlight=False)
+    for p in result["pairs"]:
+        table = Table("comparison", "level", "weight", title=f"{p['left']} ~ {p['right']}: {p['decision']}")
+        table.add_row("prior", "", f"{p['prior']:+.2f}")
+        for c in p["comparisons"]:
+            table.add_row(c["comparison"], c["level"], f"{c['weight']:+.2f}")
+        for label, value in p["adjustments"].items():
+            if value:
+                table.add_row(label.replace("_", " "), "term frequency", f"{value:+.2f}")
+        table.add_row("total", f"threshold {p['threshold']}", f"{p['total']:+.2f}")
+        out.print(table)
+        if p["refused"]:
+            out.print(f"refused: {p['refused']}", highlight=False)
+    if result.get("note"):
+        out.print(result["note"], highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("resolve")(resolve_command)
     app.command("evaluate")(evaluate_command)
+    app.command("explain")(explain_command)

@@ -144,6 +144,12 @@ class Clusters:
 
 # ---------------------------------------------------------------- Person model
 
+def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> compare.PersonTable:
+    keys = NameKeys(model["name_equivalents"], model["name_stopwords"])
+    return compare.build_table(people, [ents[eid].props for eid in people], keys, PERSON_DOCS,
+                               [ents[eid].agencies for eid in people])
+
+
 def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dict:
     """A copy of the model whose u come from random pairs and m, lambda from EM over the candidate pairs."""
     est = dict(model)
@@ -251,11 +257,9 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     # persons
     t2 = time.perf_counter()
     say("building Person features and blocks")
-    keys = NameKeys(model["name_equivalents"], model["name_stopwords"])
     people = [eid for eid in ids if ents[eid].schema == "Person"]
     res.persons = len(people)
-    table = compare.build_table(people, [ents[eid].props for eid in people], keys, PERSON_DOCS,
-                                [ents[eid].agencies for eid in people])
+    table = person_table(ents, people, model)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     for r in range(table.n):
         g = int(rec_index[r])

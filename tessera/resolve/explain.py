@@ -1,0 +1,103 @@
+"""Why two records (or canonical entities) were joined or kept apart: levels, weights, refusals and judgements."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from sqlalchemy import select
+
+from tessera.resolve import compare
+from tessera.resolve.engine import EXACT_KEYS, _norm_key, load_entities, load_model, person_table, refusals
+from tessera.store import tables
+from tessera.store.store import Store
+
+MAX_PAIRS = 2_000  # member pairs compared between two large canonical entities
+
+
+class ExplainError(LookupError):
+    """An id that is neither a source entity nor a canonical entity."""
+
+
+def _members(conn, ident: str) -> tuple[list[str], str | None]:
+    """(source entity ids the id stands for, its current canonical id)."""
+    e = tables.entities
+    row = conn.execute(select(e.c.id, e.c.canonical_id).where(e.c.id == ident)).first()
+    if row is not None:
+        return [row.id], row.canonical_id or row.id
+    members = sorted(conn.execute(select(e.c.id).where(e.c.canonical_id == ident)).scalars())
+    if not members:
+        raise ExplainError(f"{ident} is neither a source entity nor a canonical entity")
+    return members, ident
+
+
+def _exact_keys(ent) -> set[tuple]:
+    keys = set()
+    for key_props in EXACT_KEYS.get(ent.schema, ()):
+        values = [sorted(ent.props.get(p, ())) for p in key_props]
+        if all(values):
+            for combo in itertools.product(*values):
+                keys.add((key_props, tuple(_norm_key(v) for v in combo)))
+    return keys
+
+
+def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int = 5) -> dict:
+    """The comparison of A and B (source or canonical ids) as the resolver sees it: for the best-scoring
+    member pairs, each comparison's level and weight, the term-frequency adjustments, prior, total and
+    threshold; any refusal (birth years too far apart, different documents); and the analysts' judgements
+    that bind them."""
+    model = model or load_model()
+    with store.engine.connect() as conn:
+        a_members, a_canon = _members(conn, a)
+        b_members, b_canon = _members(conn, b)
+        from tessera.resolve.judgements import load_judgements
+
+        involved = set(a_members) | set(b_members)
+        judged = [j.as_dict() for j in load_judgements(conn)
+                  if (set(j.a_members) | set(j.b_members) | {x for g in j.groups for x in g}) & set(a_members)
+                  and (set(j.a_members) | set(j.b_members) | {x for g in j.groups for x in g}) & set(b_members)]
+    out = {"a": a, "b": b, "a_members": a_members, "b_members": b_members, "a_canonical": a_canon,
+           "b_canonical": b_canon, "same_cluster": a_canon == b_canon, "judgements": judged, "pairs": [],
+           "shared_keys": []}
+    ents = load_entities(store)
+    schemas = {ents[m].schema for m in involved if m in ents}
+    out["schemas"] = sorted(schemas)
+    for x in a_members:
+        for y in b_members:
+            shared = _exact_keys(ents[x]) & _exact_keys(ents[y]) if x in ents and y in ents else set()
+            for props, values in sorted(shared):
+                out["shared_keys"].append({"a": x, "b": y, "properties": list(props), "value": list(values)})
+    people = sorted(eid for eid, ent in ents.items() if ent.schema == "Person")
+    pos = {eid: r for r, eid in enumerate(people)}
+    pairs = [(pos[x], pos[y]) for x in a_members for y in b_members if x in pos and y in pos and x != y]
+    if not pairs:
+        out["note"] = "no Person pair to compare; exact identifier keys and judgements only"
+        return out
+    pairs = pairs[:MAX_PAIRS]
+    table = person_table(ents, people, model)
+    i = np.asarray([p[0] for p in pairs], dtype=np.int64)
+    j = np.asarray([p[1] for p in pairs], dtype=np.int64)
+    levels = compare.compare(table, i, j)
+    total = compare.score(levels, model)
+    refused = refusals(table, i, j, model)
+    weights = compare.weights(model)
+    name_adj, phone_adj = compare.tf_adjustments(levels, model)
+    for k in np.argsort(-total, kind="stable")[:limit].tolist():
+        comparisons = []
+        for c in compare.COMPARISONS:
+            lv = int(levels[c][k])
+            comparisons.append({"comparison": c, "level": compare.LEVELS[c][lv] if lv >= 0 else "missing",
+                                "weight": round(float(weights[c][lv]), 2) if lv >= 0 else 0.0})
+        entry = {"left": people[i[k]], "right": people[j[k]], "prior": round(compare.prior(model), 2),
+                 "comparisons": comparisons, "name_similarity": round(float(levels["name_score"][k]), 1),
+                 "name_frequency": int(levels["name_count"][k]),
+                 "adjustments": {"common_name": round(float(name_adj[k]), 2),
+                                 "shared_phone_hub": round(float(phone_adj[k]), 2)},
+                 "total": round(float(total[k]), 2), "threshold": model["threshold"],
+                 "refused": None}
+        if refused[k]:
+            entry["refused"] = "conflicting evidence: birth years too far apart or different documents of one kind"
+        entry["decision"] = ("refused" if refused[k] else
+                             "match" if total[k] >= model["threshold"] else "no match")
+        out["pairs"].append(entry)
+    return out
