@@ -15,6 +15,7 @@ from tessera.store.store import Store
 # its router is included (static files, startup tasks). Add one line per module.
 ROUTERS = [
     "tessera.api.routes_core",
+    "tessera.api.routes_graph",
     "tessera.api.routes_alerts",
     "tessera.api.routes_resolve",
     "tessera.api.routes_session",

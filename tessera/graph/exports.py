@@ -40,9 +40,16 @@ def to_networkx(ix: GraphIndex, entities: Iterable[str] | None = None, flt: Edge
                            first=link.first.isoformat() if link.first else "",
                            last=link.last.isoformat() if link.last else "", count=link.count,
                            amount=float(link.amount or 0.0), currency=link.currency or "",
-                           grading=link.grading or "", statements=";".join(link.statements),
+                           grading=link.grading or "", statements=";".join(_shown(link.statements, flt)),
                            weight=float(strength))
     return G
+
+
+def _shown(statements, flt: EdgeFilter | None) -> list[str]:
+    """The statement ids a viewer may see (all without an access predicate)."""
+    if flt is None or flt.visible is None:
+        return list(statements)
+    return [s for s in statements if flt.visible(s)]
 
 
 def _plain(value):

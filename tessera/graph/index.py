@@ -587,6 +587,16 @@ class GraphIndex:
             return True
         return any(self.row_ok(r, flt) for r in self.pair_rows(u, v))
 
+    def pair_strength(self, u: int, v: int, flt: EdgeFilter | None = None) -> float:
+        """Strength of a pair counting only the link records that pass the filter."""
+        if flt is None or flt.empty:
+            return self.graph.weight(u, v)
+        rows = [r for r in self.pair_rows(u, v) if self.row_ok(r, flt)]
+        if not rows:
+            return 0.0
+        c = self._rows
+        return float(_contrib(c["count"][rows], c["score"][rows], c["type"][rows]).sum())
+
     def filtered_graph(self, flt: EdgeFilter | None, distance: bool = False) -> nk.Graph:
         """A topology holding only pairs with a passing link (same node numbers); strength re-summed."""
         if flt is None or flt.empty:

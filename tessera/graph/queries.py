@@ -53,12 +53,35 @@ def _pair_types(ix: GraphIndex, u: int, v: int, flt: EdgeFilter | None) -> list[
     return sorted({LINK_TYPES[int(ix.row("type")[r])] for r in ix.pair_rows(u, v) if ix.row_ok(r, flt)})
 
 
+def _summary(ix: GraphIndex, u: int, flt: EdgeFilter | None) -> dict[str, int]:
+    """Distinct neighbours of a node by link type, counting only links that pass the filter."""
+    if flt is None or flt.empty:
+        return ix.type_degree(u)
+    out: dict[str, int] = defaultdict(int)
+    for w in ix.graph.iterNeighbors(u):
+        for t in _pair_types(ix, u, w, flt):
+            out[t] += 1
+    return dict(out)
+
+
 def neighbourhood(ix: GraphIndex, entity: str, hops: int = 2, flt: EdgeFilter | None = None,
                   supernode: int = SUPERNODE, with_types: bool = True) -> Neighbourhood:
-    """Entities within `hops` links of one entity; nodes over `supernode` neighbours are summarised, not expanded."""
+    """Entities within `hops` links of one entity; nodes over `supernode` neighbours are summarised, not expanded.
+
+    With a filter, degrees, summaries and the supernode test count only the links that pass it, so a viewer
+    learns nothing from links they may not see."""
     g = ix.graph
     start = ix.node(entity)
     filtered = flt is not None and not flt.empty
+    degrees: dict[int, int] = {}
+
+    def degree(u: int) -> int:
+        d = degrees.get(u)
+        if d is None:
+            d = degrees[u] = g.degree(u) if not filtered else sum(
+                1 for w in g.iterNeighbors(u) if ix.pair_ok(u, w, flt))
+        return d
+
     seen = {start: 0}
     order = [start]
     edges: list[EdgeView] = []
@@ -67,8 +90,8 @@ def neighbourhood(ix: GraphIndex, entity: str, hops: int = 2, flt: EdgeFilter | 
     for h in range(1, hops + 1):
         nxt = []
         for u in frontier:
-            if g.degree(u) > supernode:
-                summaries[u] = ix.type_degree(u)
+            if degree(u) > supernode:
+                summaries[u] = _summary(ix, u, flt)
                 continue
             for w, wt in g.iterNeighborsWeights(u):
                 if filtered and not ix.pair_ok(u, w, flt):
@@ -78,15 +101,15 @@ def neighbourhood(ix: GraphIndex, entity: str, hops: int = 2, flt: EdgeFilter | 
                     seen[w] = h
                     order.append(w)
                     nxt.append(w)
-                elif (hw < seen[u] or (hw == seen[u] and w < u)) and g.degree(w) <= supernode:
+                elif (hw < seen[u] or (hw == seen[u] and w < u)) and degree(w) <= supernode:
                     continue  # pair already reported when w was expanded
-                edges.append(EdgeView(ix.id_of(u), ix.id_of(w), wt,
+                edges.append(EdgeView(ix.id_of(u), ix.id_of(w), ix.pair_strength(u, w, flt) if filtered else wt,
                                       _pair_types(ix, u, w, flt) if with_types else []))
         frontier = nxt
     for u in frontier:
-        if g.degree(u) > supernode:
-            summaries[u] = ix.type_degree(u)
-    nodes = [NodeView(ix.id_of(n), seen[n], g.degree(n), summaries.get(n)) for n in order]
+        if degree(u) > supernode:
+            summaries[u] = _summary(ix, u, flt)
+    nodes = [NodeView(ix.id_of(n), seen[n], degree(n), summaries.get(n)) for n in order]
     return Neighbourhood(entity, nodes, edges)
 
 
@@ -108,7 +131,9 @@ class Page:
 def expand(ix: GraphIndex, entity: str, page: int = 0, page_size: int = 50, flt: EdgeFilter | None = None) -> Page:
     """Page through all neighbours of a (super)node, strongest link first, ties by id."""
     u = ix.node(entity)
-    nb = [(w, wt) for w, wt in ix.graph.iterNeighborsWeights(u) if ix.pair_ok(u, w, flt)]
+    filtered = flt is not None and not flt.empty
+    nb = [(w, ix.pair_strength(u, w, flt) if filtered else wt) for w, wt in ix.graph.iterNeighborsWeights(u)
+          if ix.pair_ok(u, w, flt)]
     nb.sort(key=lambda x: (-x[1], ix.id_of(x[0])))
     chunk = nb[page * page_size:(page + 1) * page_size]
     items = [EdgeView(entity, ix.id_of(w), wt, _pair_types(ix, u, w, flt)) for w, wt in chunk]
@@ -151,6 +176,14 @@ def _restore(d: nk.Graph, removed: list) -> None:
     removed.clear()
 
 
+def _distance_for(ix: GraphIndex, flt: EdgeFilter | None) -> tuple[nk.Graph, EdgeFilter | None]:
+    """The graph to search and the filter still to apply on the way: under an access predicate, a graph of the
+    visible links only (lengths then owe nothing to links the viewer may not see); otherwise the shared one."""
+    if flt is not None and flt.visible is not None:
+        return ix.filtered_graph(flt, distance=True), None
+    return ix.distance_graph(), flt
+
+
 def shortest_path(ix: GraphIndex, a: str, b: str, flt: EdgeFilter | None = None,
                   weighted: bool = True) -> Path | None:
     """The strongest (shortest by 1/strength) path between two entities, or None; weighted=False: fewest hops."""
@@ -158,7 +191,7 @@ def shortest_path(ix: GraphIndex, a: str, b: str, flt: EdgeFilter | None = None,
     if s == t:
         return Path([a], 0.0)
     with ix.lock:
-        d = ix.distance_graph()
+        d, flt = _distance_for(ix, flt)
         removed: list = []
         try:
             found = _path_with_bans(ix, d, s, t, flt, removed, weighted=weighted)
@@ -173,7 +206,7 @@ def k_shortest_paths(ix: GraphIndex, a: str, b: str, k: int = 3, flt: EdgeFilter
     """Up to k loopless paths, shortest first (Yen's algorithm over networkit's bidirectional Dijkstra)."""
     s, t = ix.node(a), ix.node(b)
     with ix.lock:
-        d = ix.distance_graph()
+        d, flt = _distance_for(ix, flt)
 
         def length(p):
             return sum(d.weight(x, y) for x, y in zip(p, p[1:]))
