@@ -14,8 +14,10 @@ Local mode: `local_session()`. A cluster: see docs/spark.md.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -49,7 +51,7 @@ def local_session(cores: int = 2, memory: str = "1g", app_name: str = "tessera-r
              .config("spark.ui.enabled", "false")
              .config("spark.driver.memory", memory)
              .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
-             .config("spark.sql.adaptive.enabled", "true")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.python.worker.reuse", "true")
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
@@ -66,47 +68,52 @@ def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return [(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
 
-def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, partitions: int | None = None):
-    """(DataFrame of candidate pairs i < j, number of blocks skipped as too large), computed by Spark."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
+def _key_code(key) -> int:
+    """A stable 63-bit code for a blocking key (Python's own hash of strings differs between workers)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
+
+def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, partitions: int | None = None):
+    """(RDD of candidate pairs (i, j), i < j; accumulator of blocks skipped as too large, read after an action)."""
     sc = spark.sparkContext
     parts = partitions or max(2, sc.defaultParallelism * 2)
     shared = sc.broadcast(table)
+    skipped = sc.accumulator(0)
 
     def keys_of(bounds):
         t = shared.value
         for lo, hi in bounds:
             for key, r in compare.block_keys(_slice(t, lo, hi)):
-                yield repr(key), lo + r
+                yield _key_code(key), lo + r
 
-    schema = StructType([StructField("key", StringType(), False), StructField("rec", LongType(), False)])
-    keys = spark.createDataFrame(sc.parallelize(_ranges(table.n, parts), parts).mapPartitions(keys_of), schema)
-    keys = keys.persist()
-    sizes = keys.groupBy("key").count()
-    skipped = sizes.where(F.col("count") > max_block).count()
-    usable = keys.join(sizes.where((F.col("count") >= 2) & (F.col("count") <= max_block)).select("key"), "key")
-    a, b = usable.alias("a"), usable.alias("b")
-    pairs = (a.join(b, (F.col("a.key") == F.col("b.key")) & (F.col("a.rec") < F.col("b.rec")))
-             .select(F.col("a.rec").alias("i"), F.col("b.rec").alias("j")).distinct())
-    return pairs, int(skipped), keys
+    def pairs_of(block):
+        recs = sorted(block[1])
+        if len(recs) < 2:
+            return
+        if len(recs) > max_block:
+            skipped.add(1)
+            return
+        for x, a in enumerate(recs):
+            for b in recs[x + 1:]:
+                if a != b:
+                    yield a, b
+
+    keys = sc.parallelize(_ranges(table.n, parts), parts).mapPartitions(keys_of)
+    return keys.groupByKey(parts).flatMap(pairs_of).distinct(parts), skipped
 
 
 def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None) -> ScoredPairs:
     """Block, compare and score every candidate Person pair on Spark; return the accepted ones."""
-    import time
-
     from tessera.resolve.engine import refusals
 
     sc = spark.sparkContext
     t0 = time.perf_counter()
-    pairs, skipped, keys = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions)
+    pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions)
     shared = sc.broadcast(table)
     threshold = model["threshold"]
 
     def score_partition(rows):
-        ij = np.fromiter((v for row in rows for v in (row[0], row[1])), dtype=np.int64)
+        ij = np.fromiter((v for row in rows for v in row), dtype=np.int64)
         if not len(ij):
             return
         t = shared.value
@@ -115,14 +122,12 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
         ok = (weight >= threshold) & ~refusals(t, i, j, model)
         yield int(len(i)), i[ok], j[ok], weight[ok]
 
-    parts = partitions or max(2, sc.defaultParallelism * 2)
-    results = pairs.repartition(parts).rdd.mapPartitions(score_partition).collect()
-    keys.unpersist()
+    results = pairs.mapPartitions(score_partition).collect()
     candidates = sum(r[0] for r in results)
     cat = (lambda k, dtype: np.concatenate([r[k] for r in results]) if results else np.zeros(0, dtype))
     i, j, weight = cat(1, np.int64), cat(2, np.int64), cat(3, np.float64)
     order = np.lexsort((j, i))
-    return ScoredPairs(i[order], j[order], weight[order], candidates, skipped,
+    return ScoredPairs(i[order], j[order], weight[order], candidates, int(skipped.value),
                        {"spark": round(time.perf_counter() - t0, 2)})
 
 
