@@ -151,3 +151,73 @@ def test_the_command_line_judges_lists_withdraws_and_refuses_a_contradiction_wit
     assert run("judge", "restore", str(jid)).exit_code == EXIT_REFUSED
     assert run("judge", "withdraw", "999").exit_code == EXIT_NOT_FOUND
     assert run("judge", "split", "nca.a", "--reason", "x").exit_code == EXIT_USAGE
+
+
+# ---------------------------------------------------------------- through resolution
+
+def _canon(store) -> dict[str, str]:
+    from sqlalchemy import select
+
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(tables.entities.c.id, tables.entities.c.canonical_id)).all())
+
+
+def _same_phone_twins(store, tmp_path):
+    """Two records the scores join: one name, one birth date, one phone."""
+    ents = [person("t1", "Rebin Aziz", "1993-07-14", phone=["+447700900777"], nationality=["iq"]),
+            person("t2", "Rebin AZIZ", "1993-07-14", phone=["+447700900777"], nationality=["iq"])]
+    stream = write(tmp_path / "twins.ftm.jsonl", "".join(json.dumps(e) + "\n" for e in ents))
+    ingest_file(store, stream, "UKPOL", None)
+
+
+def test_a_not_same_judgement_beats_a_strong_match_and_survives_every_re_resolution(world, tmp_path):
+    from tessera.resolve.engine import resolve
+
+    _same_phone_twins(world, tmp_path)
+    resolve(world)
+    assert _canon(world)["ukpol.t1"] == _canon(world)["ukpol.t2"]  # the scores alone join them
+    j = judge(world, "not-same", "ukpol.t1", "ukpol.t2", reason="twins: different fingerprints")
+    for _ in range(2):
+        result = resolve(world)
+        ids = _canon(world)
+        assert ids["ukpol.t1"] != ids["ukpol.t2"]
+    assert result.canonical_changed == 0  # the second run found nothing to change
+    with world.engine.begin() as conn:
+        jm.withdraw(conn, j.id, "alice")
+    resolve(world)
+    assert _canon(world)["ukpol.t1"] == _canon(world)["ukpol.t2"]  # withdrawn: the scores decide again
+
+
+def test_a_same_judgement_joins_records_the_scores_keep_apart_and_holds_across_runs(world):
+    from tessera.resolve.engine import resolve
+
+    resolve(world)
+    ids = _canon(world)
+    assert ids["nca.a"] != ids["bf.d"]  # different names and birth dates
+    judge(world, "same", "nca.a", "bf.d", reason="same fingerprints on both files")
+    for _ in range(2):
+        resolve(world)
+        ids = _canon(world)
+        assert ids["nca.a"] == ids["bf.d"]
+
+
+def test_a_split_entity_stays_split_and_the_change_feed_says_so(world, tmp_path):
+    from tessera.resolve.changes import changes_since
+    from tessera.resolve.engine import resolve
+
+    _same_phone_twins(world, tmp_path)
+    resolve(world)
+    cid = _canon(world)["ukpol.t1"]
+    assert cid.startswith("c-") and _canon(world)["ukpol.t2"] == cid
+    with world.engine.connect() as conn:
+        last = max([c["id"] for c in changes_since(conn, 0)], default=0)
+    judge(world, "split", cid, reason="two brothers sharing a phone")
+    result = resolve(world)
+    resolve(world)
+    ids = _canon(world)
+    assert ids["ukpol.t1"] != ids["ukpol.t2"]
+    with world.engine.connect() as conn:
+        feed = changes_since(conn, last)
+    [split] = [c for c in feed if c["kind"] == "split"]
+    assert split["canonical_id"] == cid and set(split["related"]) == {ids["ukpol.t1"], ids["ukpol.t2"]}
+    assert result.canonical_changed >= 1
