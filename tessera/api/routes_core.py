@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from tessera.api import search as searching
+from tessera.api import search_index
 from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
 
 router = APIRouter(prefix=PREFIX)
@@ -32,6 +33,7 @@ def search(request: Request, user: UserDep,
         record_audit(store, user, "search.pointer", [cid, f"agency:{pointer['agency']}"], q,
                      purpose=f"pointer {pointer['reference']} shown to {user.agency}")
     record_audit(store, user, "search", [r["id"] for r in result["results"]], q)
+    search_index.refresh_soon(store)  # batches landed since the index last caught up: key them in the background
     return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import secrets
 import shutil
@@ -26,11 +27,13 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
 from tessera.access.policy import User
+from tessera.api import search_index
 from tessera.api.deps import PREFIX, LimitQuery, OffsetQuery, Problem, UserDep, page, record_audit, store_of
 from tessera.intake.pipeline import BatchMarking, IngestRefused, ingest_file
 from tessera.store import tables
 
 router = APIRouter(prefix=f"{PREFIX}/ingest", tags=["ingest"])
+log = logging.getLogger(__name__)
 
 MAX_UPLOAD = 512 << 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -86,6 +89,10 @@ def _run(store, job: Job, work: Path, path: Path, mapping: Path | None, marking:
         result = ingest_file(store, path, job.agency, mapping, marking, progress)
         job.result = result.as_dict()
         job.records = result.records
+        try:
+            search_index.refresh(store)  # the new batch's names and identifiers into the search-key index
+        except Exception:  # noqa: BLE001 - search scans what the index lacks; the batch stands
+            log.exception("search index refresh after job %s failed", job.id)
         job.state = "done"
     except IngestRefused as exc:
         job.state, job.error = "refused", str(exc).replace(str(work) + "/", "")

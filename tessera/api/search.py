@@ -8,11 +8,10 @@ import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from sqlalchemy import Connection, and_, func, not_, or_, select
 
-from tessera.access.deconfliction import searched as tell_owner
 from tessera.access.policy import User, visible_clause
 from tessera.api import search_index
 from tessera.intake.normalise import phone
@@ -65,6 +64,12 @@ def pointer_reference(canonical_id: str) -> str:
     return hmac.new(key, canonical_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=4096)
+def _visible(user: User):
+    """The policy's clause for a user, built once (a viewer's clause depends only on who they are)."""
+    return visible_clause(user)
+
+
 def _canon_col():
     e = tables.entities
     return func.coalesce(e.c.canonical_id, e.c.id)
@@ -73,38 +78,43 @@ def _canon_col():
 def _matching_entities(connection: Connection, q: str, visible) -> dict[str, str]:
     """source entity id -> canonical id of entities whose statements (within `visible`) match the query.
 
-    Statements the search-key index covers are looked up there; newer ones (the tail) are scanned.
+    Statements the search-key index covers are looked up there by id; newer ones (the tail) are read by
+    id range and compared here, as the index would have keyed them.
     """
     s, e = tables.statements, tables.entities
     hits: set[str] = set()
     key = name_key(q)
+    digits = any(ch.isdigit() for ch in q)
+    if not key and not digits:
+        return {}
     upto = search_index.covered(connection)
-    if key:
-        query = select(s.c.entity_id, s.c.value).where(s.c.prop_type.in_(NAME_TYPES)).where(visible)
-        candidates = search_index.statements_with_all(connection, ("n:" + t for t in key), upto) if upto else []
-        for i in range(0, len(candidates), 500):
-            for eid, value in connection.execute(query.where(s.c.id.in_(candidates[i:i + 500]))):
-                if matches(key, name_key(value)):
-                    hits.add(eid)
-        tail = query.where(s.c.id > upto) if upto else query
-        for eid, value in connection.execution_options(yield_per=20_000).execute(tail):
-            if matches(key, name_key(value)):
-                hits.add(eid)
-    if any(ch.isdigit() for ch in q):
-        compact = _SPACES.sub("", q).upper()
-        spellings = sorted(identifier_candidates(q))
-        if upto:
+    newest = connection.execute(select(func.max(s.c.id))).scalar() or 0
+    compact = _SPACES.sub("", q).upper()
+    spellings = sorted(identifier_candidates(q)) if digits else []
+    if upto:
+        by_id = select(s.c.entity_id, s.c.value).where(visible)
+        if key:
+            candidates = search_index.statements_with_all(connection, ("n:" + t for t in key), upto)
+            for i in range(0, len(candidates), 500):
+                for eid, value in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))):
+                    if matches(key, name_key(value)):
+                        hits.add(eid)
+        if digits:
             candidates = search_index.statements_with_any(
                 connection, [f"v:{c}" for c in spellings] + [f"c:{compact}"], upto)
             for i in range(0, len(candidates), 500):
-                hits.update(r[0] for r in connection.execute(
-                    select(s.c.entity_id).where(s.c.id.in_(candidates[i:i + 500])).where(visible)))
-        stripped = func.upper(func.replace(func.replace(func.replace(s.c.value, " ", ""), "-", ""), ".", ""))
-        query = (select(s.c.entity_id).where(s.c.prop_type.not_in(NAME_TYPES + ("entity",)))
-                 .where(or_(s.c.value.in_(spellings),
-                            and_(s.c.prop_type.in_(IDENTIFIER_TYPES), stripped == compact)))
-                 .where(visible))
-        hits.update(r[0] for r in connection.execute(query.where(s.c.id > upto) if upto else query))
+                hits.update(r[0] for r in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))))
+    if newest > upto:
+        wanted = set(spellings)
+        tail = (select(s.c.entity_id, s.c.prop_type, s.c.value).where(s.c.id > upto).where(visible)
+                .order_by(s.c.id))
+        for eid, prop_type, value in connection.execution_options(yield_per=20_000).execute(tail):
+            if prop_type in NAME_TYPES:
+                if key and matches(key, name_key(value)):
+                    hits.add(eid)
+            elif digits and prop_type != "entity" and (
+                    value in wanted or (prop_type in IDENTIFIER_TYPES and search_index.compact(value) == compact)):
+                hits.add(eid)
     if not hits:
         return {}
     out: dict[str, str] = {eid: eid for eid in hits}
@@ -145,7 +155,7 @@ def _visible_values(connection: Connection, user: User, canonical_ids: list[str]
         chunk = canonical_ids[i:i + 500]
         query = (select(*cols).select_from(s.join(e, e.c.id == s.c.entity_id).join(b, b.c.id == s.c.batch_id))
                  .where(or_(e.c.canonical_id.in_(chunk), e.c.id.in_(chunk)))
-                 .where(visible_clause(user)).order_by(s.c.id))
+                 .where(_visible(user)).order_by(s.c.id))
         for r in connection.execute(query):
             extra = {}
             if provenance:
@@ -168,7 +178,7 @@ def _caption(values: list[Value]) -> str | None:
 
 def search(connection: Connection, user: User, q: str, limit: int, offset: int) -> dict:
     """Visible matches grouped by canonical entity, and pointers to matches the user cannot see at all."""
-    visible = visible_clause(user)
+    visible = _visible(user)
     found = _matching_entities(connection, q, visible)
     canonical = sorted(set(found.values()))
     values = _visible_values(connection, user, canonical)
@@ -210,7 +220,6 @@ def _pointers(connection: Connection, user: User, q: str, visible, seen: set[str
             .where(or_(e.c.canonical_id == cid, e.c.id == cid))
             .where(s.c.entity_id.in_(sorted(k for k, v in hidden.items() if v == cid)))).all()
         for agency, contact, policy in owners:
-            tell_owner(connection.engine, user, agency, policy, cid)  # open or silent: the owner is told
             if (policy or "open") != "open":
                 continue
             pointers[(agency, cid)] = dict(agency=agency, contact=contact, reference=pointer_reference(cid),

@@ -1,0 +1,267 @@
+"""Load-test the HTTP API on loopback: search and profile against a store of 1M entities, req/s and latency."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("TESSERA_ARGON2_TIME_COST", "1")
+os.environ.setdefault("TESSERA_ARGON2_MEMORY_KIB", "1024")
+
+RESULTS = Path(__file__).parent / "results" / "api.json"
+TARGET_RPS, TARGET_P95_MS = 500.0, 50.0
+AGENCIES = [("UKPOL", "GB"), ("FRPOL", "FR"), ("MI", "GB"), ("NCA", "GB")]
+# (classification, caveat) and their share of entities
+MARKINGS = [(("OFFICIAL", None), 0.6), (("OFFICIAL-SENSITIVE", None), 0.25), (("SECRET", "UK EYES ONLY"), 0.15)]
+SYLLABLES = ("ka ri mo ha me da sa li na ra ta vi ko pe tre en ai bu zu lo fa di jo mi su ba go ne xa "
+             "yu we ro si le ma to ha ki no").split()
+console = Console()
+
+
+def word(rng: random.Random, parts: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize()
+
+
+def name_pools(seed: int) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    first = sorted({word(rng, rng.choice((2, 3))) for _ in range(4000)})
+    last = sorted({word(rng, rng.choice((3, 4))) for _ in range(60000)})
+    return first, last
+
+
+def person(i: int, first: list[str], last: list[str]) -> tuple[str, str, str, str]:
+    """Deterministic synthetic person i: name, birth date, E.164 phone, nationality."""
+    rng = random.Random(i * 7919 + 13)
+    name = f"{first[rng.randrange(len(first))]} {last[rng.randrange(len(last))]}"
+    dob = f"{1950 + rng.randrange(55)}-{1 + rng.randrange(12):02d}-{1 + rng.randrange(28):02d}"
+    phone = f"+447700{i % 1_000_000:06d}"  # unique per person below 1M
+    return name, dob, phone, rng.choice(("GB", "FR", "IQ", "IR", "AL", "ER", "SY", "AF"))
+
+
+def marking_of(i: int) -> tuple[str, str | None]:
+    x = (i * 2654435761 % 1000) / 1000
+    acc = 0.0
+    for marking, share in MARKINGS:
+        acc += share
+        if x < acc:
+            return marking
+    return MARKINGS[-1][0]
+
+
+def generate(url: str, n: int, seed: int) -> dict:
+    """Agencies, users with tokens, and n Person entities (4 statements each) written straight into the store;
+    every tenth entity shares a canonical id with the next one (resolved across agencies)."""
+    from sqlalchemy import insert, update
+
+    from tessera.access import identity
+    from tessera.store import tables
+    from tessera.store.store import Store
+
+    store = Store.open(url)
+    started = time.perf_counter()
+    first, last = name_pools(seed)
+    with store.engine.begin() as conn:
+        for code, country in AGENCIES:
+            identity.add_agency(conn, code, country, contact=f"{code} duty desk")
+        identity.add_user(conn, "bench-uk", "UKPOL", "SECRET", "bench-pw")
+        identity.add_user(conn, "bench-fr", "FRPOL", "SECRET", "bench-pw")
+    batches = {}
+    now = datetime.now(timezone.utc)
+    with store.engine.begin() as conn:
+        for code, _ in AGENCIES:
+            batches[code] = conn.execute(insert(tables.batches).values(
+                agency=code, file_name=f"{code.lower()}-bench.csv", file_format="csv",
+                content_sha256=os.urandom(16).hex(), mapping_sha256="0" * 64, received_at=now,
+                classification="OFFICIAL")).inserted_primary_key[0]
+    chunk = 50_000
+    agencies = [a for a, _ in AGENCIES]
+    for start in range(0, n, chunk):
+        rows, ents = [], []
+        for i in range(start, min(n, start + chunk)):
+            agency = agencies[i % len(agencies)]
+            batch = batches[agency]
+            eid = f"{agency.lower()}-p{i}"
+            classification, caveat = marking_of(i)
+            name, dob, phone, nat = person(i, first, last)
+            for prop, prop_type, value in (("name", "name", name), ("birthDate", "date", dob),
+                                           ("phone", "phone", phone), ("nationality", "country", nat.lower())):
+                rows.append((batch, eid, "Person", prop, prop_type, value, value, None, i + 1, agency,
+                             classification, caveat, None, "1A"))
+            ents.append(dict(id=eid, schema="Person", agency=agency, batch_id=batch, record_no=i + 1))
+        with store.engine.begin() as conn, store.bulk_load(conn):
+            store.copy_statements(conn, rows)
+            store.add_entities(conn, ents)
+        console.print(f"  generated {min(n, start + chunk):,} / {n:,} entities", end="\r")
+    e = tables.entities
+    with store.engine.begin() as conn:
+        pairs = [dict(a=f"{agencies[i % 4].lower()}-p{i}", b=f"{agencies[(i + 1) % 4].lower()}-p{i + 1}",
+                      c=f"c-{i}") for i in range(0, n - 1, 10)]
+        for p in pairs:
+            conn.execute(update(e).where(e.c.id.in_([p["a"], p["b"]])).values(canonical_id=p["c"]))
+    generated = time.perf_counter() - started
+    from tessera.api import search_index
+    indexed = search_index.refresh(store)
+    store.close()
+    return dict(generate_s=round(generated, 1), index_s=indexed["seconds"], index_keys=indexed["keys"])
+
+
+def tokens(url: str) -> dict[str, str]:
+    from tessera.access import identity
+    from tessera.store.store import Store
+    store = Store.open(url)
+    with store.engine.begin() as conn:
+        out = {u: identity.create_token(conn, u, days=1).token for u in ("bench-uk", "bench-fr")}
+    store.close()
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(url: str, port: int, workers: int) -> subprocess.Popen:
+    code = ("import uvicorn; uvicorn.run('tessera.api.app:create_app', factory=True, host='127.0.0.1', "
+            f"port={port}, workers={workers}, log_level='warning', access_log=False)")
+    env = dict(os.environ, TESSERA_DB=url)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited")
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+async def load(base: str, token: str, paths: list[str], seconds: float, concurrency: int) -> dict:
+    import httpx
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    stop = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+        async def worker(k: int):
+            rng = random.Random(k)
+            while time.perf_counter() < stop:
+                path = rng.choice(paths)
+                t0 = time.perf_counter()
+                r = await client.get(path)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    lat = np.array(latencies) if latencies else np.array([float("nan")])
+    return dict(requests=len(latencies), rps=round(len(latencies) / elapsed, 1),
+                p50_ms=round(float(np.percentile(lat, 50)), 2), p95_ms=round(float(np.percentile(lat, 95)), 2),
+                p99_ms=round(float(np.percentile(lat, 99)), 2), errors=sum(v for k, v in statuses.items() if k != 200),
+                statuses={str(k): v for k, v in sorted(statuses.items())})
+
+
+def scenarios(n: int, seed: int, probes: int) -> dict[str, list[str]]:
+    from urllib.parse import quote
+    first, last = name_pools(seed)
+    rng = random.Random(seed + 1)
+    picks = [rng.randrange(n) for _ in range(probes)]
+    agencies = [a.lower() for a, _ in AGENCIES]
+    names = [quote(person(i, first, last)[0]) for i in picks]
+    phones = [quote(f"07700 {i % 1_000_000:06d}") for i in picks]  # the national spelling of +447700...
+    return {
+        "search (name)": [f"/api/v1/search?q={q}" for q in names],
+        "search (phone)": [f"/api/v1/search?q={q}" for q in phones],
+        "profile": [f"/api/v1/entities/{agencies[i % 4]}-p{i}" for i in picks],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entities", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per scenario")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--db", help="store URL (default: an SQLite file in the temp directory, reused)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--probes", type=int, default=2000, help="distinct queries per scenario")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    path = Path(tempfile.gettempdir()) / f"tessera-bench-api-{args.entities}-{args.seed}.db"
+    url = args.db or f"sqlite:///{path}"
+    setup = {}
+    if args.db is None and path.exists():
+        console.print(f"reusing the store of {args.entities:,} entities")
+    else:
+        console.print(f"generating {args.entities:,} entities ...")
+        if args.db is None:
+            for p in path.parent.glob(path.name + "*"):
+                p.unlink()
+        try:
+            setup = generate(url, args.entities, args.seed)
+        except BaseException:
+            if args.db is None:
+                path.unlink(missing_ok=True)
+            raise
+        console.print(f"generated in {setup['generate_s']} s, search index built in {setup['index_s']} s "
+                      f"({setup['index_keys']:,} keys)")
+    token = tokens(url)["bench-uk"]
+    port = free_port()
+    server = serve(url, port, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    results = {}
+    try:
+        for label, paths in scenarios(args.entities, args.seed, args.probes).items():
+            asyncio.run(load(base, token, paths, min(3.0, args.seconds), args.concurrency))  # warm up
+            results[label] = asyncio.run(load(base, token, paths, args.seconds, args.concurrency))
+            console.print(f"  {label}: {results[label]['rps']} req/s, p95 {results[label]['p95_ms']} ms")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    table = Table(title=f"API on loopback, {args.entities:,} entities, {args.workers} worker(s), "
+                        f"{args.concurrency} concurrent clients, {os.cpu_count()} cores")
+    for col in ("scenario", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "target met"):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for label, r in results.items():
+        met = r["rps"] >= TARGET_RPS and r["p95_ms"] <= TARGET_P95_MS and r["errors"] == 0
+        r["target_met"] = met
+        table.add_row(label, f"{r['requests']:,}", f"{r['rps']:,.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
+                      f"{r['p99_ms']:.1f}", str(r["errors"]), "yes" if met else "no")
+    console.print(table)
+    try:
+        load_avg = os.getloadavg()
+    except OSError:
+        load_avg = None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(dict(
+        entities=args.entities, statements=args.entities * 4, seconds=args.seconds, concurrency=args.concurrency,
+        workers=args.workers, cores=os.cpu_count(), machine=platform.platform(), load_average=load_avg,
+        backend=url.split(":", 1)[0], targets=dict(rps=TARGET_RPS, p95_ms=TARGET_P95_MS), setup=setup,
+        results=results), indent=2) + "\n")
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
