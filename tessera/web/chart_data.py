@@ -152,6 +152,8 @@ def neighbourhood(conn, user, ix: GraphIndex, entity: str, hops: int, flt: EdgeF
     nb = hood(ix, entity, hops, flt, supernode=supernode)
     nodes = nb.nodes
     info, mark = describe(conn, user, [n.id for n in nodes])
+    if not nb.edges and info[entity]["label"] is None:
+        return None  # nothing of it the viewer may see: as if it did not exist
     return {"centre": entity, "nodes": [_node_json(n, info[n.id]) for n in nodes],
             "edges": [{"a": e.a, "b": e.b, "strength": e.strength, "types": e.types} for e in nb.edges],
             "supernode": supernode, "marking": as_json(mark)}

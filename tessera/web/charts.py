@@ -90,6 +90,9 @@ def neighbourhood(request: Request, user: UserDep, entity: str, hops: Annotated[
     _need(ix, entity)
     with store.engine.connect() as conn:
         out = data.neighbourhood(conn, user, ix, entity, hops, flt, supernode)
+    if out is None:
+        record_audit(store, user, "chart.neighbourhood", [], entity, purpose="not found")
+        raise Problem(404, "Not Found", f"no entity {entity!r} in the link graph")
     record_audit(store, user, "chart.neighbourhood", [n["id"] for n in out["nodes"]], entity)
     return out
 

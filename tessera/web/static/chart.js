@@ -33,25 +33,40 @@
     path: {nodes: {}, edges: {}},
     pages: {},            // supernode id -> {page, pages, total}
     expanded: {},         // node id -> true
-    started: 0, firstDrawMs: null, layoutRun: 0, layoutIterations: 0, layoutRunning: false,
+    started: 0, firstDrawMs: null, layoutRun: 0, layoutIterations: 0, layoutRunning: false, layoutUpdates: 0,
     requests: 0
   };
 
   /* ---------- layout in a web worker ---------- */
   var worker = new Worker("/static/chart-layout.worker.js");
   var order = [];
+  var pending = null;  // the latest positions from the worker, applied once per animation frame
   worker.onmessage = function (event) {
     var msg = event.data;
     if (msg.cmd !== "tick" || msg.run !== state.layoutRun) return;
-    for (var i = 0; i < order.length; i++) {
-      if (graph.hasNode(order[i])) graph.mergeNodeAttributes(order[i], {x: msg.x[i], y: msg.y[i]});
-    }
-    state.layoutIterations = msg.iterations;
-    if (msg.done) setLayoutRunning(false);
+    if (!pending) requestAnimationFrame(applyPositions);
+    pending = msg;
   };
+
+  function applyPositions() {
+    var msg = pending;
+    pending = null;
+    if (!msg || msg.run !== state.layoutRun) return;
+    var index = {};
+    for (var i = 0; i < order.length; i++) index[order[i]] = i;
+    graph.updateEachNodeAttributes(function (node, attr) {
+      var j = index[node];
+      if (j !== undefined) { attr.x = msg.x[j]; attr.y = msg.y[j]; }
+      return attr;
+    }, {attributes: ["x", "y"]});
+    state.layoutIterations = msg.iterations;
+    state.layoutUpdates += 1;
+    if (msg.done) setLayoutRunning(false);
+  }
 
   function setLayoutRunning(running) {
     state.layoutRunning = running;
+    renderer.setSetting("renderLabels", !(running && graph.order > 500));  // labels wait for a big layout to end
     $("chart-layout").textContent = running ? "Stop layout" : "Run layout";
     container.setAttribute("data-layout", running ? "running" : "stopped");
   }
