@@ -109,3 +109,49 @@ def test_the_change_feed_names_only_entities_the_caller_may_see_and_pages_by_cur
                       headers=bearer(world.tokens["alice"])).json()
     assert [c["id"] for c in first["changes"] + rest["changes"]] == [c["id"] for c in alice["changes"]]
     assert client.get("/api/v1/changes").status_code == 401
+
+
+def test_explain_shows_the_evidence_and_weights_between_two_records(client, world, ids):
+    from tessera.resolve.engine import resolve
+
+    resolve(world.store)
+    got = client.get("/api/v1/explain", params={"a": ids[KARIMI], "b": ids[KARIMI_AR]},
+                     headers=bearer(world.tokens["amelie"]))
+    assert got.status_code == 200, got.text
+    body = got.json()
+    [pair] = body["pairs"]
+    assert {c["comparison"] for c in pair["comparisons"]} >= {"name", "dob"}
+    assert pair["decision"] in ("match", "no match", "refused") and isinstance(pair["total"], float)
+    assert body["withheld_members"] == 0 and body["withheld_pairs"] == 0
+    # olly may not see the UK police record: answered as if it did not exist
+    hidden = client.get("/api/v1/explain", params={"a": ids[KARIMI], "b": ids[KARIMI_AR]},
+                        headers=bearer(world.tokens["olly"]))
+    assert hidden.status_code == 404 and "Karimi" not in hidden.text
+
+
+def test_explain_never_shows_a_colleague_abroad_the_uk_eyes_only_member_of_an_entity(client, world, ids):
+    from tessera.resolve.engine import resolve
+
+    post(client, world, "alice", kind="same", a=ids[SMITH], b=ids[PETRENKO], reason="MI: Petrenko uses Smith's name")
+    resolve(world.store)
+    with world.store.engine.connect() as conn:
+        cid = conn.execute(select(tables.entities.c.canonical_id).where(tables.entities.c.id == ids[SMITH])).scalar()
+    full = client.get("/api/v1/explain", params={"a": cid, "b": ids[KARIMI]}, headers=bearer(world.tokens["alice"]))
+    assert full.status_code == 200 and len(full.json()["pairs"]) == 2
+    seen = client.get("/api/v1/explain", params={"a": cid, "b": ids[KARIMI]}, headers=bearer(world.tokens["amelie"]))
+    assert seen.status_code == 200, seen.text
+    body = seen.json()
+    assert body["a_members"] == [ids[SMITH]] and body["withheld_members"] == 1
+    assert [(p["left"], p["right"]) for p in body["pairs"]] in ([(ids[SMITH], ids[KARIMI])], [(ids[KARIMI], ids[SMITH])])
+    assert body["withheld_pairs"] == 1
+    # (the canonical id itself is made from a member's id by the engine: left out of this check)
+    assert ids[PETRENKO] not in seen.text.replace(cid, "") and "Petrenko" not in seen.text
+    # the entity against its own visible member: the binding judgement is shown, its MI side withheld
+    own = client.get("/api/v1/explain", params={"a": cid, "b": ids[SMITH]}, headers=bearer(world.tokens["amelie"]))
+    assert own.status_code == 200, own.text
+    [judgement] = own.json()["judgements"]
+    assert judgement["reason"] is None and judgement["withheld_members"] == 1 and judgement["b"] is None
+    assert own.json()["pairs"] == [] and own.json()["withheld_pairs"] == 1
+    assert ids[PETRENKO] not in own.text.replace(cid, "") and "Petrenko" not in own.text
+    mine = client.get("/api/v1/explain", params={"a": cid, "b": ids[SMITH]}, headers=bearer(world.tokens["alice"]))
+    assert [j["reason"] for j in mine.json()["judgements"]] == ["MI: Petrenko uses Smith's name"]

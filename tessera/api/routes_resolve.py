@@ -162,6 +162,65 @@ def withdraw_judgement(request: Request, user: UserDep, judgement_id: int) -> di
         return shown(connection, user, j) or {}
 
 
+def wholly_visible(connection: Connection, user: User, ids: list[str]) -> set[str]:
+    """The source entity ids among `ids` of which the user may see every statement."""
+    s = tables.statements
+    ids = sorted(set(ids))
+    partly_hidden: set[str] = set()
+    for i in range(0, len(ids), 500):
+        query = (select(s.c.entity_id).distinct().where(s.c.entity_id.in_(ids[i:i + 500]))
+                 .where(~visible_clause(user)))
+        partly_hidden.update(connection.execute(query).scalars())
+    return visible_sources(connection, user, ids) - partly_hidden
+
+
+def explained(connection: Connection, user: User, found: dict) -> dict:
+    """An explanation as this user may see it: member pairs and shared identifiers only between records
+    they may see in full (a comparison level says something of every value behind it), judgements as
+    `shown`, the rest counted as withheld."""
+    members = list(found["a_members"]) + list(found["b_members"])
+    seen = visible_sources(connection, user, members)
+    whole = wholly_visible(connection, user, members)
+    out = dict(found)
+    out["a_members"] = [m for m in found["a_members"] if m in seen]
+    out["b_members"] = [m for m in found["b_members"] if m in seen]
+    out["withheld_members"] = len(set(members) - seen)
+    out["pairs"] = [p for p in found.get("pairs", []) if p["left"] in whole and p["right"] in whole]
+    out["withheld_pairs"] = len(found.get("pairs", [])) - len(out["pairs"])
+    out["shared_keys"] = [k for k in found.get("shared_keys", []) if k["a"] in whole and k["b"] in whole]
+    out["withheld_shared_keys"] = len(found.get("shared_keys", [])) - len(out["shared_keys"])
+    views = []
+    for data in found.get("judgements", []):
+        view = shown(connection, user, jm.get_judgement(connection, data["id"]))
+        if view is not None:
+            views.append(view)
+    out["judgements"] = views
+    return out
+
+
+@router.get("/explain", summary="Why two records or entities were joined or kept apart: evidence and weights")
+def explain_pair(request: Request, user: UserDep,
+                 a: Annotated[str, Query(min_length=1, max_length=96)],
+                 b: Annotated[str, Query(min_length=1, max_length=96)],
+                 limit: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
+    from tessera.resolve.explain import ExplainError, explain
+
+    store = store_of(request)
+    with store.engine.connect() as connection:
+        hidden = [i for i in (a, b) if i not in visible_ids(connection, user, [a, b])]
+    if hidden:
+        record_audit(store, user, "explain", [], f"a={a}&b={b}", purpose="not found")
+        raise Problem(404, "Not Found", f"{hidden[0]} is neither a source entity nor a canonical entity")
+    try:
+        found = explain(store, a, b, limit=limit)
+    except ExplainError as error:
+        raise Problem(404, "Not Found", str(error)) from None
+    with store.engine.connect() as connection:
+        out = explained(connection, user, found)
+    record_audit(store, user, "explain", [a, b], f"a={a}&b={b}")
+    return out
+
+
 def _stood_for(change: dict) -> dict[str, list[str]]:
     """Each id a change names -> the source entities it stood for in that change."""
     return {i: change["parts"].get(i) or [i] for i in [change["canonical_id"], *change["related"]]}
