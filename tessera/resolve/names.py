@@ -27,7 +27,7 @@ class NameKeys:
         for tok in _SPLIT.split(folded):
             if not tok or tok in self.stop:
                 continue
-            if len(tok) > 5 and tok[:2] in ("al", "el") and tok[2] not in "aeiou":
+            if len(tok) > 5 and tok[:2] in ("al", "el") and tok[2] not in "aeioul":
                 tok = tok[2:]  # Aljabouri -> jabouri, as Al-Jabouri loses its article
             if glue:
                 tok = out.pop() + tok  # Abdul Rahman -> abdulrahman
@@ -55,18 +55,20 @@ def is_latin(text: str) -> bool:
     return all(ord(ch) < 0x250 for ch in text)
 
 
-_DIGRAPHS = (("ph", "f"), ("kh", "k"), ("gh", "g"), ("sh", "s"), ("ch", "c"), ("th", "t"), ("dh", "d"),
-             ("zh", "j"), ("dj", "j"), ("ck", "k"), ("x", "ks"), ("q", "k"), ("c", "k"), ("w", "v"), ("ý", "i"))
+_DIGRAPHS = (("ph", "f"), ("kh", "k"), ("gh", "g"), ("xh", "j"), ("gj", "j"), ("sh", "s"), ("ch", "c"), ("th", "t"),
+             ("dh", "d"), ("zh", "j"), ("dj", "j"), ("ck", "k"), ("x", "ks"), ("q", "k"), ("c", "k"), ("w", "v"))
+_INNER_H = re.compile(r"(?<=.)h")
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _REPEAT = re.compile(r"(.)\1+")
 
 
 @lru_cache(maxsize=200_000)
 def phonetic(token: str) -> str:
-    """A loose sound key for one token: digraphs folded, every vowel run one 'a', repeats collapsed
-    (Hosseini/Hoseyni -> hasana, Uthman/Othman -> atman, Karwan/Carwan -> karvan)."""
+    """A loose sound key for one token: digraphs folded, an inner h dropped, every vowel run one 'a', repeats
+    collapsed (Hosseini/Hoseyni -> hasana, Uthman/Othman -> atman, Karwan/Carwan -> karvan, Hoxha/Hodja -> haja)."""
     for a, b in _DIGRAPHS:
         if a in token:
             token = token.replace(a, b)
+    token = _INNER_H.sub("", token)
     head = token[:1] if token[:1] == "y" else ""
     return head + _REPEAT.sub(r"\1", _VOWEL_RUN.sub("a", token[len(head):]))
