@@ -144,11 +144,128 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
 
 def person_table(store, model: dict) -> compare.PersonTable:
     """The engine's Person table for every Person in the store, built as `resolve` builds it."""
-    from tessera.resolve.engine import PERSON_DOCS, load_entities
-    from tessera.resolve.names import NameKeys
+    from tessera.resolve.engine import load_entities
+    from tessera.resolve.engine import person_table as build
 
     ents = load_entities(store, {"Person"})
     people = sorted(eid for eid, ent in ents.items() if ent.schema == "Person")
-    keys = NameKeys(model["name_equivalents"], model["name_stopwords"])
-    return compare.build_table(people, [ents[eid].props for eid in people], keys, PERSON_DOCS,
-                               [ents[eid].agencies for eid in people])
+    return build(ents, people, model)
+
+
+def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True, partitions: int | None = None,
+                     progress=None):
+    """`engine.resolve` with the Person blocking and scoring on Spark: judgements, exact identifier keys,
+    conflict-aware clustering, canonical ids and the change feed exactly as the engine does them.
+    Returns (ResolveResult, {source id: canonical id})."""
+    import itertools
+    from collections import defaultdict
+
+    from sqlalchemy import bindparam, update
+
+    from tessera.resolve.changes import record_changes
+    from tessera.resolve.engine import (EXACT_KEYS, Clusters, ResolveResult, _norm_key, assign_canonical,
+                                        load_entities, load_model)
+    from tessera.resolve.engine import person_table as build
+    from tessera.resolve.judgements import active_constraints
+    from tessera.store import tables
+
+    model = model or load_model()
+    say = progress or (lambda _msg: None)
+    res = ResolveResult()
+    t0 = time.perf_counter()
+    say("loading entities")
+    ents = load_entities(store, {"Person", *EXACT_KEYS})
+    ids = sorted(ents)
+    index = {eid: i for i, eid in enumerate(ids)}
+    res.entities = len(ids)
+    clusters = Clusters(ids, model["refuse"]["dob_year_gap"])
+    constraints = active_constraints(store)
+    clusters.cannot_link([(index[a], index[b]) for a, b in constraints.not_same if a in index and b in index])
+    for a, b in constraints.same:
+        if a in index and b in index and clusters.union(index[a], index[b], guard=False):
+            res.judged_same += 1
+    first_with_key: dict[tuple, int] = {}
+    for eid in ids:
+        ent = ents[eid]
+        for key_props in EXACT_KEYS.get(ent.schema, ()):
+            values = [sorted(ent.props.get(p, ())) for p in key_props]
+            if not all(values):
+                continue
+            for combo in itertools.product(*values):
+                i = index[eid]
+                j = first_with_key.setdefault((ent.schema, key_props, tuple(_norm_key(v) for v in combo)), i)
+                if j != i and clusters.find(i) != clusters.find(j):
+                    clusters.union(i, j, guard=False)
+                    res.exact_key_joins += 1
+    people = [eid for eid in ids if ents[eid].schema == "Person"]
+    res.persons = len(people)
+    table = build(ents, people, model)
+    rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
+    for r in range(table.n):
+        g = int(rec_index[r])
+        if table.docs[r]:
+            clusters.docs[g] = {k: set(v) for k, v in table.docs[r].items()}
+        if table.years_lo[r] >= 0:
+            clusters.years[g] = (int(table.years_lo[r]), int(table.years_hi[r]))
+    res.seconds["prepare"] = round(time.perf_counter() - t0, 2)
+    say("blocking and scoring Person pairs on Spark")
+    scored = spark_scored_pairs(spark, table, model, partitions)
+    res.seconds.update(scored.seconds)
+    res.candidate_pairs = res.pairs_scored = scored.candidate_pairs
+    res.blocks_skipped = scored.blocks_skipped
+    res.pairs_accepted = len(scored.i)
+    t1 = time.perf_counter()
+    # the engine's order: strongest first, ties by pair position in (i, j) order
+    order = np.lexsort((scored.j, scored.i))
+    order = order[np.argsort(-scored.weight[order], kind="stable")]
+    for i, j in zip(rec_index[scored.i[order]].tolist(), rec_index[scored.j[order]].tolist()):
+        clusters.union(i, j)
+    res.merges_refused = clusters.refused
+    res.refused_by_judgement = clusters.refused_by_judgement
+    members: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(ids)):
+        members[clusters.find(i)].append(i)
+    res.clusters = len(members)
+    res.multi_clusters = sum(1 for m in members.values() if len(m) > 1)
+    res.largest_cluster = max((len(m) for m in members.values()), default=0)
+    assignment = assign_canonical(ids, [ents[eid].canonical_id for eid in ids], list(members.values()))
+    changes = [{"eid": ids[i], "cid": cid} for i, cid in enumerate(assignment) if ents[ids[i]].canonical_id != cid]
+    res.canonical_changed = len(changes)
+    if write:
+        say(f"writing {len(changes):,} canonical ids")
+        e = tables.entities
+        stmt = update(e).where(e.c.id == bindparam("eid")).values(canonical_id=bindparam("cid"))
+        with store.engine.begin() as conn:
+            for k in range(0, len(changes), 20_000):
+                conn.execute(stmt, changes[k:k + 20_000])
+            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)))
+    res.seconds["cluster_write"] = round(time.perf_counter() - t1, 2)
+    res.seconds["total"] = round(time.perf_counter() - t0, 2)
+    return res, dict(zip(ids, assignment))
+
+
+def main(db: str | None = None, partitions: int | None = None, dry_run: bool = False) -> None:
+    """Entry point for spark-submit: resolve the store at --db with Spark, print the result as JSON."""
+    import json
+
+    from pyspark.sql import SparkSession
+
+    from tessera.store.store import Store
+
+    spark = SparkSession.builder.appName("tessera-resolve").getOrCreate()
+    try:
+        result, _ = resolve_on_spark(Store.open(db), spark, write=not dry_run, partitions=partitions)
+    finally:
+        spark.stop()
+    print(json.dumps(result.as_dict(), default=str, indent=2))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Resolve a Tessera store with Spark (run by spark-submit).")
+    parser.add_argument("--db", help="SQLAlchemy URL of the store (default: $TESSERA_DB)")
+    parser.add_argument("--partitions", type=int, help="partitions for blocking and scoring")
+    parser.add_argument("--dry-run", action="store_true", help="score and cluster but write nothing")
+    args = parser.parse_args()
+    main(args.db, args.partitions, args.dry_run)
