@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/ingest.py [--rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-Each backend runs in its own process so that peak RSS is that ingest's alone.
+Each backend runs in its own process so that peak RSS is that ingest's alone. Besides wall-clock time
+it records CPU seconds: Tessera's (the ingest process and its mapping child) and, on PostgreSQL, the
+server backend's; on a machine shared with other work they show the cost that waiting hides.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,14 +62,43 @@ def run_one(url: str, csv_path: str, mapping_path: str) -> None:
     from tessera.store.store import Store
 
     store = Store.open(url)
-    started = time.perf_counter()
+    backend = _backend_pid(store)
+    server_cpu = _proc_cpu(backend)
+    started, cpu = time.perf_counter(), _own_cpu()
     result = ingest_file(store, csv_path, "BENCH", mapping_path)
     seconds = time.perf_counter() - started
+    cpu = _own_cpu() - cpu
+    if backend and _backend_pid(store) == backend:  # the pool handed the ingest the same server connection
+        server_cpu = _proc_cpu(backend) - server_cpu
+    else:
+        server_cpu = None
     # the process plus its mapping child, if it forked one (an upper bound: the two peaks added)
     peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) * 1024
     print(json.dumps({"statements": result.statements, "records": result.records, "seconds": seconds,
-                      "peak_rss": peak}))
+                      "peak_rss": peak, "cpu_seconds": cpu, "server_cpu_seconds": server_cpu}))
+
+
+def _own_cpu() -> float:
+    """User + system CPU seconds of this process and its finished children (the mapping process)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _backend_pid(store) -> int | None:
+    if store.dialect != "postgresql":
+        return None
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+def _proc_cpu(pid: int | None) -> float:
+    """CPU seconds of a local process from /proc (the PostgreSQL backend); 0 when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -74,6 +106,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="admin URL of a PostgreSQL server ('' to skip)")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="which stores to load, in this order")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ingest.json"))
     args = parser.parse_args()
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
@@ -86,9 +119,10 @@ def main() -> None:
     console = Console(width=140)
     console.print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:,.0f} MB) in "
                   f"{time.perf_counter() - started:.1f} s")
-    targets = {"sqlite": f"sqlite:///{work / 'bench.db'}"}
+    wanted = args.backends.split(",")
+    targets = {"sqlite": f"sqlite:///{work / 'bench.db'}"} if "sqlite" in wanted else {}
     pg_db = None
-    if args.pg:
+    if args.pg and "postgresql" in wanted:
         import psycopg
 
         pg_db = f"tessera_bench_{uuid.uuid4().hex[:8]}"
@@ -102,16 +136,19 @@ def main() -> None:
                                   capture_output=True, text=True, check=True)
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if pg_db:
             with psycopg.connect(args.pg.replace("+psycopg", ""), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
-    table = Table("store", "rows", "statements", "seconds", "statements/s", "peak RSS", "target",
-                  title=f"Tessera intake, {args.rows:,} rows x 6 properties")
+    table = Table("store", "rows", "statements", "seconds", "statements/s", "CPU s (tessera)", "CPU s (server)",
+                  "peak RSS", "target", title=f"Tessera intake, {args.rows:,} rows x 6 properties")
     targets_per_s = {"sqlite": 100_000, "postgresql": 200_000}
     for name, r in results.items():
         r["statements_per_s"] = r["statements"] / r["seconds"]
         table.add_row(name, f"{r['records']:,}", f"{r['statements']:,}", f"{r['seconds']:.1f}",
-                      f"{r['statements_per_s']:,.0f}", f"{r['peak_rss'] / 2**20:,.0f} MiB",
+                      f"{r['statements_per_s']:,.0f}", f"{r['cpu_seconds']:.1f}",
+                      "-" if r["server_cpu_seconds"] is None else f"{r['server_cpu_seconds']:.1f}",
+                      f"{r['peak_rss'] / 2**20:,.0f} MiB",
                       f">= {targets_per_s[name]:,}/s, < 1 GiB")
     console.print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -255,6 +255,31 @@ def test_mapping_in_a_second_process_gives_the_same_batch(store, tmp_path, monke
     assert a == b
 
 
+def test_a_load_that_doubles_the_store_rebuilds_its_indexes_and_finds_the_same(store, tmp_path, monkeypatch):
+    from sqlalchemy import inspect, select
+
+    from tessera.intake import pipeline
+    from tessera.store import store as store_module
+
+    rows = "".join(f"N{i},Person {i},0{i % 9 + 1}/01/1990,07700 9{i:05d},Iraq,\n" for i in range(500))
+    csv_file = write(tmp_path / "n.csv", HEADER + rows)
+    kept = ingest_file(store, csv_file, "UKPOL", mapping_file(tmp_path))      # indexes kept up row by row
+    monkeypatch.setattr(store_module, "REBUILD_MIN", 1)
+    monkeypatch.setattr(pipeline, "BYTES_PER_STATEMENT", 1)                   # 'NCA' now more than doubles the store
+    rebuilt = ingest_file(store, csv_file, "NCA", mapping_file(tmp_path))
+    assert rebuilt.statements == kept.statements == 2000
+    with store.engine.connect() as conn:
+        names = {ix["name"] for ix in inspect(conn).get_indexes("statements")}
+        s = tables.statements
+        holders = conn.execute(select(s.c.agency).where(s.c.prop_type == "phone", s.c.value == "+447700900042")
+                               .order_by(s.c.agency)).scalars().all()
+    assert {ix.name for ix in tables.statements.indexes} <= names
+    assert holders == ["NCA", "UKPOL"]
+    a = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="UKPOL")]
+    b = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="NCA")]
+    assert a == b
+
+
 def test_a_workbook_that_breaks_off_in_a_second_process_is_refused_whole(store, tmp_path, monkeypatch):
     from tessera.intake import pipeline
     from tessera.intake.readers import UnreadableFile

@@ -24,6 +24,7 @@ from tessera.store.store import Store
 
 CHUNK = 50_000  # statement rows written at a time
 PARALLEL_BYTES = 4 << 20  # files this large are mapped in a second process
+BYTES_PER_STATEMENT = 32  # a low guess of statements in a file from its size (CSV rows give one per ~15 bytes)
 
 
 class IngestRefused(ValueError):
@@ -309,9 +310,10 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
         context = ChunkContext(batch_id, agency, path.name, started, reader.format, queries, row_markings,
                                default_marking, region)
         chunks = mapped_chunks(reader, context)
-        if path.stat().st_size >= PARALLEL_BYTES:
+        size = path.stat().st_size
+        if size >= PARALLEL_BYTES:
             chunks = in_child_process(chunks)
-        with store.bulk_load(conn):
+        with store.bulk_load(conn, expected_statements=size // BYTES_PER_STATEMENT):
             for chunk in _refusing_unreadable(chunks):
                 store.copy_statements(conn, chunk.statements)
                 store.add_entities(conn, chunk.entities)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, insert
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select
 
 from tessera.store import tables
 
 DEFAULT_PATH = Path("tessera.db")
 MIGRATIONS = Path(__file__).parent / "migrations"
+REBUILD_MIN = 200_000  # statements in a batch before its load may rebuild indexes instead of updating them
 
 STATEMENT_COLUMNS = ("batch_id", "entity_id", "schema", "prop", "prop_type", "value", "original", "warning",
                      "record_no", "agency", "classification", "caveat", "release_to", "grading")
@@ -92,18 +93,41 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def statements_upper_bound(self, connection: Connection) -> int:
+        """At least the number of statements stored (the highest id), read from the primary key at once."""
+        return connection.execute(select(func.max(tables.statements.c.id))).scalar() or 0
+
     @contextmanager
-    def bulk_load(self, connection: Connection):
-        """Settings for one large batch: on SQLite a 256 MB page cache, so indexes stay in memory past 1M rows."""
-        if self.dialect != "sqlite":
-            yield
-            return
+    def bulk_load(self, connection: Connection, expected_statements: int = 0):
+        """Settings for one large batch, inside the caller's transaction.
+
+        When the batch is expected to hold at least REBUILD_MIN statements and at least as many as the
+        store already has, the statements' secondary indexes are dropped and built again once at the end
+        (a sort instead of millions of random inserts); being DDL in the same transaction, a batch that
+        fails or is killed leaves them as they were. On PostgreSQL the drop locks the table against
+        readers until the batch commits, which is why only a load that doubles the store does it.
+        On SQLite the page cache grows to 256 MB so that indexes stay in memory past 1M rows.
+        """
+        rebuild = []
+        if expected_statements >= REBUILD_MIN and expected_statements >= self.statements_upper_bound(connection):
+            rebuild = [ix for ix in tables.statements.indexes if self._index_exists(connection, ix.name)]
+        for index in rebuild:
+            index.drop(connection)
         raw = connection.connection.driver_connection
-        raw.execute("PRAGMA cache_size=-262144")
+        if self.dialect == "sqlite":
+            raw.execute("PRAGMA cache_size=-262144")
         try:
             yield
+            if rebuild and self.dialect == "postgresql":
+                connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+            for index in rebuild:
+                index.create(connection)
         finally:
-            raw.execute("PRAGMA cache_size=-65536")
+            if self.dialect == "sqlite":
+                raw.execute("PRAGMA cache_size=-65536")
+
+    def _index_exists(self, connection: Connection, name: str) -> bool:
+        return any(ix["name"] == name for ix in inspect(connection).get_indexes("statements"))
 
     def copy_statements(self, connection: Connection, rows: Sequence[tuple]) -> None:
         """Append statement rows (tuples in STATEMENT_COLUMNS order) inside the caller's transaction."""
