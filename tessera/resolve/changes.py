@@ -104,6 +104,8 @@ def record_changes(connection: Connection, before: dict[str, str | None], after:
     # Rows go to the driver's executemany as tuples (a million first-run rows in seconds, not tens of them).
     to_db = entity_changes.c.at.type.bind_processor(connection.dialect)
     stamp = to_db(at) if to_db else at
+    if isinstance(stamp, datetime) and connection.dialect.name == "sqlite":
+        stamp = stamp.isoformat(" ")  # what sqlite3 would make of it, once rather than per row
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO entity_changes ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
     rows = [(run_id, stamp, ev["kind"], ev["canonical_id"], json.dumps(ev["related"]) if ev["related"] else "[]",
