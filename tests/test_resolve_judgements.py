@@ -221,3 +221,40 @@ def test_a_split_entity_stays_split_and_the_change_feed_says_so(world, tmp_path)
     [split] = [c for c in feed if c["kind"] == "split"]
     assert split["canonical_id"] == cid and set(split["related"]) == {ids["ukpol.t1"], ids["ukpol.t2"]}
     assert result.canonical_changed >= 1
+
+
+# ---------------------------------------------------------------- conflict detection as a property
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+RECORDS = [f"r{i}" for i in range(6)]
+
+
+def _consistent(accepted: list[jm.Judgement]) -> bool:
+    """No cannot-link falls inside a group that must-links tie together (checked by brute force)."""
+    group = {r: {r} for r in RECORDS}
+    for j in accepted:
+        for x, y in j.same_pairs():
+            merged = group[x] | group[y]
+            for r in merged:
+                group[r] = merged
+    return all(y not in group[x] for j in accepted for x, y in j.not_same_pairs())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["same", "not-same"]), st.sampled_from(RECORDS), st.sampled_from(RECORDS))
+                .filter(lambda t: t[1] != t[2]), max_size=12))
+def test_whatever_analysts_say_the_accepted_judgements_never_contradict_and_every_refusal_would(sequence):
+    from datetime import datetime, timezone
+
+    accepted: list[jm.Judgement] = []
+    for n, (kind, a, b) in enumerate(sequence, start=1):
+        candidate = jm.Judgement(n, kind, a, b, (a,), (b,), (), "r", "alice", "NCA", datetime.now(timezone.utc))
+        conflict = jm.find_conflict(accepted, candidate)
+        if conflict is None:
+            accepted.append(candidate)
+            assert _consistent(accepted)
+        else:
+            assert not _consistent(accepted + [candidate])
+            assert conflict[1] and set(conflict[1]) <= {j.id for j in accepted}  # names only earlier judgements

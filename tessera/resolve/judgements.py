@@ -193,6 +193,26 @@ def _same_path(edges: dict[str, list[tuple[str, int]]], start: str, goal: str) -
     return None
 
 
+def _components(edges: dict[str, list[tuple[str, int]]]) -> dict[str, str]:
+    """Record -> a representative of the records that same-judgements tie it to."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for x, links in edges.items():
+        for y, _jid in links:
+            rx, ry = find(x), find(y)
+            if rx != ry:
+                parent[rx] = ry
+    return {x: find(x) for x in edges}
+
+
 def find_conflict(active: list[Judgement], candidate: Judgement) -> tuple[str, list[int]] | None:
     """(message, conflicting judgement ids) if the candidate contradicts the active judgements, else None."""
     everything = [j for j in active if j.id != candidate.id] + [candidate]
@@ -208,8 +228,9 @@ def find_conflict(active: list[Judgement], candidate: Judgement) -> tuple[str, l
         (j, pair) for j in everything if j.kind != "same" for pair in j.not_same_pairs()]
     if not edges:
         return None
+    component = _components(edges)
     for owner, (x, y) in checks:
-        if x not in edges or y not in edges:
+        if x not in component or component.get(y) != component[x]:
             continue
         path = _same_path(edges, x, y)
         if path is None:
