@@ -149,6 +149,8 @@ def test_the_command_line_judges_lists_withdraws_and_refuses_a_contradiction_wit
     assert json.loads(run("judge", "list", "--json").stdout) == []
     assert run("judge", "not-same", "nca.a", "nca.b", "--reason", "different heights").exit_code == 0
     assert run("judge", "restore", str(jid)).exit_code == EXIT_REFUSED
+    refused = run("judge", "same", "nca.b", "nca.a", "--reason", "x", "--json")
+    assert refused.exit_code == EXIT_REFUSED and json.loads(refused.stdout)["conflicting"] == [jid + 1]
     assert run("judge", "withdraw", "999").exit_code == EXIT_NOT_FOUND
     assert run("judge", "split", "nca.a", "--reason", "x").exit_code == EXIT_USAGE
 

@@ -52,6 +52,11 @@ def _write(db, as_user, as_json, action):
     try:
         with store.engine.begin() as connection:
             judgement = action(connection, user)
+    except jm.JudgementConflict as error:
+        if as_json:
+            emit_json({"error": str(error), "exit_code": EXIT_REFUSED, "conflicting": error.conflicting})
+            raise typer.Exit(EXIT_REFUSED) from None
+        fail(str(error), EXIT_REFUSED)
     except jm.JudgementError as error:
         fail(str(error), _exit_code(error), as_json)
     if as_json:
