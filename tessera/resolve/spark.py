@@ -49,6 +49,8 @@ def local_session(cores: int = 2, memory: str = "1g", app_name: str = "tessera-r
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     spark = (SparkSession.builder.master(f"local[{cores}]").appName(app_name)
              .config("spark.ui.enabled", "false")
+             .config("spark.driver.bindAddress", "127.0.0.1")
+             .config("spark.driver.host", "127.0.0.1")
              .config("spark.driver.memory", memory)
              .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
              .config("spark.ui.showConsoleProgress", "false")
