@@ -31,7 +31,8 @@ def person(pid, name, dob, **props):
 def world(store, tmp_path):
     """Five people recorded by two agencies, an analyst at each, and nothing resolved yet."""
     entities = {"NCA": [person("a", "Hevar Ahmed", "1990-05-01"), person("b", "Hevar Ahmad", "1990-05-01"),
-                        person("c", "Hiwa Ahmed", "1990-05-01")],
+                        person("c", "Hiwa Ahmed", "1990-05-01"),
+                        {"id": "v", "schema": "Vehicle", "properties": {"registrationNumber": ["AB12CDE"]}}],
                 "BF": [person("d", "Karwan Salih", "1987-02-11"), person("e", "Karwan Saleh", "1987-02-11")]}
     for agency, ents in entities.items():
         stream = write(tmp_path / f"{agency}.ftm.jsonl", "".join(json.dumps(e) + "\n" for e in ents))
@@ -130,6 +131,8 @@ def test_a_split_keeps_the_parts_of_the_entity_as_it_was_apart(world):
         judge(world, "split", "nca.d")  # unknown id
     with pytest.raises(jm.JudgementError, match="nothing to split"):
         judge(world, "split", "bf.d")
+    with pytest.raises(jm.JudgementError, match="different kinds"):
+        judge(world, "same", "nca.a", "nca.v")  # a man is not a van
 
 
 def test_the_command_line_judges_lists_withdraws_and_refuses_a_contradiction_with_exit_3(world, monkeypatch):

@@ -270,6 +270,13 @@ def add_judgement(connection: Connection, kind: str, a: str, b: str | None, reas
         if not b:
             raise JudgementError(f"{kind} takes two ids")
         b_members = members_of(connection, b)
+        if kind == "same":
+            e = tables.entities
+            schemas = set(connection.execute(select(e.c.schema).distinct()
+                                             .where(e.c.id.in_(sorted(set(a_members) | set(b_members))))).scalars())
+            if len(schemas) > 1:
+                raise JudgementError(f"{a} and {b} are of different kinds ({', '.join(sorted(schemas))}); "
+                                     "only records of one kind can be the same")
         if kind == "not-same" and set(a_members) & set(b_members):
             raise JudgementError(f"{a} and {b} share source entities; a record cannot be judged not the same as "
                                  "itself (use split)")
