@@ -155,3 +155,14 @@ def test_explain_never_shows_a_colleague_abroad_the_uk_eyes_only_member_of_an_en
     assert ids[PETRENKO] not in own.text.replace(cid, "") and "Petrenko" not in own.text
     mine = client.get("/api/v1/explain", params={"a": cid, "b": ids[SMITH]}, headers=bearer(world.tokens["alice"]))
     assert [j["reason"] for j in mine.json()["judgements"]] == ["MI: Petrenko uses Smith's name"]
+
+
+def test_a_feed_of_events_the_caller_may_not_see_is_skipped_a_bounded_stretch_at_a_time(client, world):
+    ghosts = [f"elsewhere-{n:02d}" for n in range(45)]  # records of which nobody here may see a statement
+    with world.store.engine.begin() as conn:
+        record_changes(conn, {g: None for g in ghosts}, {g: g for g in ghosts})
+    first = client.get("/api/v1/changes", params={"limit": 2}, headers=bearer(world.tokens["alice"])).json()
+    assert first["changes"] == [] and first["next_after"] == 40  # 20 pages of 2 read, none shown
+    rest = client.get("/api/v1/changes", params={"limit": 2, "after": first["next_after"]},
+                      headers=bearer(world.tokens["alice"])).json()
+    assert rest["changes"] == [] and rest["next_after"] == 45

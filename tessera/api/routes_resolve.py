@@ -24,6 +24,7 @@ from tessera.store import tables
 router = APIRouter(prefix=PREFIX, tags=["resolution"])
 
 WITHDRAW_ROLES = ("supervisor", "admin")
+SCAN_PAGES = 20  # change-feed pages read for one request, however few of them the caller may see
 
 
 class JudgementIn(BaseModel):
@@ -242,12 +243,15 @@ def visible_change(change: dict, seen: set[str]) -> dict | None:
 def changes(request: Request, user: UserDep,
             after: Annotated[int, Query(ge=0, description="the last change id already seen")] = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
-    """Events after the cursor that touch an entity the caller may see; `next_after` is the cursor to send next."""
+    """Events after the cursor that touch an entity the caller may see; `next_after` is the cursor to send next
+    (it moves past events the caller may not see, at most SCAN_PAGES pages of them a request)."""
     store = store_of(request)
     out: list[dict] = []
     cursor = after
     with store.engine.connect() as connection:
-        while len(out) < limit:
+        for _ in range(SCAN_PAGES):
+            if len(out) >= limit:
+                break
             page = changes_since(connection, cursor, limit=limit)
             if not page:
                 break
