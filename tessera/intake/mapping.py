@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +23,10 @@ import yaml
 from followthemoney import model
 from followthemoney.exc import InvalidMapping as FtmInvalidMapping
 from followthemoney.mapping.entity import EntityMapping
+from followthemoney.mapping.property import PropertyMapping
 from followthemoney.mapping.query import QueryMapping
 
-from tessera.intake.normalise import normalise
+from tessera.intake.normalise import normaliser
 
 EXTENSION_KEYS = ("marking", "region")
 MARKING_COLUMNS = ("classification_column", "caveat_column", "release_to_column", "grading_column")
@@ -154,31 +156,81 @@ def _formats(prop_mapping) -> tuple[str, ...]:
     return tuple(fmt) if isinstance(fmt, (list, tuple)) else (fmt,)
 
 
+@dataclass(frozen=True)
+class PropertyPlan:
+    """One property mapping reduced to what applying it per record needs."""
+
+    name: str
+    type_name: str
+    refs: tuple[str, ...]
+    literals: tuple[str, ...]
+    join: str | None
+    split: str | None
+    required: bool
+    entity: str | None
+    column: str | None
+    normalise: Callable[[str, str], tuple[str | None, str | None]]
+    source: PropertyMapping      # for templates, which FtM fills in itself
+
+    @classmethod
+    def of(cls, pm: PropertyMapping) -> PropertyPlan:
+        prop = pm.prop
+        return cls(prop.name, prop.type.name, tuple(pm.refs), tuple(pm.literals), pm.join, pm.split, pm.required,
+                   pm.entity, _column_of(pm), normaliser(prop.type.name, _formats(pm)), pm)
+
+    def raw_values(self, record: dict[str, str]) -> list[str]:
+        if self.source.template is not None:
+            return self.source.record_values(record)
+        values = list(self.literals)
+        for ref in self.refs:
+            value = record.get(ref)
+            if value is not None:
+                values.append(value)
+        return values
+
+
+@dataclass(frozen=True)
+class EntityPlan:
+    """One entity mapping: its name, schema, key and property plans."""
+
+    name: str
+    schema: str
+    ftm: EntityMapping
+    properties: tuple[PropertyPlan, ...]
+
+
+def _plan(query: Query) -> tuple[EntityPlan, ...]:
+    plan = query.__dict__.get("_plan")
+    if plan is None:
+        plan = tuple(EntityPlan(em.name, em.schema.name, em, tuple(PropertyPlan.of(pm) for pm in em.properties))
+                     for em in query.ftm.entities)
+        query.__dict__["_plan"] = plan
+    return plan
+
+
 def map_record(query: Query, record: dict[str, str], region: str):
     """Statements of one record as (entity id, schema, prop, type, value, original, warning) tuples.
 
     Raises Problem when the record cannot make its entities: a key column empty while the entity
     has values, or a required value missing or unreadable.
     """
-    if not query.ftm.source.check_filters(record):
+    if (query.ftm.source.filters or query.ftm.source.filters_not) and not query.ftm.source.check_filters(record):
         return []
     region = query.region or region
     ids: dict[str, str] = {}
     out = []
-    for em in query.ftm.entities:
-        em: EntityMapping
+    for em in _plan(query):
         values = []
         for pm in em.properties:
-            prop = pm.prop
             if pm.entity is not None:
                 ref = ids.get(pm.entity)
                 if ref is None:
                     if pm.required:
-                        raise Problem(prop.name, f"required link to {pm.entity!r} but that entity has no key in this row")
+                        raise Problem(pm.name, f"required link to {pm.entity!r} but that entity has no key in this row")
                     continue
-                values.append((prop, ref, ref, None))
+                values.append((pm, ref, ref, None))
                 continue
-            raw = [v for v in pm.record_values(record) if v is not None]
+            raw = pm.raw_values(record)
             if pm.join is not None:
                 raw = [pm.join.join(v for v in raw if v.strip())]
             if pm.split is not None:
@@ -188,23 +240,25 @@ def map_record(query: Query, record: dict[str, str], region: str):
                 value = value.strip()
                 if not value:
                     continue
-                normal, warning = normalise(prop.type.name, value, region, _formats(pm))
-                if normal is None and pm.required:
-                    raise Problem(_column_of(pm), f"required {prop.name} unreadable: {warning}")
-                values.append((prop, normal if normal is not None else value, value, warning))
+                normal, warning = pm.normalise(value, region)
+                if normal is None:
+                    if pm.required:
+                        raise Problem(pm.column, f"required {pm.name} unreadable: {warning}")
+                    normal = value
+                values.append((pm, normal, value, warning))
                 got = True
             if pm.required and not got:
-                raise Problem(_column_of(pm), f"required {prop.name} is empty")
-        key = em.compute_key(record)
+                raise Problem(pm.column, f"required {pm.name} is empty")
+        key = em.ftm.compute_key(record)
         if key is None:
             if values:
-                columns = ", ".join(em.keys or [em.id_column or "?"])
-                raise Problem(columns, f"key column(s) empty for entity {em.name!r} ({em.schema.name})")
+                columns = ", ".join(em.ftm.keys or [em.ftm.id_column or "?"])
+                raise Problem(columns, f"key column(s) empty for entity {em.name!r} ({em.schema})")
             continue
         ids[em.name] = key
-        schema = em.schema.name
-        for prop, value, original, warning in values:
-            out.append((key, schema, prop.name, prop.type.name, value, original, warning))
+        schema = em.schema
+        for pm, value, original, warning in values:
+            out.append((key, schema, pm.name, pm.type_name, value, original, warning))
     return out
 
 

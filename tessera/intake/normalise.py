@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 
@@ -24,6 +25,8 @@ Result = tuple[str | None, str | None]
 
 def clean_text(value: str) -> str:
     """Unicode NFC, whitespace collapsed, ends trimmed."""
+    if value.isascii() and value.isprintable() and "  " not in value:  # already clean but for the ends
+        return value.strip()
     return WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
 
 
@@ -171,7 +174,12 @@ def country(value: str) -> Result:
 
 @lru_cache(maxsize=100_000)
 def by_registry(type_name: str, value: str) -> Result:
-    cleaned = registry.get(type_name).clean(value)
+    prop_type = registry.get(type_name)
+    if value.isascii() and value.isprintable():  # nothing for FtM's sanitising (NFC, unsafe characters) to do
+        value = value.strip()
+        cleaned = prop_type.clean_text(value) if value else None
+    else:
+        cleaned = prop_type.clean(value)
     if cleaned is None:
         return None, f"not a valid {type_name}"
     return cleaned, None
@@ -182,14 +190,28 @@ TEXT_TYPES = {"name", "string", "text", "address", "html"}
 
 def normalise(type_name: str, value: str, region: str = "GB", formats: tuple[str, ...] = ()) -> Result:
     """Normalise a raw value of an FtM property type; (None, warning) when it cannot be."""
+    return normaliser(type_name, formats)(value, region)
+
+
+@lru_cache(maxsize=1024)
+def normaliser(type_name: str, formats: tuple[str, ...] = ()) -> Callable[[str, str], Result]:
+    """The function (value, region) -> Result for one property type and date formats, chosen once per mapping."""
     if type_name in TEXT_TYPES:
-        return clean_text(value), None
+        return _text
     if type_name == "phone":
-        return phone(value, region)
+        return phone
     if type_name == "date":
-        return date(value, formats)
+        return lambda value, _region: date(value, formats)
     if type_name == "country":
-        return country(value)
+        return lambda value, _region: country(value)
     if type_name in ("entity", "json"):
-        return value, None
-    return by_registry(type_name, value)
+        return _as_is
+    return lambda value, _region: by_registry(type_name, value)
+
+
+def _text(value: str, _region: str) -> Result:
+    return clean_text(value), None
+
+
+def _as_is(value: str, _region: str) -> Result:
+    return value, None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select
 
 from tessera.store import tables
 
@@ -102,17 +102,19 @@ class Store:
         """Settings for one large batch, inside the caller's transaction.
 
         When the batch is expected to hold at least REBUILD_MIN statements and at least as many as the
-        store already has, the statements' secondary indexes are dropped and built again once at the end
-        (a sort instead of millions of random inserts); being DDL in the same transaction, a batch that
-        fails or is killed leaves them as they were. On PostgreSQL the drop locks the table against
-        readers until the batch commits, which is why only a load that doubles the store does it.
+        store already has, the statements table's secondary indexes (and on PostgreSQL its foreign keys,
+        whose per-row checks cost more than the rows themselves) are dropped and made again, exactly as
+        the catalogue defined them, once at the end: a sort instead of millions of random inserts.
+        Being DDL in the same transaction, a batch that fails or is killed leaves them as they were.
+        On PostgreSQL the drop locks the table against readers until the batch commits, which is why
+        only a load that at least doubles the store does it.
         On SQLite the page cache grows to 256 MB so that indexes stay in memory past 1M rows.
         """
-        rebuild = []
+        rebuild: list[tuple[str, str]] = []
         if expected_statements >= REBUILD_MIN and expected_statements >= self.statements_upper_bound(connection):
-            rebuild = [ix for ix in tables.statements.indexes if self._index_exists(connection, ix.name)]
-        for index in rebuild:
-            index.drop(connection)
+            rebuild = self._statement_ddl(connection)
+        for drop, _create in rebuild:
+            connection.exec_driver_sql(drop)
         raw = connection.connection.driver_connection
         if self.dialect == "sqlite":
             raw.execute("PRAGMA cache_size=-262144")
@@ -120,14 +122,31 @@ class Store:
             yield
             if rebuild and self.dialect == "postgresql":
                 connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
-            for index in rebuild:
-                index.create(connection)
+            for _drop, create in reversed(rebuild):
+                connection.exec_driver_sql(create)
         finally:
             if self.dialect == "sqlite":
                 raw.execute("PRAGMA cache_size=-65536")
 
-    def _index_exists(self, connection: Connection, name: str) -> bool:
-        return any(ix["name"] == name for ix in inspect(connection).get_indexes("statements"))
+    def _statement_ddl(self, connection: Connection) -> list[tuple[str, str]]:
+        """(drop, create) statements for the statements table's secondary indexes and foreign keys."""
+        if self.dialect == "sqlite":
+            rows = connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'statements' "
+                "AND sql IS NOT NULL").all()
+            return [(f'DROP INDEX "{name}"', sql) for name, sql in rows]
+        if self.dialect != "postgresql":
+            return []
+        keys = connection.exec_driver_sql(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'statements'::regclass AND contype = 'f'").all()
+        indexes = connection.exec_driver_sql(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = 'statements'::regclass "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)").all()
+        return ([(f'ALTER TABLE statements DROP CONSTRAINT "{name}"',
+                  f'ALTER TABLE statements ADD CONSTRAINT "{name}" {definition}') for name, definition in keys]
+                + [(f'DROP INDEX "{name}"', definition) for name, definition in indexes])
 
     def copy_statements(self, connection: Connection, rows: Sequence[tuple]) -> None:
         """Append statement rows (tuples in STATEMENT_COLUMNS order) inside the caller's transaction."""
