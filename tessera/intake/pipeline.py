@@ -153,6 +153,7 @@ class ChunkContext:
     row_markings: list[RowMarking]
     default_marking: tuple
     region: str
+    store: Store | None = None   # its prepare_* put rows in the form it writes fastest
 
 
 @dataclass
@@ -161,9 +162,19 @@ class Chunk:
 
     records: int = 0
     warnings: int = 0
-    statements: list[tuple] = field(default_factory=list)
-    entities: list[dict] = field(default_factory=list)
+    statements: list[tuple] | bytes = field(default_factory=list)
+    entities: list[dict] | bytes = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
+    statement_count: int = 0
+    entity_count: int = 0
+
+    def prepared(self, store: Store | None) -> Chunk:
+        """The chunk with its counts taken and its rows in the store's preferred form."""
+        self.statement_count, self.entity_count = len(self.statements), len(self.entities)
+        if store is not None:
+            self.statements = store.prepare_statements(self.statements)
+            self.entities = store.prepare_entities(self.entities)
+        return self
 
 
 def mapped_chunks(reader, ctx: ChunkContext) -> Iterator[Chunk]:
@@ -196,9 +207,9 @@ def mapped_chunks(reader, ctx: ChunkContext) -> Iterator[Chunk]:
                                                batch_id=ctx.batch_id, record_no=record.number))
             chunk.warnings += sum(1 for stmt in stmts if stmt[6] is not None)
         if len(chunk.statements) >= CHUNK:
-            yield chunk
+            yield chunk.prepared(ctx.store)
             chunk = Chunk()
-    yield chunk
+    yield chunk.prepared(ctx.store)
 
 
 def in_child_process(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -308,7 +319,7 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
             grading=str(grading) if grading else None).returning(tables.batches.c.id)).scalar_one()
         result.batch_id = batch_id
         context = ChunkContext(batch_id, agency, path.name, started, reader.format, queries, row_markings,
-                               default_marking, region)
+                               default_marking, region, store)
         chunks = mapped_chunks(reader, context)
         size = path.stat().st_size
         if size >= PARALLEL_BYTES:
@@ -320,8 +331,8 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
                 if chunk.quarantine:
                     conn.execute(insert(tables.quarantine), chunk.quarantine)
                 result.records += chunk.records
-                result.statements += len(chunk.statements)
-                result.entities += len(chunk.entities)
+                result.statements += chunk.statement_count
+                result.entities += chunk.entity_count
                 result.quarantined += len(chunk.quarantine)
                 result.warnings += chunk.warnings
                 if progress:

@@ -39,12 +39,29 @@ def _copy_field(value) -> str:
         return "\\N"
     if isinstance(value, int):
         return str(value)
-    return value.translate(_COPY_ESCAPES)
+    if "\\" in value or not value.isprintable():  # tabs, newlines, other controls: translate is the slow path
+        return value.translate(_COPY_ESCAPES)
+    return value
 
 
 def _copy_line(row: tuple) -> str:
     """One row in PostgreSQL's COPY text format (faster than psycopg's per-row write_row)."""
     return "\t".join(map(_copy_field, row)) + "\n"
+
+
+def copy_text(rows: Sequence[tuple]) -> bytes:
+    """Statement rows (STATEMENT_COLUMNS order) as COPY text; the record's tail of columns is formatted once."""
+    esc = _copy_field
+    out = []
+    last, tail = None, ""
+    for row in rows:
+        batch_id, entity_id, schema, prop, prop_type, value, original, warning, *rest = row
+        if rest != last:
+            last, tail = rest, "\t".join(map(esc, rest))
+        # schema, prop and prop_type are FollowTheMoney names: letters only, nothing to escape
+        out.append(f"{batch_id}\t{esc(entity_id)}\t{schema}\t{prop}\t{prop_type}\t{esc(value)}\t{esc(original)}\t"
+                   f"{esc(warning)}\t{tail}\n")
+    return "".join(out).encode("utf-8")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -148,15 +165,31 @@ class Store:
                   f'ALTER TABLE statements ADD CONSTRAINT "{name}" {definition}') for name, definition in keys]
                 + [(f'DROP INDEX "{name}"', definition) for name, definition in indexes])
 
-    def copy_statements(self, connection: Connection, rows: Sequence[tuple]) -> None:
-        """Append statement rows (tuples in STATEMENT_COLUMNS order) inside the caller's transaction."""
+    def prepare_statements(self, rows: Sequence[tuple]) -> Sequence[tuple] | bytes:
+        """Statement rows in the form `copy_statements` writes fastest: COPY text on PostgreSQL, else as they are.
+
+        Cheap to send between processes, so a mapping process can do this part of the work.
+        """
+        return copy_text(rows) if self.dialect == "postgresql" else rows
+
+    def prepare_entities(self, rows: Sequence[dict]) -> Sequence[dict] | bytes:
+        """Entity rows in the form `add_entities` writes fastest (see prepare_statements)."""
+        if self.dialect != "postgresql":
+            return rows
+        return "".join(_copy_line((r["id"], r["schema"], r["agency"], r["batch_id"], r["record_no"]))
+                       for r in rows).encode("utf-8")
+
+    def copy_statements(self, connection: Connection, rows: Sequence[tuple] | bytes) -> None:
+        """Append statement rows (tuples in STATEMENT_COLUMNS order, or prepare_statements' result) inside
+        the caller's transaction."""
         if not rows:
             return
         if self.dialect == "postgresql":
             raw = connection.connection.driver_connection
+            data = rows if isinstance(rows, bytes) else copy_text(rows)
             with raw.cursor() as cursor:
                 with cursor.copy(f"COPY statements ({', '.join(STATEMENT_COLUMNS)}) FROM STDIN") as copy:
-                    copy.write("".join(map(_copy_line, rows)).encode("utf-8"))
+                    copy.write(data)
         elif self.dialect == "sqlite":
             raw = connection.connection.driver_connection
             marks = ", ".join("?" * len(STATEMENT_COLUMNS))
@@ -164,19 +197,20 @@ class Store:
         else:
             connection.execute(insert(tables.statements), [dict(zip(STATEMENT_COLUMNS, r)) for r in rows])
 
-    def add_entities(self, connection: Connection, rows: Iterable[dict]) -> None:
+    def add_entities(self, connection: Connection, rows: Iterable[dict] | bytes) -> None:
         """Record source entities first seen in this batch; ones already known keep their first sighting."""
-        rows = list(rows)
+        if not isinstance(rows, bytes):
+            rows = list(rows)
         if not rows:
             return
         if self.dialect == "postgresql":
+            data = rows if isinstance(rows, bytes) else self.prepare_entities(rows)
             raw = connection.connection.driver_connection
             with raw.cursor() as cursor:
                 cursor.execute("CREATE TEMP TABLE IF NOT EXISTS new_entities "
                                "(id text, schema text, agency text, batch_id int, record_no int) ON COMMIT DROP")
                 with cursor.copy("COPY new_entities FROM STDIN") as copy:
-                    copy.write("".join(_copy_line((r["id"], r["schema"], r["agency"], r["batch_id"], r["record_no"]))
-                                       for r in rows).encode("utf-8"))
+                    copy.write(data)
                 cursor.execute("INSERT INTO entities (id, schema, agency, batch_id, record_no) "
                                "SELECT id, schema, agency, batch_id, record_no FROM new_entities "
                                "ON CONFLICT (id) DO NOTHING")
