@@ -78,7 +78,7 @@ def test_a_contradicting_judgement_is_refused_with_409_naming_the_one_it_contrad
     assert f"#{first['id']}" in refused.json()["detail"]
 
 
-def test_only_the_judging_agency_withdraws_and_withdrawal_is_reversible_data(client, world, ids):
+def test_only_the_judging_agency_withdraws_and_a_withdrawal_can_be_undone_unless_it_now_contradicts(client, world, ids):
     made = post(client, world, "alice", kind="same", a=ids[KARIMI], b=ids[KARIMI_AR], reason="photo").json()
     url = f"/api/v1/judgements/{made['id']}"
     assert client.delete(url, headers=bearer(world.tokens["amelie"])).status_code == 403
@@ -89,6 +89,12 @@ def test_only_the_judging_agency_withdraws_and_withdrawal_is_reversible_data(cli
                       headers=bearer(world.tokens["alice"])).json()["judgements"]
     assert [j["id"] for j in kept] == [made["id"]]
     assert client.delete("/api/v1/judgements/999", headers=bearer(world.tokens["alice"])).status_code == 404
+    restored = client.post(f"{url}/restore", headers=bearer(world.tokens["alice"]))
+    assert restored.status_code == 200 and restored.json()["active"] is True
+    assert client.post(f"{url}/restore", headers=bearer(world.tokens["alice"])).status_code == 409  # already active
+    client.delete(url, headers=bearer(world.tokens["alice"]))
+    assert post(client, world, "alice", kind="not-same", a=ids[KARIMI], b=ids[KARIMI_AR], reason="x").status_code == 201
+    assert client.post(f"{url}/restore", headers=bearer(world.tokens["alice"])).status_code == 409  # now contradicts
 
 
 def test_the_change_feed_names_only_entities_the_caller_may_see_and_pages_by_cursor(client, world, ids):

@@ -163,6 +163,30 @@ def withdraw_judgement(request: Request, user: UserDep, judgement_id: int) -> di
         return shown(connection, user, j) or {}
 
 
+@router.post("/judgements/{judgement_id}/restore", summary="Restore a withdrawn judgement, unless it now contradicts")
+def restore_judgement(request: Request, user: UserDep, judgement_id: int) -> dict:
+    store = store_of(request)
+    with store.engine.connect() as connection:
+        try:
+            j = jm.get_judgement(connection, judgement_id)
+        except jm.NotFound:
+            j = None
+        view = shown(connection, user, j) if j else None
+    if view is None:
+        raise Problem(404, "Not Found", f"no judgement #{judgement_id}")
+    if j.agency != user.agency and not set(user.roles) & set(WITHDRAW_ROLES):
+        raise Problem(403, "Forbidden", "only the judging agency or a supervisor may restore a judgement")
+    try:
+        with store.engine.begin() as connection:
+            j = jm.restore(connection, judgement_id, user.name)
+    except jm.JudgementConflict as error:
+        raise _judgement_problem(error) from None
+    except jm.JudgementError as error:
+        raise Problem(409, "Conflict", str(error)) from None
+    with store.engine.connect() as connection:
+        return shown(connection, user, j) or {}
+
+
 def wholly_visible(connection: Connection, user: User, ids: list[str]) -> set[str]:
     """The source entity ids among `ids` of which the user may see every statement."""
     s = tables.statements
