@@ -239,20 +239,33 @@ def test_tabs_newlines_and_backslashes_survive_bulk_loading(store, tmp_path):
     assert statements_of(store, prop="name")[0]["original"] == "line one\nline\ttwo \\N back\\slash"
 
 
-def test_mapping_in_a_second_process_gives_the_same_batch(store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_mapping_in_other_processes_gives_the_same_batch(store, tmp_path, monkeypatch, processes):
+    from sqlalchemy import select
+
     from tessera.intake import pipeline
 
-    rows = "".join(f"N{i},Person {i},0{i % 9 + 1}/01/1990,07700 9{i:05d},Iraq,\n" for i in range(3000))
-    csv_file = write(tmp_path / "n.csv", HEADER + rows + ",Keyless,01/01/1990,,,\n")
+    rows = [f"N{i},Person {i},0{i % 9 + 1}/01/1990,07700 9{i:05d},Iraq,\n" for i in range(3000)]
+    rows[2000] = "N5,Person 5 again,01/01/1991,,Iran,\n"     # an entity seen again, blocks later
+    rows[1500:1500] = ["\n"] * 40                               # blank lines: whole blocks with no record
+    csv_file = write(tmp_path / "n.csv", HEADER + "".join(rows) + ",Keyless,01/01/1990,,,\n")
     inline = ingest_file(store, csv_file, "UKPOL", mapping_file(tmp_path))
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(pipeline, "MAP_PROCESSES", processes)
     monkeypatch.setattr(pipeline, "CHUNK", 1000)
+    monkeypatch.setattr(pipeline, "BLOCK", 7)
     forked = ingest_file(store, csv_file, "NCA", mapping_file(tmp_path))
-    assert (forked.records, forked.statements, forked.entities, forked.quarantined) == \
-        (inline.records, inline.statements, inline.entities, inline.quarantined) == (3001, 12000, 3000, 1)
+    assert (forked.records, forked.statements, forked.entities, forked.quarantined, forked.warnings) == \
+        (inline.records, inline.statements, inline.entities, inline.quarantined, inline.warnings) == \
+        (3001, 11999, 2999, 1, 0)
     a = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="UKPOL")]
     b = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="NCA")]
     assert a == b
+    e = tables.entities
+    with store.engine.connect() as conn:
+        first_seen = dict(conn.execute(select(e.c.agency, e.c.record_no).where(
+            e.c.id.in_(select(tables.statements.c.entity_id).where(tables.statements.c.value == "Person 5 again")))).all())
+    assert first_seen == {"UKPOL": 6, "NCA": 6}
 
 
 def test_a_load_that_doubles_the_store_rebuilds_its_indexes_and_finds_the_same(store, tmp_path, monkeypatch):

@@ -24,6 +24,8 @@ from tessera.store.store import Store
 
 CHUNK = 50_000  # statement rows written at a time
 PARALLEL_BYTES = 4 << 20  # files this large are mapped in a second process
+MAP_PROCESSES = 2  # text files this large are mapped by this many processes, block by block
+BLOCK = 4096  # records in a block
 BYTES_PER_STATEMENT = 32  # a low guess of statements in a file from its size (CSV rows give one per ~15 bytes)
 
 
@@ -168,82 +170,118 @@ class Chunk:
     statement_count: int = 0
     entity_count: int = 0
 
-    def prepared(self, store: Store | None) -> Chunk:
+    entity_ids: list[str] | None = None
+
+    def prepared(self, store: Store | None, with_ids: bool = False) -> Chunk:
         """The chunk with its counts taken and its rows in the store's preferred form."""
         self.statement_count, self.entity_count = len(self.statements), len(self.entities)
+        if with_ids:
+            self.entity_ids = [e["id"] for e in self.entities]
         if store is not None:
             self.statements = store.prepare_statements(self.statements)
             self.entities = store.prepare_entities(self.entities)
         return self
 
 
+def _map_record_into(chunk: Chunk, record: Record, ctx: ChunkContext, seen_entities: set[str]) -> None:
+    """Add one record's statement and entity rows to a chunk, or its quarantine row."""
+    chunk.records += 1
+    problem = record.problem
+    if problem is None:
+        try:
+            rows = record_statements(record, ctx.file_format, ctx.queries, ctx.row_markings,
+                                     ctx.default_marking, ctx.agency, ctx.region)
+        except Problem as exc:
+            problem = exc
+    if problem is not None:
+        chunk.quarantine.append(dict(
+            batch_id=ctx.batch_id, agency=ctx.agency, file_name=ctx.file_name, record_no=record.number,
+            field=problem.field, reason=problem.reason, created_at=ctx.received,
+            raw=json.dumps(record.raw, ensure_ascii=False, default=str)))
+        return
+    head = (ctx.batch_id,)
+    for stmts, marking in rows:
+        tail = (record.number, ctx.agency) + marking
+        chunk.statements.extend([head + stmt + tail for stmt in stmts])
+        for entity_id, schema, *_rest in stmts:
+            if entity_id not in seen_entities:
+                seen_entities.add(entity_id)
+                chunk.entities.append(dict(id=entity_id, schema=schema, agency=ctx.agency,
+                                           batch_id=ctx.batch_id, record_no=record.number))
+        chunk.warnings += sum(1 for stmt in stmts if stmt[6] is not None)
+
+
 def mapped_chunks(reader, ctx: ChunkContext) -> Iterator[Chunk]:
     """Statement, entity and quarantine rows of a file, about CHUNK statements at a time."""
     seen_entities: set[str] = set()
-    head = (ctx.batch_id,)
     chunk = Chunk()
     for record in reader.records():
-        chunk.records += 1
-        problem = record.problem
-        if problem is None:
-            try:
-                rows = record_statements(record, ctx.file_format, ctx.queries, ctx.row_markings,
-                                         ctx.default_marking, ctx.agency, ctx.region)
-            except Problem as exc:
-                problem = exc
-        if problem is not None:
-            chunk.quarantine.append(dict(
-                batch_id=ctx.batch_id, agency=ctx.agency, file_name=ctx.file_name, record_no=record.number,
-                field=problem.field, reason=problem.reason, created_at=ctx.received,
-                raw=json.dumps(record.raw, ensure_ascii=False, default=str)))
-            continue
-        for stmts, marking in rows:
-            tail = (record.number, ctx.agency) + marking
-            chunk.statements.extend([head + stmt + tail for stmt in stmts])
-            for entity_id, schema, *_rest in stmts:
-                if entity_id not in seen_entities:
-                    seen_entities.add(entity_id)
-                    chunk.entities.append(dict(id=entity_id, schema=schema, agency=ctx.agency,
-                                               batch_id=ctx.batch_id, record_no=record.number))
-            chunk.warnings += sum(1 for stmt in stmts if stmt[6] is not None)
+        _map_record_into(chunk, record, ctx, seen_entities)
         if len(chunk.statements) >= CHUNK:
             yield chunk.prepared(ctx.store)
             chunk = Chunk()
     yield chunk.prepared(ctx.store)
 
 
-def in_child_process(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
-    """Run a chunk producer in a forked process, so mapping uses the second core while this one writes.
+def mapped_blocks(reader, ctx: ChunkContext, worker: int, workers: int) -> Iterator[Chunk]:
+    """One chunk for each of this worker's blocks of BLOCK records (blocks worker, worker + workers, …).
 
-    The queue holds two chunks at most, which bounds memory; a child whose parent dies (even by
-    SIGKILL) notices and exits.
+    Every worker reads the whole file, so all know where it ends: each sends a chunk, empty or not,
+    for every one of its blocks up to the last record's, and taking the workers' chunks in turn gives
+    the file's order. A chunk also names its new entities, for the parent to count them once.
+    """
+    seen_entities: set[str] = set()
+    chunk, block = Chunk(), worker
+    for record in reader.records():
+        at = (record.number - 1) // BLOCK
+        while at > block:
+            yield chunk.prepared(ctx.store, with_ids=True)
+            chunk, block = Chunk(), block + workers
+        if at == block:
+            _map_record_into(chunk, record, ctx, seen_entities)
+    if chunk.records:
+        yield chunk.prepared(ctx.store, with_ids=True)
+
+
+def in_child_processes(producers: list[Iterator[Chunk]]) -> Iterator[Chunk]:
+    """Run chunk producers in forked processes, so mapping uses other cores while this one writes.
+
+    With several producers (mapped_blocks), their chunks are taken in turn. Each queue holds two
+    chunks at most, which bounds memory; a child whose parent dies (even by SIGKILL) notices and exits.
     """
     ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue(maxsize=2)
     parent = os.getpid()
+    queues, children = [], []
+    for chunks in producers:
+        queue = ctx.Queue(maxsize=2)
 
-    def produce() -> None:
-        try:
-            for item in chunks:
-                _put(queue, item, parent)
-            _put(queue, None, parent)
-        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises it
-            _put(queue, exc, parent)
+        def produce(queue=queue, chunks=chunks) -> None:
+            try:
+                for item in chunks:
+                    _put(queue, item, parent)
+                _put(queue, None, parent)
+            except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises it
+                _put(queue, exc, parent)
 
-    child = ctx.Process(target=produce, daemon=True)
-    child.start()
+        child = ctx.Process(target=produce, daemon=True)
+        child.start()
+        queues.append(queue)
+        children.append(child)
     try:
+        turn = 0
         while True:
-            item = queue.get()
+            item = queues[turn % len(queues)].get()
             if item is None:
                 break
             if isinstance(item, BaseException):
                 raise item
             yield item
+            turn += 1
     finally:
-        child.join(timeout=5)
-        if child.is_alive():
-            child.kill()
+        for child in children:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.kill()
 
 
 def _refusing_unreadable(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -320,10 +358,15 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
         result.batch_id = batch_id
         context = ChunkContext(batch_id, agency, path.name, started, reader.format, queries, row_markings,
                                default_marking, region, store)
-        chunks = mapped_chunks(reader, context)
         size = path.stat().st_size
-        if size >= PARALLEL_BYTES:
-            chunks = in_child_process(chunks)
+        workers = MAP_PROCESSES if reader.format != "xlsx" else 1  # reading a workbook twice costs more than it saves
+        if size < PARALLEL_BYTES:
+            chunks = mapped_chunks(reader, context)
+        elif workers == 1:
+            chunks = in_child_processes([mapped_chunks(reader, context)])
+        else:
+            chunks = in_child_processes([mapped_blocks(reader, context, w, workers) for w in range(workers)])
+        entity_ids: set[str] = set()
         with store.bulk_load(conn, expected_statements=size // BYTES_PER_STATEMENT):
             for chunk in _refusing_unreadable(chunks):
                 store.copy_statements(conn, chunk.statements)
@@ -332,7 +375,12 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
                     conn.execute(insert(tables.quarantine), chunk.quarantine)
                 result.records += chunk.records
                 result.statements += chunk.statement_count
-                result.entities += chunk.entity_count
+                if chunk.entity_ids is None:
+                    result.entities += chunk.entity_count
+                else:  # mapped by several processes: an entity may be new to more than one
+                    fresh = set(chunk.entity_ids) - entity_ids
+                    entity_ids |= fresh
+                    result.entities += len(fresh)
                 result.quarantined += len(chunk.quarantine)
                 result.warnings += chunk.warnings
                 if progress:
