@@ -298,7 +298,7 @@ def test_a_workbook_that_breaks_off_in_a_second_process_is_refused_whole(store, 
     from tessera.intake import pipeline
     from tessera.intake.readers import UnreadableFile
 
-    def broken_records(self):
+    def broken_records(self, wanted=None):
         raise UnreadableFile(self.path, "the workbook breaks off after row 3")
 
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)

@@ -171,6 +171,7 @@ class Chunk:
     entity_count: int = 0
 
     entity_ids: list[str] | None = None
+    block: int = 0   # mapped by several processes: the file's block of records it holds
 
     def prepared(self, store: Store | None, with_ids: bool = False) -> Chunk:
         """The chunk with its counts taken and its rows in the store's preferred form."""
@@ -226,28 +227,34 @@ def mapped_chunks(reader, ctx: ChunkContext) -> Iterator[Chunk]:
 def mapped_blocks(reader, ctx: ChunkContext, worker: int, workers: int) -> Iterator[Chunk]:
     """One chunk for each of this worker's blocks of BLOCK records (blocks worker, worker + workers, …).
 
-    Every worker reads the whole file, so all know where it ends: each sends a chunk, empty or not,
-    for every one of its blocks up to the last record's, and taking the workers' chunks in turn gives
-    the file's order. A chunk also names its new entities, for the parent to count them once.
+    Blocks with no record send nothing; chunks carry their block number, so that the parent can put
+    the workers' chunks back in the file's order. A chunk also names its new entities, for the parent
+    to count them once.
     """
     seen_entities: set[str] = set()
-    chunk, block = Chunk(), worker
-    for record in reader.records():
+    chunk = None
+    mine = (lambda number: (number - 1) // BLOCK % workers == worker)
+    records = reader.records() if reader.format == "xlsx" else reader.records(mine)
+    for record in records:
+        if not mine(record.number):
+            continue
         at = (record.number - 1) // BLOCK
-        while at > block:
+        if chunk is not None and chunk.block != at:
             yield chunk.prepared(ctx.store, with_ids=True)
-            chunk, block = Chunk(), block + workers
-        if at == block:
-            _map_record_into(chunk, record, ctx, seen_entities)
-    if chunk.records:
+            chunk = None
+        if chunk is None:
+            chunk = Chunk(block=at)
+        _map_record_into(chunk, record, ctx, seen_entities)
+    if chunk is not None:
         yield chunk.prepared(ctx.store, with_ids=True)
 
 
 def in_child_processes(producers: list[Iterator[Chunk]]) -> Iterator[Chunk]:
     """Run chunk producers in forked processes, so mapping uses other cores while this one writes.
 
-    With several producers (mapped_blocks), their chunks are taken in turn. Each queue holds two
-    chunks at most, which bounds memory; a child whose parent dies (even by SIGKILL) notices and exits.
+    With several producers (mapped_blocks), their chunks are merged by block number. Each queue
+    holds two chunks at most, which bounds memory; a child whose parent dies (even by SIGKILL)
+    notices and exits.
     """
     ctx = multiprocessing.get_context("fork")
     parent = os.getpid()
@@ -267,16 +274,22 @@ def in_child_processes(producers: list[Iterator[Chunk]]) -> Iterator[Chunk]:
         child.start()
         queues.append(queue)
         children.append(child)
+
+    def take(queue):
+        item = queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
     try:
-        turn = 0
+        heads = [take(queue) for queue in queues]
         while True:
-            item = queues[turn % len(queues)].get()
-            if item is None:
+            ready = [i for i, head in enumerate(heads) if head is not None]
+            if not ready:
                 break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            turn += 1
+            first = min(ready, key=lambda i: heads[i].block)
+            yield heads[first]
+            heads[first] = take(queues[first])
     finally:
         for child in children:
             child.join(timeout=5)

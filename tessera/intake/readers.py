@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -158,14 +158,15 @@ class CsvReader:
         if len(self.columns) == 1 and len(first_line) > 200:
             raise UnreadableFile(path, "no delimiter found: not a CSV file")
 
-    def records(self) -> Iterator[Record]:
+    def records(self, wanted: Callable[[int], bool] | None = None) -> Iterator[Record]:
+        """Numbered records; with `wanted`, only those whose number it accepts (parsed, never built)."""
         columns = self.columns
         width = len(columns)
         with open(self.path, encoding=self.encoding, errors="surrogateescape", newline="") as fh:
             reader = csv.reader(fh, delimiter=self.delimiter)
             next(reader, None)
             for number, row in enumerate(reader, 1):
-                if not row:
+                if not row or (wanted is not None and not wanted(number)):
                     continue
                 data = dict(zip(columns, row))
                 problem = None
@@ -249,13 +250,16 @@ class JsonLinesReader:
                     except json.JSONDecodeError:
                         yield None
 
-    def records(self) -> Iterator[Record]:
+    def records(self, wanted: Callable[[int], bool] | None = None) -> Iterator[Record]:
+        """Numbered records; with `wanted`, only those whose number it accepts (never decoded)."""
         with open(self.path, encoding="utf-8-sig", errors="surrogateescape") as fh:
             number = 0
             for line in fh:
                 if not line.strip():
                     continue
                 number += 1
+                if wanted is not None and not wanted(number):
+                    continue
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
