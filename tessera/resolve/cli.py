@@ -14,6 +14,10 @@ from tessera.cli_common import EXIT_NOT_FOUND, DbOption, JsonOption, console, em
 def resolve_command(
     model: Annotated[Path | None, typer.Option(help="Model file of match weights (default: the shipped model.json)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Score and cluster but do not write canonical ids")] = False,
+    changed: Annotated[bool, typer.Option("--changed", help="Only what changed: score never-resolved records "
+                                          "against the existing blocks and keep existing clusters")] = False,
+    estimate: Annotated[bool, typer.Option("--estimate", help="Estimate match weights from this store's data "
+                                           "(u from random pairs, m by EM) instead of the model's weights")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -24,11 +28,12 @@ def resolve_command(
         fail(f"no model file {model}", EXIT_NOT_FOUND, as_json)
     store = open_store(db)
     if as_json:
-        result = resolve(store, load_model(model), write=not dry_run)
+        result = resolve(store, load_model(model), write=not dry_run, changed=changed, estimate=estimate)
         emit_json(result.as_dict())
         return
     with console.status("resolving") as status:
-        result = resolve(store, load_model(model), write=not dry_run, progress=lambda msg: status.update(msg))
+        result = resolve(store, load_model(model), write=not dry_run, changed=changed, estimate=estimate,
+                         progress=lambda msg: status.update(msg))
     r = result
     table = Table("measure", "value", title="Tessera resolve")
     for label, value in [("source entities", r.entities), ("of which Person", r.persons),

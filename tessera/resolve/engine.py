@@ -192,6 +192,7 @@ class ResolveResult:
     pairs_accepted: int = 0
     merges_refused: int = 0
     judged_same: int = 0
+    new_entities: int | None = None
     refused_by_judgement: int = 0
     exact_key_joins: int = 0
     clusters: int = 0
@@ -212,8 +213,11 @@ def _norm_key(value: str) -> str:
 
 def resolve(store: Store, model: dict | None = None, write: bool = True,
             progress: Callable[[str], None] | None = None, return_assignment: bool = False,
-            estimate: bool = False, keep: dict | None = None):
-    """Resolve every source entity in the store and (when write) set entities.canonical_id."""
+            estimate: bool = False, keep: dict | None = None, changed: bool = False):
+    """Resolve every source entity in the store and (when write) set entities.canonical_id.
+
+    changed: only what is new since the last run -- existing canonical entities stay as they are and only
+    never-resolved records are scored against the blocks (a new record may still join, or merge, them)."""
     model = model or load_model()
     res = ResolveResult()
     say = progress or (lambda _msg: None)
@@ -234,6 +238,14 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     for i, j in judged_same:  # an analyst's "same" joins first and is never refused by evidence
         if clusters.union(i, j, guard=False):
             res.judged_same += 1
+    fresh = np.fromiter((ents[eid].canonical_id is None for eid in ids), dtype=bool, count=len(ids))
+    if changed:  # keep the clusters of the last run (judgements still win: a refused union stays apart)
+        first_of: dict[str, int] = {}
+        for k, eid in enumerate(ids):
+            cid = ents[eid].canonical_id
+            if cid is not None:
+                clusters.union(k, first_of.setdefault(cid, k), guard=False)
+        res.new_entities = int(fresh.sum())
 
     # exact identifier keys
     t1 = time.perf_counter()
@@ -268,6 +280,9 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         if table.years_lo[r] >= 0:
             clusters.years[g] = (int(table.years_lo[r]), int(table.years_hi[r]))
     pi, pj, res.blocks_skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
+    if changed:
+        touches_new = fresh[rec_index[pi]] | fresh[rec_index[pj]]
+        pi, pj = pi[touches_new], pj[touches_new]
     res.candidate_pairs = len(pi)
     res.seconds["block"] = round(time.perf_counter() - t2, 2)
 
