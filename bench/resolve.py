@@ -242,7 +242,10 @@ def main() -> None:
         print(f"{c:<20}" + "".join(f"{results[e].get('recall_by_culture', {}).get(c, '-'):>12}" for e in results))
     RESULTS.parent.mkdir(exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    previous[f"{args.people}-{args.seed}"] = {"people": args.people, "seed": args.seed, "engines": results,
+    key = f"{args.people}-{args.seed}"
+    if args.skip_splink and "splink" in previous.get(key, {}).get("engines", {}):
+        results = {**results, "splink": previous[key]["engines"]["splink"]}  # kept from an earlier run
+    previous[key] = {"people": args.people, "seed": args.seed, "engines": results,
                                              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     RESULTS.write_text(json.dumps(previous, indent=2) + "\n")
     print(f"\nwritten {RESULTS}")

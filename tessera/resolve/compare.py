@@ -259,7 +259,8 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     name_score = np.zeros(len(i), dtype=np.float32)
     name_score[pk[firsts]] = sc[firsts]
     name_count = np.ones(len(i), dtype=np.int64)
-    name_count[pk[firsts]] = np.minimum(t.phon_count[ra[firsts]], t.phon_count[rb[firsts]])
+    # the commoner of the two names: a rare misspelling of a common name is as weak as the common name
+    name_count[pk[firsts]] = np.maximum(t.phon_count[ra[firsts]], t.phon_count[rb[firsts]])
 
     out = {"name": name_level, "name_score": name_score, "name_count": name_count,
            "dob": dob_levels(t, i, j)}

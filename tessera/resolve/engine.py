@@ -79,6 +79,7 @@ class Clusters:
         self.docs: dict[int, dict[str, set[str]]] = {}
         self.years: dict[int, tuple[int, int]] = {}
         self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
+        self.dates: dict[int, set[tuple[int, int, int]]] = {}  # root -> full, non-estimated birth dates
         self.year_gap = year_gap
         self.refused = 0
         self.refused_by_judgement = 0
@@ -113,6 +114,9 @@ class Clusters:
         ya, yb = self.years.get(a), self.years.get(b)
         if ya and yb and max(ya[1], yb[1]) - min(ya[0], yb[0]) > self.year_gap:
             return True
+        ta, tb = self.dates.get(a), self.dates.get(b)
+        if ta and tb and not any(_dates_compatible(x, y) for x in ta for y in tb):
+            return True  # a chain must not join two people with full birth dates that cannot be one typo apart
         return False
 
     def union(self, i: int, j: int, guard: bool = True) -> bool:
@@ -139,7 +143,18 @@ class Clusters:
             self.years[a] = (min(ya[0], yb[0]), max(ya[1], yb[1])) if ya else yb
         if b in self.cannot:
             self.cannot.setdefault(a, {}).update(self.cannot.pop(b))
+        if b in self.dates:
+            self.dates.setdefault(a, set()).update(self.dates.pop(b))
         return True
+
+
+def _dates_compatible(x: tuple[int, int, int], y: tuple[int, int, int]) -> bool:
+    """One recorded date could be a slip for the other: equal, day and month swapped, one part differing."""
+    if x == y:
+        return True
+    if x[0] == y[0]:
+        return x[1] == y[1] or x[2] == y[2] or (x[1], x[2]) == (y[2], y[1])
+    return abs(x[0] - y[0]) == 1 and (x[1], x[2]) == (y[1], y[2])
 
 
 # ---------------------------------------------------------------- Person model
@@ -279,6 +294,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
             clusters.docs[g] = {k: set(v) for k, v in table.docs[r].items()}
         if table.years_lo[r] >= 0:
             clusters.years[g] = (int(table.years_lo[r]), int(table.years_hi[r]))
+        if table.day[r] >= 0 and (table.month[r], table.day[r]) != (1, 1):
+            clusters.dates[g] = {(int(table.year[r]), int(table.month[r]), int(table.day[r]))}
     pi, pj, res.blocks_skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
     if changed:
         touches_new = fresh[rec_index[pi]] | fresh[rec_index[pj]]
