@@ -51,7 +51,9 @@ self.onmessage = function (event) {
   var graph = build(msg);
   var settings = fa2.inferSettings(graph);
   settings.barnesHutOptimize = graph.order > 300;
+  settings.scalingRatio = Math.max(10, graph.order / 10);  // more repulsion as the chart grows, so leaves fan out
   settings.adjustSizes = false;
+  settings.outboundAttractionDistribution = graph.order > 300;  // hubs pushed apart, their leaves fan out
   current = {run: msg.run, graph: graph, ids: msg.ids, left: msg.iterations || 300, done: 0, settings: settings};
   schedule();
 };

@@ -16,6 +16,7 @@
     zIndex: true,
     nodeReducer: function (node, data) {
       var res = Object.assign({}, data);
+      if (graph.order > 500 && !data.centre) res.size = Math.max(1.5, (data.size || 3) / 2.5);  // dense charts: small dots
       if (state.selected.indexOf(node) >= 0) { res.color = SELECTED; res.highlighted = true; res.zIndex = 2; }
       else if (state.path.nodes[node]) { res.color = PATH; res.zIndex = 1; }
       return res;
