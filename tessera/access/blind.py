@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from sqlalchemy import Connection, delete, func, insert, select
@@ -28,6 +28,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from tessera.alerts.tables import blind_submissions, keyed_batches, match_keys
 from tessera.intake.normalise import date as normal_date
 from tessera.intake.normalise import phone as normal_phone
+from tessera.resolve.names import skeleton
 from tessera.store import tables
 
 KEY_ENV = "TESSERA_FEDERATION_KEY"
@@ -76,8 +77,16 @@ def keyring(key: bytes) -> str:
     return hmac.new(key, b"tessera-keyring", hashlib.sha256).hexdigest()[:16]
 
 
+@lru_cache(maxsize=8)
+def _hmac_base(key: bytes):
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def keyed_hash(key: bytes, kind: str, normalised: str) -> str:
-    return hmac.new(key, f"{kind}\x1f{normalised}".encode("utf-8"), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 under the federation key of "kind, unit separator, normalised text", in hex."""
+    mac = _hmac_base(key).copy()
+    mac.update(f"{kind}\x1f{normalised}".encode("utf-8"))
+    return mac.hexdigest()
 
 
 # --- normalised keys ---------------------------------------------------------------------------------
@@ -91,10 +100,9 @@ def _name_keys():
     return NameKeys(model["name_equivalents"], model["name_stopwords"])
 
 
+@lru_cache(maxsize=200_000)
 def name_key(name: str) -> str | None:
     """Folded name tokens as consonant skeletons, sorted: the same across spellings and scripts; two tokens at least."""
-    from tessera.resolve.names import skeleton
-
     tokens = sorted(skeleton(t) for t in _name_keys().tokens(name) if t)
     return " ".join(tokens) if len(tokens) >= 2 else None
 
@@ -192,11 +200,32 @@ def index_batch(connection: Connection, batch_id: int, key: bytes) -> int:
         stmts.append((prop, prop_type, value))
     if current is not None:
         flush()
-    for i in range(0, len(rows), 20_000):
-        connection.execute(insert(match_keys), rows[i:i + 20_000])
+    _bulk_insert(connection, rows)
     connection.execute(insert(keyed_batches).values(batch_id=batch_id, keyring=keyring(key), keys=len(rows),
                                                     indexed_at=datetime.now(timezone.utc)))
     return len(rows)
+
+
+_KEY_COLUMNS = ("key_hash", "kind", "entity_id", "agency", "batch_id")
+
+
+def _bulk_insert(connection: Connection, rows: list[dict]) -> None:
+    """Append index rows: executemany on SQLite, COPY on PostgreSQL (as the store loads statements)."""
+    if not rows:
+        return
+    tuples = [tuple(r[c] for c in _KEY_COLUMNS) for r in rows]
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.driver_connection
+        raw.executemany(f"INSERT INTO match_keys ({', '.join(_KEY_COLUMNS)}) VALUES (?, ?, ?, ?, ?)", tuples)
+    elif connection.dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY match_keys ({', '.join(_KEY_COLUMNS)}) FROM STDIN") as copy:
+                for row in tuples:
+                    copy.write_row(row)
+    else:
+        for i in range(0, len(rows), 20_000):
+            connection.execute(insert(match_keys), rows[i:i + 20_000])
 
 
 def ensure_index(connection: Connection, key: bytes) -> list[int]:
