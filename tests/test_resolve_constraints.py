@@ -76,3 +76,12 @@ def test_a_same_judgement_joins_records_the_evidence_would_keep_apart_and_the_fe
         kinds = [k for (k,) in conn.execute(select(entity_changes.c.kind).where(
             entity_changes.c.canonical_id == ids["nca.b"]))]
     assert "merged" in kinds
+
+
+def test_a_shared_passport_number_joins_two_spellings_the_names_alone_would_not(store, tmp_path):
+    ftm(store, tmp_path, "UKPOL", [person("a", "Hevar Ahmed", "1990-05-01", passportNumber="P1234567")])
+    ftm(store, tmp_path, "BF", [person("b", "Havar Ahmadi", "1991-01-01", passportNumber="P1234567"),
+                                person("c", "Havar Ahmadi", "1991-01-01")])
+    resolve(store)
+    ids = canon(store)
+    assert ids["ukpol.a"] == ids["bf.b"]

@@ -20,6 +20,7 @@ LEVELS: dict[str, list[str]] = {
     "gender": ["same", "different"],
     "phone": ["shared", "different"],
     "source": ["same_agency", "other_agency"],
+    "document": ["shared", "different"],
 }
 MISSING = -1
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
@@ -282,6 +283,14 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
                 ph_count[k] = min(counts[p] for p in shared)
     out["phone"] = ph
     out["phone_count"] = ph_count
+    doc = np.full(len(i), MISSING, dtype=np.int8)
+    has_doc = np.fromiter((bool(d) for d in t.docs), dtype=bool, count=t.n)
+    for k in np.flatnonzero(has_doc[i] & has_doc[j]).tolist():
+        da, db = t.docs[i[k]], t.docs[j[k]]
+        kinds = da.keys() & db.keys()
+        if kinds:
+            doc[k] = 0 if any(da[kind] & db[kind] for kind in kinds) else 1
+    out["document"] = doc
     return out
 
 
@@ -315,7 +324,7 @@ def dob_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- weights
 
-COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source")
+COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source", "document")
 
 
 def u_probabilities(t: PersonTable, sample: int, seed: int = 0) -> dict[str, list[float]]:
