@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from web_helpers import *  # noqa: F401,F403
 from web_helpers import login, offsite
 
@@ -27,6 +29,9 @@ def test_a_latin_query_finds_the_arabic_and_latin_spellings(page, web_server):
     assert "محمد الكريمي" in text and "Mohammed Al-Karimi" in text
     assert "John Smith" not in text
     assert page.url.endswith("/search?q=Muhammad%20Karimi")
+    # UKPOL's OFFICIAL-SENSITIVE values are the highest on screen; alice's SECRET clearance is not the banner
+    page.locator("#results .markings .tag").first.wait_for()
+    assert banner(page) == ["OFFICIAL-SENSITIVE"] * 2
 
 
 def test_a_phone_typed_as_dialled_finds_its_subject(page, web_server):
@@ -55,6 +60,8 @@ def test_the_owner_side_sees_the_values_and_the_banner_rises_to_secret(page, web
     login(page, web_server, "alice")           # UKPOL, SECRET, British: may see MI's record
     search(page, "07700 900555")
     assert page.locator("[data-pointer]").count() == 0
+    page.locator("#results .markings .tag").first.wait_for()
+    assert banner(page) == ["SECRET · UK EYES ONLY"] * 2
     page.get_by_role("link", name="Viktor Petrenko").click()
     page.locator("#values tbody tr").first.wait_for()
     rows = page.locator("#values tbody tr")
@@ -111,3 +118,19 @@ def test_an_unknown_entity_says_so(page, web_server):
     status = page.locator("#entity-status")
     status.filter(has_text="No entity").wait_for()
     assert status.get_attribute("role") == "alert"
+
+
+def test_the_banner_markings_route_says_nothing_of_what_the_caller_may_not_see(web_server):
+    petrenko = web_server.api("alice", "GET", "/search", params={"q": "Viktor Petrenko"}).json()["results"][0]["id"]
+    smith = web_server.api("alice", "GET", "/search", params={"q": "John Smith"}).json()["results"][0]["id"]
+
+    def markings(user):
+        response = httpx.get(f"{web_server.url}/web/markings", params=[("id", petrenko), ("id", smith)],
+                             headers={"Authorization": f"Bearer {web_server.tokens[user]}"}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert markings("alice") == {petrenko: {"classification": "SECRET", "caveat": "UK EYES ONLY"},
+                                 smith: {"classification": "OFFICIAL-SENSITIVE", "caveat": None}}
+    assert markings("amelie") == {smith: {"classification": "OFFICIAL-SENSITIVE", "caveat": None}}
+    assert httpx.get(f"{web_server.url}/web/markings", params={"id": smith}, timeout=30).status_code == 401

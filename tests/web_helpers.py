@@ -39,7 +39,8 @@ REQUIRE_BROWSER = os.environ.get("TESSERA_REQUIRE_BROWSER") == "1"
 PASSWORDS = {"alice": "pw-alice", "amelie": "pw-amelie", "olly": "pw-olly"}
 LOCAL_HOSTS = {"127.0.0.1"}
 
-__all__ = ["web_server", "browser", "context", "page", "login", "offsite", "WebServer", "seed_store"]
+__all__ = ["web_server", "browser", "context", "page", "login", "offsite", "WebServer", "seed_store", "start_server",
+           "stop_server"]
 
 
 def free_port() -> int:
@@ -92,9 +93,8 @@ def _wait_until_serving(process: subprocess.Popen, url: str, log: Path) -> None:
             time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def web_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("web")
+def start_server(tmp: Path) -> WebServer:
+    """Seed a store under `tmp` and start `tessera serve` over it on a free loopback port (stop_server ends it)."""
     db = tmp / "web.db"
     tokens = seed_store(db, tmp)
     port = free_port()
@@ -104,17 +104,54 @@ def web_server(tmp_path_factory):
         process = subprocess.Popen([sys.executable, "-m", "tessera.cli", "serve", "--host", "127.0.0.1",
                                     "--port", str(port), "--db", str(db)], env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = WebServer(f"http://127.0.0.1:{port}", db, process, tokens)
     try:
-        _wait_until_serving(process, url, log)
-        yield WebServer(url, db, process, tokens)
+        _wait_until_serving(process, server.url, log)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def stop_server(server: WebServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+class _Shared:
+    """One instance per test session even though each module star-imports (and so re-defines) the fixtures:
+    the first fixture instance starts it, the last one to finish stops it."""
+
+    def __init__(self, start, stop):
+        self.start, self.stop, self.value, self.users = start, stop, None, 0
+
+    def acquire(self, *args):
+        if self.users == 0:
+            self.value = self.start(*args)
+        self.users += 1
+        return self.value
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users == 0:
+            value, self.value = self.value, None
+            self.stop(value)
+
+
+_server = _Shared(start_server, stop_server)
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory):
+    server = _server.acquire(tmp_path_factory.mktemp("web"))
+    try:
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _server.release()
 
 
 def _browser_missing() -> str | None:
@@ -127,6 +164,29 @@ def _browser_missing() -> str | None:
     return None
 
 
+def _launch():
+    from playwright.sync_api import sync_playwright
+
+    manager = sync_playwright()
+    playwright = manager.start()
+    try:
+        return manager, playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    except BaseException:
+        manager.__exit__(None, None, None)
+        raise
+
+
+def _close(launched) -> None:
+    manager, chromium = launched
+    try:
+        chromium.close()
+    finally:
+        manager.__exit__(None, None, None)
+
+
+_browser = _Shared(_launch, _close)
+
+
 @pytest.fixture(scope="session")
 def browser():
     missing = _browser_missing()
@@ -134,14 +194,11 @@ def browser():
         if REQUIRE_BROWSER:
             pytest.fail(f"TESSERA_REQUIRE_BROWSER=1 but {missing}")
         pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    _, chromium = _browser.acquire()
+    try:
+        yield chromium
+    finally:
+        _browser.release()
 
 
 @pytest.fixture

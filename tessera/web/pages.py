@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, or_, select
 from starlette.routing import Match
 
-from tessera.access.policy import User
-from tessera.api.deps import Problem, current_user
-from tessera.model.markings import classifications
+from tessera.access.policy import User, visible_clause
+from tessera.api.deps import Problem, UserDep, current_user, store_of
+from tessera.model.markings import Marking, classifications, highest
+from tessera.store import tables
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -109,6 +111,25 @@ def search_page(request: Request, user: PageUser, q: str = "") -> Response:
 @router.get("/entities/{entity_id}", response_class=HTMLResponse)
 def entity_page(request: Request, user: PageUser, entity_id: str) -> Response:
     return render(request, "entity.html", user, entity_id=entity_id, title="Entity profile")
+
+
+@router.get("/web/markings", summary="Highest marking of what the caller may see of each entity (for banners)")
+def markings_of(request: Request, user: UserDep, id: Annotated[list[str], Query()]) -> dict:
+    """canonical or source id -> the highest classification and the caveats of the values the caller may see."""
+    s, e = tables.statements, tables.entities
+    canon = func.coalesce(e.c.canonical_id, e.c.id)
+    wanted = sorted(set(id))[:200]
+    found: dict[str, list[Marking]] = {i: [] for i in wanted}
+    query = (select(e.c.id, e.c.canonical_id, s.c.classification, s.c.caveat).distinct()
+             .select_from(s.join(e, e.c.id == s.c.entity_id))
+             .where(or_(e.c.id.in_(wanted), e.c.canonical_id.in_(wanted), canon.in_(wanted)))
+             .where(visible_clause(user)))
+    with store_of(request).engine.connect() as connection:
+        for eid, cid, classification, caveat in connection.execute(query):
+            for key in {eid, cid} & found.keys():
+                found[key].append(Marking(classification, caveat))
+    return {i: dict(classification=top.classification, caveat=top.caveat)
+            for i, ms in found.items() if ms for top in [highest(ms)]}
 
 
 @router.get("/alerts", response_class=HTMLResponse)

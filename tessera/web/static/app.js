@@ -23,7 +23,7 @@
       init.body = options.body;
     }
     if (options.signal) init.signal = options.signal;
-    return fetch(path.indexOf(API) === 0 ? path : API + path, init).then(function (response) {
+    return fetch(path.indexOf(API) === 0 || path.indexOf("/web/") === 0 ? path : API + path, init).then(function (response) {
       if (response.status === 401 && !options.noRedirect) {
         loginRedirect();
         throw new Error("signed out");
@@ -118,7 +118,8 @@
 
   function fmtDate(value) {
     if (!value) return "";
-    return String(value).replace("T", " ").replace(/(\.\d+)?(\+00:00|Z)$/, " UTC");
+    var m = String(value).match(/^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})/);
+    return m ? m[1] + " " + m[2] : String(value);
   }
 
   document.addEventListener("click", function (event) {

@@ -15,7 +15,8 @@
       r.names && r.names.length > 1 ? el("p", null, "Also known as: " + r.names.filter(function (n) { return n !== r.caption; }).join("; ")) : null,
       el("p", null, r.schemas.map(function (s) { return el("span", {class: "tag"}, s); }),
          " held by " + r.agencies.join(", "),
-         r.marking ? el("span", {class: "tag mark-" + r.marking.classification}, T.markingText(r.marking)) : null),
+         " ", el("span", {class: "markings"},
+           r.marking ? el("span", {class: "tag mark-" + r.marking.classification}, T.markingText(r.marking)) : null)),
       props.length ? el("dl", {class: "props"}, props.map(function (p) {
         return [el("dt", null, p), el("dd", null, r.properties[p].map(function (v) { return v.value + " (" + v.agency + ")"; }).join("; "))];
       }).reduce(function (a, b) { return a.concat(b); }, [])) : null);
@@ -28,6 +29,25 @@
       el("p", null, "Reference: ", el("code", null, p.reference)));
   }
 
+  /* The banner rises to the highest marking of what the results show: per result when the API gives it, else
+     from /web/markings; if neither answers, to the viewer's clearance (what they could be shown at most). */
+  function raiseBanner(shown) {
+    var unmarked = shown.filter(function (r) { return !r.marking; }).map(function (r) { return r.id; });
+    if (!unmarked.length) return;
+    T.api("/web/markings?" + unmarked.map(function (id) { return "id=" + encodeURIComponent(id); }).join("&"))
+      .then(function (found) {
+        unmarked.forEach(function (id) {
+          var m = found[id];
+          if (m) {
+            T.marking.raise(m);
+            var item = document.querySelector('#results li[data-entity="' + CSS.escape(id) + '"] .markings');
+            if (item) item.replaceChildren(T.el("span", {class: "tag mark-" + m.classification}, T.markingText(m)));
+          } else if (clearance) T.marking.raise(clearance);
+        });
+      })
+      .catch(function () { if (clearance) T.marking.raise(clearance); });
+  }
+
   function run(q) {
     var results = document.getElementById("results"), pointers = document.getElementById("pointers");
     results.replaceChildren();
@@ -37,8 +57,7 @@
     return T.api("/search?q=" + encodeURIComponent(q) + "&limit=50").then(function (data) {
       var shown = data.results || [];
       shown.forEach(function (r) { results.appendChild(resultItem(r)); });
-      // Without per-result markings from the API, what is on screen may be up to the viewer's clearance.
-      if (shown.length && shown.some(function (r) { return !r.marking; }) && clearance) T.marking.raise(clearance);
+      raiseBanner(shown);
       (data.pointers || []).forEach(function (p) { pointers.appendChild(pointerItem(p)); });
       document.getElementById("results-section").hidden = shown.length === 0;
       document.getElementById("pointers-section").hidden = !(data.pointers || []).length;
