@@ -8,7 +8,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -21,18 +21,21 @@ from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
 router = APIRouter(prefix=PREFIX, tags=["alerts"])
 
 STREAM_POLL_SECONDS = 1.0
+SmallId = Annotated[int, Path(ge=0, le=2**31 - 1)]
+BigIdPath = Annotated[int, Path(ge=0, le=2**62)]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text holds no NUL
 KEEPALIVE_SECONDS = 15.0
 
 
 class WatchIn(BaseModel):
-    target: str = Field(min_length=1, max_length=96, description="canonical or source entity id")
+    target: str = Field(min_length=1, max_length=96, pattern=NO_NUL, description="canonical or source entity id")
     kind: Literal["entity", "network"] = "entity"
     hops: int = Field(1, ge=1, le=3, description="network radius")
-    label: str | None = Field(None, max_length=200)
+    label: str | None = Field(None, max_length=200, pattern=NO_NUL)
 
 
 class WebhookIn(BaseModel):
-    url: str = Field(min_length=8, max_length=2000, description="http(s) URL receiving signed POSTs")
+    url: str = Field(min_length=8, max_length=2000, pattern=NO_NUL, description="http(s) URL receiving signed POSTs")
 
 
 @router.get("/watches", summary="The caller's watches")
@@ -57,7 +60,7 @@ def add_watch(request: Request, user: UserDep, body: WatchIn) -> dict:
 
 
 @router.delete("/watches/{watch_id}", status_code=204, summary="Stop watching")
-def remove_watch(request: Request, user: UserDep, watch_id: int) -> None:
+def remove_watch(request: Request, user: UserDep, watch_id: SmallId) -> None:
     try:
         with store_of(request).engine.begin() as connection:
             watches.remove_watch(connection, user.name, watch_id)
@@ -78,7 +81,7 @@ def list_alerts(request: Request, user: UserDep,
 
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge one of the caller's alerts")
-def ack_alert(request: Request, user: UserDep, alert_id: int) -> dict:
+def ack_alert(request: Request, user: UserDep, alert_id: BigIdPath) -> dict:
     with store_of(request).engine.begin() as connection:
         found = feed.ack(connection, user, alert_id)
     if not found:
@@ -154,7 +157,7 @@ def add_webhook(request: Request, user: UserDep, body: WebhookIn) -> dict:
 
 
 @router.delete("/webhooks/{hook_id}", status_code=204, summary="Stop a webhook")
-def remove_webhook(request: Request, user: UserDep, hook_id: int) -> None:
+def remove_webhook(request: Request, user: UserDep, hook_id: SmallId) -> None:
     try:
         with store_of(request).engine.begin() as connection:
             delivery.remove_webhook(connection, user.name, hook_id)
