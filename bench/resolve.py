@@ -88,7 +88,7 @@ def run_tessera(db: str, world: Path) -> dict:
     from tessera.store.store import Store
 
     store = Store.open(db)
-    kept: dict = {}
+    kept: dict = {"pairs_only": True}  # the compared pairs, for blocking recall; not every per-pair column
     t0 = time.perf_counter()
     result = resolve(store, keep=kept)
     seconds = time.perf_counter() - t0

@@ -305,11 +305,19 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
 
     t3 = time.perf_counter()
     say(f"comparing {len(pi):,} Person pairs")
-    levels = compare.compare(table, pi, pj)
+    levels = None
+    if estimate or (keep is not None and not keep.get("pairs_only")):
+        levels = compare.compare(table, pi, pj)
     if estimate:
         say("estimating match weights (EM)")
         model = estimate_model(table, levels, model)
-    weight = compare.score(levels, model)
+    if levels is not None:
+        weight = compare.score(levels, model)
+    else:  # in chunks, so that peak memory does not grow with every per-pair column at once
+        weight = np.empty(len(pi), dtype=np.float64)
+        step = model["blocking"].get("chunk", 2_000_000)
+        for k in range(0, len(pi), step):
+            weight[k:k + step] = compare.score(compare.compare(table, pi[k:k + step], pj[k:k + step]), model)
     refused = refusals(table, pi, pj, model)
     ok = (weight >= model["threshold"]) & ~refused
     res.pairs_scored = len(pi)
