@@ -1,7 +1,10 @@
-"""Judgements from a profile in Chromium: an analyst says two records are not the same, with a reason; the
+"""Judgements and explanations on a profile in Chromium: why two records were merged, with weighed comparisons;
+an analyst says two records are not the same, with a reason; the
 form refuses a judgement without one; another agency's analyst sees the judgement on the same subject."""
 
 from __future__ import annotations
+
+import re
 
 from web_helpers import *  # noqa: F401,F403
 from web_helpers import login
@@ -68,3 +71,18 @@ def test_a_contradicting_judgement_is_refused_with_the_servers_reason(page, web_
     error = page.locator("#judge-error")
     error.filter(has_text="Not recorded").wait_for()
     assert "contradicts" in error.inner_text()
+
+
+def test_the_profile_explains_the_merge_with_its_weighed_comparisons(page, web_server):
+    profile = karimi(web_server)
+    assert len(profile["source_entities"]) == 2
+    login(page, web_server, "alice", next_path=f"/entities/{profile['id']}")
+    box = page.locator("[data-explain]")
+    box.first.wait_for()
+    text = box.first.inner_text()
+    assert "UKPOL" in text and "FRPOL" in text
+    assert re.search(r"Matched: total weight [\d.]+ against a threshold of [\d.]+", text)
+    rows = box.first.locator("tbody tr")
+    comparisons = {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").all_inner_texts()
+                   for i in range(rows.count())}
+    assert comparisons["dob"][0] == "exact" and comparisons["dob"][1].startswith("+")

@@ -32,18 +32,45 @@
       p.reference ? el("p", null, "Reference: ", el("code", null, p.reference)) : null);
   }
 
-  function describe(value) {
-    if (value === null || value === undefined) return "—";
-    if (typeof value !== "object") return String(value);
-    if (Array.isArray(value)) {
-      return el("ul", null, value.map(function (item) { return el("li", null, describe(item)); }));
-    }
-    var dl = el("dl", {class: "explain"});
-    Object.keys(value).forEach(function (key) {
-      dl.appendChild(el("dt", null, key));
-      dl.appendChild(el("dd", null, describe(value[key])));
+  function agencyOf(sid) {
+    var v = profile && profile.values.find(function (x) { return x.source_entity === sid; });
+    return v ? v.agency : "";
+  }
+
+  function recordName(sid) {
+    return "record " + sid.slice(0, 12) + (agencyOf(sid) ? " (" + agencyOf(sid) + ")" : "");
+  }
+
+  /* One explanation (GET /api/v1/explain): the scored comparisons, shared identifiers, judgements, withheld counts. */
+  function explanation(first, other, data) {
+    var box = el("div", {class: "panel", "data-explain": other}, el("h3", null, recordName(first) + " and " + recordName(other)));
+    (data.pairs || []).forEach(function (pair) {
+      box.appendChild(el("p", null, el("strong", null, pair.decision === "match" ? "Matched" : "Not matched"),
+        ": total weight " + pair.total + " against a threshold of " + pair.threshold +
+        (pair.prior !== undefined ? " (prior " + pair.prior + ")" : "") +
+        (pair.name_similarity !== undefined ? "; name similarity " + pair.name_similarity + "%" : "") +
+        (pair.refused ? "; refused: " + pair.refused : "")));
+      box.appendChild(el("table", {class: "data"},
+        el("caption", null, "Comparisons"),
+        el("thead", null, el("tr", null, el("th", {scope: "col"}, "Comparison"), el("th", {scope: "col"}, "Level"),
+                                         el("th", {scope: "col"}, "Weight"))),
+        el("tbody", null, (pair.comparisons || []).map(function (c) {
+          return el("tr", null, el("th", {scope: "row"}, c.comparison), el("td", null, c.level),
+                    el("td", null, (c.weight > 0 ? "+" : "") + c.weight));
+        }))));
     });
-    return dl;
+    (data.shared_keys || []).forEach(function (k) {
+      box.appendChild(el("p", null, "Shared identifier (" + (k.properties || []).join(", ") + "): ",
+        el("code", null, (k.value || []).join(", "))));
+    });
+    (data.judgements || []).forEach(function (j) { box.appendChild(el("p", null, "Judgement #" + j.id + ": " + j.kind +
+      " by " + j.user + (j.reason ? " — " + j.reason : ""))); });
+    var withheld = (data.withheld_pairs || 0) + (data.withheld_shared_keys || 0);
+    if (withheld) box.appendChild(el("p", {class: "muted"}, withheld + " comparison(s) withheld: they involve records you may not see in full."));
+    if (!(data.pairs || []).length && !(data.shared_keys || []).length && !(data.judgements || []).length && !withheld) {
+      box.appendChild(el("p", {class: "muted"}, data.same_cluster ? "Joined through other records of this entity." : "No direct evidence."));
+    }
+    return box;
   }
 
   function loadExplanation(sources) {
@@ -60,9 +87,10 @@
       answers.forEach(function (answer) {
         if (answer.error) return;
         any = true;
-        box.appendChild(el("div", {class: "panel"}, el("h3", null, first + " and " + answer.other), describe(answer.data)));
+        box.appendChild(explanation(first, answer.other, answer.data));
       });
       if (!any) box.appendChild(el("p", {class: "muted"}, "No explanation is available for these records."));
+      if (sources.length > 6) box.appendChild(el("p", {class: "muted"}, "The first five of " + (sources.length - 1) + " records compared."));
       show("explain-section");
     });
   }
