@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -62,6 +63,8 @@ def run_one(url: str, csv_path: str, mapping_path: str) -> None:
     from tessera.store.store import Store
 
     store = Store.open(url)
+    sampler = TreeRss()
+    sampler.start()
     backend = _backend_pid(store)
     server_cpu = _proc_cpu(backend)
     started, cpu = time.perf_counter(), _own_cpu()
@@ -72,11 +75,50 @@ def run_one(url: str, csv_path: str, mapping_path: str) -> None:
         server_cpu = _proc_cpu(backend) - server_cpu
     else:
         server_cpu = None
-    # the process plus its mapping child, if it forked one (an upper bound: the two peaks added)
-    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) * 1024
+    sampler.stop()
+    # the most of this process and its mapping children together (resident pages shared after the fork
+    # counted in each, so an upper bound), and never less than this process's own peak
+    peak = max(sampler.peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print(json.dumps({"statements": result.statements, "records": result.records, "seconds": seconds,
-                      "peak_rss": peak, "cpu_seconds": cpu, "server_cpu_seconds": server_cpu}))
+                      "peak_rss": peak, "peak_pss": sampler.peak_pss, "cpu_seconds": cpu,
+                      "server_cpu_seconds": server_cpu}))
+
+
+class TreeRss(threading.Thread):
+    """Samples, every 100 ms, the memory of this process plus its children, keeping the peaks.
+
+    `peak` adds resident sizes (pages shared since the fork counted in each process: an upper bound);
+    `peak_pss` adds proportional sizes (a shared page split between its sharers: the memory really used).
+    """
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak, self.peak_pss, self.done = 0, 0, threading.Event()
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self.done.wait(0.1):
+            pids = {str(me)}
+            for children in Path(f"/proc/{me}/task").glob("*/children"):
+                try:
+                    pids.update(children.read_text().split())
+                except OSError:
+                    continue
+            rss = pss = 0
+            for pid in pids:
+                try:
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Rss:"):
+                            rss += int(line.split()[1]) * 1024
+                        elif line.startswith("Pss:"):
+                            pss += int(line.split()[1]) * 1024
+                except (OSError, IndexError, ValueError):
+                    continue
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
 
 
 def _own_cpu() -> float:
@@ -116,7 +158,7 @@ def main() -> None:
     started = time.perf_counter()
     write_csv(csv_path, args.rows)
     mapping_path.write_text(MAPPING)
-    console = Console(width=140)
+    console = Console(width=170)
     console.print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:,.0f} MB) in "
                   f"{time.perf_counter() - started:.1f} s")
     wanted = args.backends.split(",")
@@ -141,14 +183,14 @@ def main() -> None:
             with psycopg.connect(args.pg.replace("+psycopg", ""), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
     table = Table("store", "rows", "statements", "seconds", "statements/s", "CPU s (tessera)", "CPU s (server)",
-                  "peak RSS", "target", title=f"Tessera intake, {args.rows:,} rows x 6 properties")
+                  "peak RSS", "peak PSS", "target", title=f"Tessera intake, {args.rows:,} rows x 6 properties")
     targets_per_s = {"sqlite": 100_000, "postgresql": 200_000}
     for name, r in results.items():
         r["statements_per_s"] = r["statements"] / r["seconds"]
         table.add_row(name, f"{r['records']:,}", f"{r['statements']:,}", f"{r['seconds']:.1f}",
                       f"{r['statements_per_s']:,.0f}", f"{r['cpu_seconds']:.1f}",
                       "-" if r["server_cpu_seconds"] is None else f"{r['server_cpu_seconds']:.1f}",
-                      f"{r['peak_rss'] / 2**20:,.0f} MiB",
+                      f"{r['peak_rss'] / 2**20:,.0f} MiB", f"{r['peak_pss'] / 2**20:,.0f} MiB",
                       f">= {targets_per_s[name]:,}/s, < 1 GiB")
     console.print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -264,7 +264,8 @@ def test_mapping_in_other_processes_gives_the_same_batch(store, tmp_path, monkey
     e = tables.entities
     with store.engine.connect() as conn:
         first_seen = dict(conn.execute(select(e.c.agency, e.c.record_no).where(
-            e.c.id.in_(select(tables.statements.c.entity_id).where(tables.statements.c.value == "Person 5 again")))).all())
+            e.c.id.in_(select(tables.statements.c.entity_id)
+                       .where(tables.statements.c.value == "Person 5 again")))).all())
     assert first_seen == {"UKPOL": 6, "NCA": 6}
 
 
