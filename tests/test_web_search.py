@@ -10,6 +10,11 @@ import httpx
 from web_helpers import *  # noqa: F401,F403
 from web_helpers import login, offsite
 
+from intake_helpers import HEADER_LINE, mapping_file, write
+from tessera.intake.pipeline import BatchMarking, ingest_file
+from tessera.resolve.engine import resolve
+from tessera.store.store import Store
+
 
 def search(page, q: str) -> None:
     box = page.get_by_label("Name, phone, document, plate or account")
@@ -134,3 +139,38 @@ def test_the_banner_markings_route_says_nothing_of_what_the_caller_may_not_see(w
                                  smith: {"classification": "OFFICIAL-SENSITIVE", "caveat": None}}
     assert markings("amelie") == {smith: {"classification": "OFFICIAL-SENSITIVE", "caveat": None}}
     assert httpx.get(f"{web_server.url}/web/markings", params={"id": smith}, timeout=30).status_code == 401
+
+
+def test_a_profile_points_to_another_agencys_secret_record_of_the_same_subject(page, web_server, tmp_path):
+    # UKPOL and MI both hold Samir Haddad; MI's record is SECRET UK EYES ONLY. Resolution joins them.
+    store = Store.open(f"sqlite:///{web_server.db}")
+    try:
+        mapping = mapping_file(tmp_path)
+        row = "{ref},Samir Haddad,09/09/1979,07700 900777,{nat},\n"
+        ingest_file(store, write(tmp_path / "ukpol.csv", HEADER_LINE + row.format(ref="N50", nat="GB")), "UKPOL",
+                    mapping, BatchMarking.make("OFFICIAL"))
+        ingest_file(store, write(tmp_path / "mi.csv", HEADER_LINE + row.format(ref="M50", nat="LB")), "MI", mapping,
+                    BatchMarking.make("SECRET", caveat="UK EYES ONLY", grading="1B"))
+        resolve(store)
+    finally:
+        store.close()
+    found = web_server.api("alice", "GET", "/search", params={"q": "Samir Haddad"}).json()["results"]
+    assert [r["agencies"] for r in found] == [["MI", "UKPOL"]]
+    haddad = found[0]["id"]
+
+    login(page, web_server, "amelie", next_path=f"/entities/{haddad}")
+    pointer = page.locator("#pointers [data-pointer]")
+    pointer.first.wait_for()
+    assert pointer.count() == 1
+    assert "Agency MI holds this subject" in pointer.inner_text() and "MI liaison officer" in pointer.inner_text()
+    rows = page.locator("#values tbody tr")
+    assert {rows.nth(i).get_attribute("data-agency") for i in range(rows.count())} == {"UKPOL"}
+    assert "LB" not in page.locator("#values").inner_text().upper().split()
+    assert banner(page) == ["OFFICIAL", "OFFICIAL"]
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    login(page, web_server, "alice", next_path=f"/entities/{haddad}")
+    page.locator('#values tbody tr[data-agency="MI"]').first.wait_for()
+    assert page.locator("#pointers-section").is_hidden()
+    assert banner(page) == ["SECRET · UK EYES ONLY"] * 2

@@ -19,7 +19,8 @@ from sqlalchemy import func, or_, select
 from starlette.routing import Match
 
 from tessera.access.policy import User, visible_clause
-from tessera.api.deps import Problem, UserDep, current_user, store_of
+from tessera.api.deps import Problem, UserDep, current_user, record_audit, store_of
+from tessera.api.search import pointer_reference
 from tessera.model.markings import Marking, classifications, highest
 from tessera.store import tables
 
@@ -130,6 +131,34 @@ def markings_of(request: Request, user: UserDep, id: Annotated[list[str], Query(
                 found[key].append(Marking(classification, caveat))
     return {i: dict(classification=top.classification, caveat=top.caveat)
             for i, ms in found.items() if ms for top in [highest(ms)]}
+
+
+@router.get("/web/pointers", summary="Pointers to the records of an entity the caller may not see (no content)")
+def pointers_of(request: Request, user: UserDep, entity: Annotated[str, Query(min_length=1, max_length=96)]) -> dict:
+    """For a canonical entity the caller may see: each agency, with an open hit policy, holding a member record
+    of which the caller may see nothing — its contact point and the entity's opaque reference, never content."""
+    s, e, a = tables.statements, tables.entities, tables.agencies
+    canon = func.coalesce(e.c.canonical_id, e.c.id)
+    store = store_of(request)
+    with store.engine.connect() as connection:
+        row = connection.execute(select(canon).where(or_(e.c.id == entity, e.c.canonical_id == entity)).limit(1)).first()
+        members = [] if row is None else list(connection.execute(
+            select(e.c.id).where(or_(e.c.canonical_id == row[0], e.c.id == row[0]))).scalars())
+        seen = set(connection.execute(select(s.c.entity_id).distinct().where(s.c.entity_id.in_(members))
+                                      .where(visible_clause(user))).scalars()) if members else set()
+        if not seen:
+            raise Problem(404, "Not Found", f"no entity {entity!r}")
+        hidden = sorted(set(members) - seen)
+        owners = connection.execute(
+            select(s.c.agency, a.c.contact, a.c.hit_policy).distinct()
+            .select_from(s.outerjoin(a, a.c.code == s.c.agency)).where(s.c.entity_id.in_(hidden))).all() if hidden else []
+    cid = row[0]
+    out = [dict(agency=agency, contact=contact, reference=pointer_reference(cid))
+           for agency, contact, policy in sorted(owners, key=lambda o: o[0]) if (policy or "open") == "open"]
+    for pointer in out:
+        record_audit(store, user, "entity.pointer", [cid, f"agency:{pointer['agency']}"], entity,
+                     purpose=f"pointer {pointer['reference']} shown to {user.agency}")
+    return dict(id=cid, pointers=out)
 
 
 @router.get("/alerts", response_class=HTMLResponse)

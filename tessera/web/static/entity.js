@@ -179,8 +179,10 @@
     var tbody = document.querySelector("#values tbody");
     data.values.filter(function (v) { return v.prop_type !== "entity"; }).forEach(function (v) { tbody.appendChild(valueRow(v)); });
     show("values-section");
-    (data.pointers || []).forEach(function (p) { document.getElementById("pointers").appendChild(pointerItem(p)); });
-    if ((data.pointers || []).length) show("pointers-section");
+    T.api("/web/pointers?entity=" + encodeURIComponent(data.id)).then(function (found) {
+      (found.pointers || []).forEach(function (p) { document.getElementById("pointers").appendChild(pointerItem(p)); });
+      if ((found.pointers || []).length) show("pointers-section");
+    }).catch(function () {});
     status.textContent = data.values.length + " values from " + data.agencies.length +
       (data.agencies.length === 1 ? " agency" : " agencies") + ".";
     loadExplanation(data.source_entities);
