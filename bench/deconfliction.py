@@ -128,7 +128,8 @@ def main() -> None:
     for r in results:
         table.add_row(*(str(v) for v in r.values()))
     Console().print(table)
-    out = Path(__file__).parent / "results" / "deconfliction.json"
+    name = "deconfliction.json" if args.batch == 100 else f"deconfliction-batch{args.batch}.json"
+    out = Path(__file__).parent / "results" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(dict(load_average=os.getloadavg(), results=results), indent=2) + "\n")
     print(f"wrote {out}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from web_charts_world import HUBS, LEAVES, SMALL_BOATS, SUPER_LEAVES, seed_charts
 from web_helpers import *  # noqa: F401,F403
@@ -144,6 +145,29 @@ def test_double_click_expands_a_node_and_its_collapse_button_folds_it_back(chart
     assert chart_page.errors == []
 
 
+def test_the_chart_can_be_drawn_expanded_and_collapsed_from_the_keyboard_alone(chart_page, chart_server):
+    ids = chart_server.ids
+    sign_in(chart_page, chart_server)
+    chart_page.get_by_label("Hops").focus()
+    chart_page.keyboard.type("1")  # picks the option "1"
+    chart_page.get_by_label("Entity id").focus()
+    chart_page.keyboard.type(ids["Ada Chainwright"])
+    chart_page.keyboard.press("Enter")  # submits the form
+    chart_page.wait_for_function("id => TesseraChart.graph.hasNode(id)", arg=ids["Bo Chainwright"])
+    settle(chart_page)
+    assert not has(chart_page, ids["Cy Chainwright"])  # one hop: Bo's other neighbour waits for an expansion
+    expand = chart_page.get_by_role("button", name="Expand Bo Chainwright")
+    expand.focus()
+    chart_page.keyboard.press("Enter")
+    chart_page.wait_for_function("id => TesseraChart.graph.hasNode(id)", arg=ids["Cy Chainwright"])
+    settle(chart_page)
+    collapse = chart_page.get_by_role("button", name="Collapse Bo Chainwright")
+    collapse.focus()
+    chart_page.keyboard.press("Space")
+    chart_page.wait_for_function("id => !TesseraChart.graph.hasNode(id)", arg=ids["Cy Chainwright"])
+    assert "Collapsed Bo Chainwright" in chart_page.locator("#chart-status").inner_text()
+
+
 def test_a_supernode_comes_as_a_summary_and_expands_a_page_at_a_time(chart_page, chart_server):
     ids = chart_server.ids
     sign_in(chart_page, chart_server)
@@ -164,7 +188,7 @@ def test_a_supernode_comes_as_a_summary_and_expands_a_page_at_a_time(chart_page,
         settle(chart_page)
     # every one of its neighbours is on the chart now (Dee was already), and no more pages are offered
     assert order(chart_page) == before + SUPER_LEAVES
-    assert chart_page.get_by_role("button", name="Next 50 of Hub Zed's").count() == 0
+    expect(chart_page.get_by_role("button", name="Next 50 of Hub Zed's")).to_have_count(0)  # the list re-renders after 50 ms
 
 
 def test_link_type_and_time_filters_change_what_is_drawn(chart_page, chart_server):

@@ -12,14 +12,17 @@ Bearer-token requests need neither: browsers never attach them by themselves.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Query, Request
+from pydantic import AfterValidator
 from fastapi.responses import JSONResponse
 
 from tessera.access import audit, identity, sessions
 from tessera.access.policy import User
+from tessera.model.markings import Grading, MarkingError
 from tessera.store.store import Store
 
 PREFIX = "/api/v1"
@@ -27,6 +30,27 @@ PROBLEM = "application/problem+json"
 SESSION_COOKIE = "tessera_session"
 CSRF_HEADER, CSRF_VALUE = "x-requested-with", "tessera"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _real_day(text: str | None) -> str | None:
+    if text is not None:
+        date.fromisoformat(text)  # ValueError -> 422: "2025-02-30" has the shape but is no day
+    return text
+
+
+def _readable_grading(text: str | None) -> str | None:
+    if text is not None and text.strip():
+        try:
+            Grading.parse(text)
+        except MarkingError as exc:
+            raise ValueError(str(exc)) from None
+    return text
+
+
+DayQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD"),
+                     AfterValidator(_real_day)]
+GradeQuery = Annotated[str | None, Query(max_length=8, description="minimum grading, e.g. 2B (3x5x2) or B2"),
+                       AfterValidator(_readable_grading)]
 
 
 class Problem(Exception):

@@ -10,17 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 
-from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
+from tessera.api.deps import PREFIX, DayQuery, GradeQuery, Problem, UserDep, record_audit, store_of
 from tessera.graph import queries as q
 from tessera.graph.cache import GraphCache, viewer_key
 from tessera.graph.index import LINK_TYPES, EdgeFilter, GraphIndex
-from tessera.model.markings import Grading
 
 router = APIRouter(prefix=f"{PREFIX}/graph", tags=["graph"])
 
 TypesQuery = Annotated[list[str] | None, Query(alias="type", description=f"link types: {', '.join(LINK_TYPES)}")]
-DayQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
-GradeQuery = Annotated[str | None, Query(max_length=8, description="minimum grading, e.g. 2B (3x5x2) or B2")]
 MAX_EXPORT = 5000  # entities in one export
 
 
@@ -39,8 +36,6 @@ class _View:
         bad = [t for t in types or [] if t not in LINK_TYPES]
         if bad:
             raise Problem(422, "Unprocessable Content", f"unknown link type {bad[0]!r}; known: {', '.join(LINK_TYPES)}")
-        if min_grade and Grading.parse(min_grade) is None:
-            raise Problem(422, "Unprocessable Content", f"not a grading: {min_grade!r}")
         self.visible = cache.visibility(self.store, self.ix, user)
         self.flt = EdgeFilter(types=frozenset(types) if types else None, start=since, end=until,
                               min_grade=min_grade, visible=self.visible)

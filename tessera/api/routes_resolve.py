@@ -265,7 +265,7 @@ def visible_change(change: dict, seen: set[str]) -> dict | None:
 
 @router.get("/changes", summary="The change feed of canonical entities (created, attached, merged, split)")
 def changes(request: Request, user: UserDep,
-            after: Annotated[int, Query(ge=0, description="the last change id already seen")] = 0,
+            after: Annotated[int, Query(ge=0, le=2**63 - 1, description="the last change id already seen")] = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
     """Events after the cursor that touch an entity the caller may see; `next_after` is the cursor to send next
     (it moves past events the caller may not see, at most SCAN_PAGES pages of them a request)."""

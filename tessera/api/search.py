@@ -12,6 +12,7 @@ from functools import cache, lru_cache
 
 from sqlalchemy import Connection, and_, func, not_, or_, select
 
+from tessera.access.deconfliction import searched as tell_owner
 from tessera.access.policy import User, visible_clause
 from tessera.api import search_index
 from tessera.intake.normalise import phone
@@ -220,6 +221,7 @@ def _pointers(connection: Connection, user: User, q: str, visible, seen: set[str
             .where(or_(e.c.canonical_id == cid, e.c.id == cid))
             .where(s.c.entity_id.in_(sorted(k for k, v in hidden.items() if v == cid)))).all()
         for agency, contact, policy in owners:
+            tell_owner(connection.engine, user, agency, policy, cid)  # open or silent: the owner is told
             if (policy or "open") != "open":
                 continue
             pointers[(agency, cid)] = dict(agency=agency, contact=contact, reference=pointer_reference(cid),

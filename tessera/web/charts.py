@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
+from tessera.api.deps import PREFIX, DayQuery, Problem, UserDep, record_audit, store_of
 from tessera.graph.index import LINK_TYPES
 from tessera.web import chart_data as data
 from tessera.web.pages import PageUser, render
@@ -21,7 +21,6 @@ router = APIRouter()
 api = APIRouter(prefix=f"{PREFIX}/charts", tags=["charts"])
 
 TypesQuery = Annotated[list[str] | None, Query(description=f"link types: {', '.join(LINK_TYPES)}")]
-DayQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
 
 
 # pages

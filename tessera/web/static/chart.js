@@ -310,6 +310,8 @@
       var list = $("chart-nodes");
       var nodes = graph.nodes();
       $("chart-count").textContent = String(nodes.length);
+      var active = document.activeElement, keep = null;  // a keyboard user keeps their place across re-renders
+      if (active && list.contains(active) && active.dataset.action) keep = [active.closest("li").dataset.node, active.dataset.action];
       list.replaceChildren();
       nodes.slice(0, 400).forEach(function (id) {
         var a = graph.getNodeAttributes(id);
@@ -317,14 +319,19 @@
         var expanded = !!state.expanded[id];
         list.appendChild(T.el("li", {role: "option", "aria-selected": selected ? "true" : "false", "data-node": id},
           T.el("span", {class: "name", title: id}, a.name || id, a.summary ? " ⋯" : ""),
-          T.el("button", {type: "button", class: "secondary", "aria-label": (expanded && !a.summary ? "Collapse " : "Expand ") + (a.name || id),
+          T.el("button", {type: "button", class: "secondary", "data-action": "toggle", "aria-label": (expanded && !a.summary ? "Collapse " : "Expand ") + (a.name || id),
                           onclick: function () { (expanded && !a.summary) ? collapse(id) : expand(id); }},
                expanded && !a.summary ? "−" : "+"),
-          T.el("button", {type: "button", class: "secondary", "aria-pressed": selected ? "true" : "false",
+          T.el("button", {type: "button", class: "secondary", "data-action": "select", "aria-pressed": selected ? "true" : "false",
                           "aria-label": "Select " + (a.name || id), onclick: function () { toggleSelect(id); }}, "✓"),
           T.el("a", {href: "/entities/" + encodeURIComponent(id), "aria-label": "Profile of " + (a.name || id)}, "↗")));
       });
       if (nodes.length > 400) list.appendChild(T.el("li", {}, (nodes.length - 400) + " more on the chart"));
+      if (keep) {
+        var again = Array.prototype.find.call(list.querySelectorAll("li"), function (li) { return li.dataset.node === keep[0]; });
+        var button = again && again.querySelector('[data-action="' + keep[1] + '"]');
+        if (button) button.focus();
+      }
       var pager = $("chart-pager");
       pager.replaceChildren();
       Object.keys(state.pages).forEach(function (id) {
