@@ -22,9 +22,9 @@ def add_batch(connection, agency: str = "NCA") -> int:
 
 def add_statement(connection, batch_id: int, agency: str, classification: str = "OFFICIAL",
                   caveat: str | None = None, release_to: str | None = None, value: str = "x",
-                  prop: str = "passportNumber") -> int:
+                  prop: str = "passportNumber", grading: str | None = None) -> int:
     result = connection.execute(insert(tables.statements).values(
         batch_id=batch_id, entity_id=f"{agency}-e1", schema="Person", prop=prop, prop_type="identifier",
         value=value, original=value, record_no=1, agency=agency, classification=classification, caveat=caveat,
-        release_to=release_to))
+        release_to=release_to, grading=grading))
     return result.inserted_primary_key[0]

@@ -72,6 +72,29 @@ def test_a_disabled_account_and_an_unreadable_classification_see_nothing():
                                                   release_to=None))
 
 
+def test_a_5x5x5_record_for_the_originating_agency_only_is_seen_by_no_other_agency():
+    assert not decide(UK_ANALYST, "UKPOL", "OFFICIAL", grading="B24")  # handling 4: within UKPOL only
+    assert not decide(UK_ANALYST, "UKPOL", "OFFICIAL", release_to="NCA", grading="c35")  # release-to cannot widen it
+    ukpol = User(6, "pc", "UKPOL", "GB", "OFFICIAL", None, ("analyst",))
+    assert decide(ukpol, "UKPOL", "OFFICIAL", grading="B24")
+    for shareable in ("B21", "B23", "1AP", "1AC", "2B", None):  # onward-use conditions, not sight
+        assert decide(UK_ANALYST, "UKPOL", "OFFICIAL", grading=shareable), shareable
+    assert "keeps it within UKPOL" in decide(FR_ANALYST, "UKPOL", "OFFICIAL", grading="B24").reasons[0]
+
+
+def test_the_database_applies_the_handling_rule_as_the_policy_does(store):
+    with store.engine.begin() as connection:
+        batch = add_batch(connection)
+        kept = add_statement(connection, batch, "UKPOL", "OFFICIAL", value="kept", grading="B24")
+        referred = add_statement(connection, batch, "UKPOL", "OFFICIAL", value="referred", grading="A15")
+        shared = add_statement(connection, batch, "UKPOL", "OFFICIAL", value="shared", grading="B21")
+        ungraded = add_statement(connection, batch, "UKPOL", "OFFICIAL", value="plain")
+    ukpol = User(6, "pc", "UKPOL", "GB", "OFFICIAL", None, ("analyst",))
+    with store.engine.connect() as connection:
+        assert _visible_ids(connection, UK_ANALYST) == {shared, ungraded}
+        assert _visible_ids(connection, ukpol) == {kept, referred, shared, ungraded}
+
+
 def _visible_ids(connection, user):
     s = tables.statements
     return set(connection.execute(select(s.c.id).where(visible_clause(user))).scalars())
@@ -135,8 +158,9 @@ release_text = st.one_of(
     st.lists(st.sampled_from(list(AGENCIES) + NATIONS + ["nca", "EU"]), max_size=3).flatmap(
         lambda codes: st.sampled_from([",", ", ", " ", " ,"]).map(lambda sep: sep.join(codes))),
 )
+grading_text = st.one_of(st.none(), st.sampled_from(["1A", "2BP", "3EC", "B24", "b25", " A15 ", "E21", "C3", "Z9"]))
 statements = st.fixed_dictionaries(dict(agency=st.sampled_from(list(AGENCIES)), classification=classification_text,
-                                        caveat=caveat_text, release_to=release_text))
+                                        caveat=caveat_text, release_to=release_text, grading=grading_text))
 
 
 @st.composite

@@ -21,9 +21,14 @@ The rules (deny wins: a statement is visible only if every rule admits the viewe
    its own statements, whatever the list says. Release-to is an institutional decision,
    so it is matched on the viewer's agency and its country, not on personal nationality.
 
+5. **Handling.** A grading whose handling code keeps the value inside its agency (5x5x5
+   handling 4 "within originating agency only" and 5 "refer to the originator"; the list is
+   ``originator_only`` in ``tessera/model/grading.yml``) admits only the owning agency,
+   whatever the release-to list says. Other handling codes (3x5x2 P and C, 5x5x5 1-3)
+   govern onward use, not sight, and admit everyone the rules above admit.
+
 Roles (analyst, supervisor, admin) do not widen what a user may see: an admin manages
-accounts, not access to content. Grading and handling codes govern onward use, not sight,
-and are not part of this decision.
+accounts, not access to content.
 
 The viewer's nationality defaults to the country of their agency.
 
@@ -52,7 +57,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
 
 from tessera.model.markings import (Marking, MarkingError, _markings, caveat_admits, classification_rank,
-                                    classifications, normalise_classification)
+                                    classifications, normalise_classification, originator_only,
+                                    originator_only_pattern)
 from tessera.store import tables
 
 ROLES = ("analyst", "supervisor", "admin")
@@ -123,7 +129,7 @@ def _clearance_rank(user: User) -> int | None:
 
 
 def decide(user: User, owner: str, classification: str | None, caveat: str | None = None,
-           release_to: str | list[str] | tuple[str, ...] | None = None) -> Decision:
+           release_to: str | list[str] | tuple[str, ...] | None = None, grading: str | None = None) -> Decision:
     """Apply every rule to one statement owned by agency ``owner``; collect each denial."""
     reasons: list[str] = []
     if user.disabled:
@@ -148,6 +154,8 @@ def decide(user: User, owner: str, classification: str | None, caveat: str | Non
     codes = release_codes(release_to)
     if codes and not own and not (release_names(user) & codes):
         reasons.append(f"released only to {', '.join(sorted(codes))}")
+    if not own and originator_only(grading):
+        reasons.append(f"handling code of {grading!r} keeps it within {owner}")
     return Decision(not reasons, tuple(reasons))
 
 
@@ -157,9 +165,10 @@ def may_see(user: User, marking: Marking, owner: str) -> bool:
 
 
 def may_see_statement(user: User, row: Mapping[str, Any] | Any) -> bool:
-    """Whether ``user`` may see a statement row (a mapping or a row with the statement columns)."""
+    """Whether ``user`` may see a statement row (a mapping or a row with the statement columns, grading included)."""
     get = row.get if isinstance(row, Mapping) else (lambda k: getattr(row, k))
-    return decide(user, get("agency"), get("classification"), get("caveat"), get("release_to")).allowed
+    return decide(user, get("agency"), get("classification"), get("caveat"), get("release_to"),
+                  get("grading")).allowed
 
 
 # --- the SQL form ---------------------------------------------------------------------------------
@@ -228,8 +237,16 @@ def _release_clause(user: User) -> ColumnElement[bool]:
     return or_(empty, tables.statements.c.agency == user.agency, named)
 
 
+def _handling_clause(user: User) -> ColumnElement[bool]:
+    pattern = originator_only_pattern()
+    column = tables.statements.c.grading
+    if pattern is None:
+        return true()
+    return or_(column.is_(None), tables.statements.c.agency == user.agency, ~func.upper(column).regexp_match(pattern))
+
+
 def visible_clause(user: User) -> ColumnElement[bool]:
     """A WHERE clause over ``tables.statements`` admitting exactly what ``may_see_statement`` admits."""
     if user.disabled:
         return false()
-    return and_(_classification_clause(user), _caveat_clause(user), _release_clause(user))
+    return and_(_classification_clause(user), _caveat_clause(user), _release_clause(user), _handling_clause(user))

@@ -297,7 +297,7 @@ def statement_visibility(store: Store, user, statement_ids: Iterable[str]) -> Ca
     visible: set[str] = set()
     with store.engine.connect() as conn:
         for i in range(0, len(ids), 5000):
-            q = select(s.c.id, s.c.agency, s.c.classification, s.c.caveat, s.c.release_to).where(
+            q = select(s.c.id, s.c.agency, s.c.classification, s.c.caveat, s.c.release_to, s.c.grading).where(
                 s.c.id.in_(ids[i:i + 5000]))
             for row in conn.execute(q):
                 if may_see_statement(user, row._mapping):

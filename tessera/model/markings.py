@@ -26,6 +26,24 @@ def grading_schemes() -> dict:
     return yaml.safe_load((HERE / "grading.yml").read_text())
 
 
+@cache
+def originator_only_pattern() -> str | None:
+    """A regex for gradings whose handling code keeps a value inside its own agency ("B24"), or None."""
+    alternatives = []
+    for parts in grading_schemes().values():
+        codes = [str(c) for c in parts.get("originator_only", ())]
+        if codes:
+            sources, intel = "".join(map(str, parts["source"])), "".join(map(str, parts["intelligence"]))
+            alternatives.append(f"[{re.escape(sources)}][{re.escape(intel)}]({'|'.join(map(re.escape, codes))})")
+    return r"^\s*(" + "|".join(alternatives) + r")\s*$" if alternatives else None
+
+
+def originator_only(grading: str | None) -> bool:
+    """Whether a stored grading's handling code keeps the value inside the agency that holds it."""
+    pattern = originator_only_pattern()
+    return bool(grading and pattern and re.match(pattern, str(grading).upper()))
+
+
 def classifications() -> list[str]:
     return list(_markings()["classifications"])
 
