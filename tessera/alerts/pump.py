@@ -3,7 +3,8 @@
 `after_batch` is the ingest hook (called once a batch has committed; it never raises). `pump_once` does
 everything that is due, idempotently: batches not yet seen, the resolution change feed since its cursor
 (canonical-level deconfliction and merge/split checks), network watches when anything changed, and webhook
-deliveries. `Pump` runs `pump_once` in a thread (started by the API server).
+deliveries. `Pump` runs notices and webhook deliveries in two threads (started by the API server), so that a
+slow webhook never holds back a notice.
 """
 
 from __future__ import annotations
@@ -81,30 +82,35 @@ def pump_once(store, deliver: bool = True) -> dict:
 
 
 class Pump:
-    """`pump_once` every `interval` seconds in a daemon thread, until stopped."""
+    """Every `interval` seconds, in two daemon threads until stopped: notices and alerts (`pump_once` without
+    deliveries), and webhook deliveries (which may wait on a slow receiver for up to its timeout)."""
 
     def __init__(self, store, interval: float | None = None):
         self.store = store
         self.interval = float(os.environ.get(INTERVAL_ENV, 1.0)) if interval is None else interval
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> Pump:
-        if self.interval > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tessera-alert-pump", daemon=True)
-            self._thread.start()
+        if self.interval > 0 and not self._threads:
+            for name, work in (("notices", lambda: pump_once(self.store, deliver=False)),
+                               ("deliveries", lambda: delivery.deliver_due(self.store))):
+                thread = threading.Thread(target=self._run, args=(name, work), name=f"tessera-alert-{name}",
+                                          daemon=True)
+                thread.start()
+                self._threads.append(thread)
         return self
 
-    def _run(self) -> None:
+    def _run(self, name: str, work) -> None:
         while not self._stop.is_set():
             try:
-                pump_once(self.store)
+                work()
             except Exception:  # noqa: BLE001 - keep pumping; the next round retries
-                log.exception("alert pump round failed")
+                log.exception("alert pump round (%s) failed", name)
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []

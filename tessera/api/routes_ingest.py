@@ -27,6 +27,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
 from tessera.access.policy import User
+from tessera.alerts.pump import after_batch
 from tessera.api import search_index
 from tessera.api.deps import PREFIX, LimitQuery, OffsetQuery, Problem, UserDep, page, record_audit, store_of
 from tessera.intake.pipeline import BatchMarking, IngestRefused, ingest_file
@@ -89,6 +90,8 @@ def _run(store, job: Job, work: Path, path: Path, mapping: Path | None, marking:
         result = ingest_file(store, path, job.agency, mapping, marking, progress)
         job.result = result.as_dict()
         job.records = result.records
+        if not result.already_ingested:
+            after_batch(store, result.batch_id)  # deconfliction notices and watch alerts at once; never raises
         try:
             search_index.refresh(store)  # the new batch's names and identifiers into the search-key index
         except Exception:  # noqa: BLE001 - search scans what the index lacks; the batch stands
