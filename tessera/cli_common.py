@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -42,3 +45,19 @@ def fail(message: str, code: int = EXIT_ERROR, as_json: bool = False) -> None:
     else:
         console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def actor() -> str:
+    """Who runs this command, as the audit log names them: cli:<operating-system user>."""
+    return f"cli:{os.environ.get('USER') or getpass.getuser() or 'unknown'}"
+
+
+def record_cli_audit(store: Store, action: str, entities: Iterable[str] = (), query: str | None = None,
+                     as_user: str | None = None) -> None:
+    """One audit entry for a command: by the user it acts as (the operator noted in the query), else the operator."""
+    from tessera.access import audit
+
+    if as_user:
+        query = f"{query} (via {actor()})" if query else f"via {actor()}"
+    with store.engine.begin() as connection:
+        audit.record(connection, as_user or actor(), action, entities, query=query)

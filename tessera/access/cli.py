@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import sys
 from typing import Annotated
 
@@ -12,16 +10,12 @@ from rich.table import Table
 
 from tessera.access import audit, identity
 from tessera.cli_common import (EXIT_INTEGRITY, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, DbOption, JsonOption,
-                                emit_json, fail, open_store, out)
+                                actor, emit_json, fail, open_store, out)
 
 agency_app = typer.Typer(help="Agencies that share through Tessera.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
-
-
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER') or getpass.getuser() or 'unknown'}"
 
 
 def _exit_code(error: identity.IdentityError) -> int:
@@ -53,7 +47,7 @@ def agency_add(code: Annotated[str, typer.Argument(help="Short code, e.g. NCA")]
     store = open_store(db)
     try:
         with store.engine.begin() as connection:
-            row = identity.add_agency(connection, code, country, name, contact, hit_policy, phone_region, _actor())
+            row = identity.add_agency(connection, code, country, name, contact, hit_policy, phone_region, actor())
     except identity.IdentityError as error:
         fail(str(error), _exit_code(error), as_json)
     if as_json:
@@ -93,7 +87,7 @@ def user_add(name: Annotated[str, typer.Argument()],
     try:
         with store.engine.begin() as connection:
             user = identity.add_user(connection, name, agency, clearance, password, role or ["analyst"],
-                                     nationality, _actor())
+                                     nationality, actor())
     except identity.IdentityError as error:
         fail(str(error), _exit_code(error), as_json)
     data = dict(id=user.id, name=user.name, agency=user.agency, clearance=user.clearance,
@@ -127,7 +121,7 @@ def token_create(name: Annotated[str, typer.Argument(help="User name")],
     store = open_store(db)
     try:
         with store.engine.begin() as connection:
-            issued = identity.create_token(connection, name, days or None, label, _actor())
+            issued = identity.create_token(connection, name, days or None, label, actor())
     except identity.IdentityError as error:
         fail(str(error), _exit_code(error), as_json)
     if as_json:
@@ -151,7 +145,7 @@ def token_revoke(token: Annotated[str | None, typer.Argument(help="Token text, o
     store = open_store(db)
     try:
         with store.engine.begin() as connection:
-            count = identity.revoke_token(connection, token, token_id, user, _actor())
+            count = identity.revoke_token(connection, token, token_id, user, actor())
     except identity.IdentityError as error:
         fail(str(error), _exit_code(error), as_json)
     if as_json:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from tessera.cli_common import (EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, DbOption, JsonOption, emit_json, fail,
-                                open_store, out)
+                                open_store, out, record_cli_audit)
 
 watch_app = typer.Typer(help="Watch an entity or its network for new records, merges, splits and changes.",
                         no_args_is_help=True)
@@ -62,6 +62,7 @@ def watch_add(target: Annotated[str, typer.Argument(help="Canonical or source en
         fail(str(exc), EXIT_NOT_FOUND, as_json)
     except WatchError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    record_cli_audit(store, "watch.add", [target, f"watch:{watch['id']}"], watch["kind"], as_user=as_user)
     if as_json:
         return emit_json(watch)
     out.print(f"watch {watch['id']}: {as_user} watches {watch['kind']} {target}", highlight=False)
@@ -86,11 +87,13 @@ def watch_remove(watch_id: int, as_user: AsOption, db: DbOption = None, as_json:
     from tessera.access.identity import NotFound
     from tessera.alerts.watches import remove_watch
 
+    store = open_store(db)
     try:
-        with open_store(db).engine.begin() as connection:
+        with store.engine.begin() as connection:
             remove_watch(connection, as_user, watch_id)
     except NotFound as exc:
         fail(str(exc), EXIT_NOT_FOUND, as_json)
+    record_cli_audit(store, "watch.remove", [f"watch:{watch_id}"], None, as_user=as_user)
     if as_json:
         return emit_json(dict(removed=watch_id))
     out.print(f"watch {watch_id} removed")
@@ -250,10 +253,13 @@ def blind_submit(hash_file: Annotated[Path, typer.Argument(help="A file made by 
     from tessera.access.blind import BlindError, submit
 
     key = _key(key_file, as_json)
+    store = open_store(db)
     try:
-        report = submit(open_store(db), hash_file, agency, key)
+        report = submit(store, hash_file, agency, key)
     except (BlindError, OSError, UnicodeDecodeError) as exc:
         fail(f"refused, nothing written: {exc}", EXIT_REFUSED, as_json)
+    record_cli_audit(store, "blind.submit", [f"agency:{report['agency']}", f"submission:{report['submission']}"],
+                     hash_file.name)
     if as_json:
         return emit_json(report)
     out.print(f"submission {report['submission']}: {report['rows']} rows, {report['subjects']} subjects held "

@@ -7,6 +7,7 @@ import json
 import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -40,8 +41,10 @@ class WebhookIn(BaseModel):
 
 @router.get("/watches", summary="The caller's watches")
 def list_watches(request: Request, user: UserDep) -> dict:
-    with store_of(request).engine.connect() as connection:
+    store = store_of(request)
+    with store.engine.connect() as connection:
         items = watches.list_watches(connection, user.name)
+    record_audit(store, user, "watches.list", sorted({w["target"] for w in items}), None)
     return dict(items=items, total=len(items))
 
 
@@ -61,11 +64,14 @@ def add_watch(request: Request, user: UserDep, body: WatchIn) -> dict:
 
 @router.delete("/watches/{watch_id}", status_code=204, summary="Stop watching")
 def remove_watch(request: Request, user: UserDep, watch_id: SmallId) -> None:
+    store = store_of(request)
     try:
-        with store_of(request).engine.begin() as connection:
+        with store.engine.begin() as connection:
             watches.remove_watch(connection, user.name, watch_id)
     except NotFound:
+        record_audit(store, user, "watch.remove", [f"watch:{watch_id}"], None, purpose="not found")
         raise Problem(404, "Not Found", f"no watch {watch_id}") from None
+    record_audit(store, user, "watch.remove", [f"watch:{watch_id}"], None)
 
 
 @router.get("/alerts", summary="The caller's alerts, as far as the caller may see them")
@@ -82,8 +88,10 @@ def list_alerts(request: Request, user: UserDep,
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge one of the caller's alerts")
 def ack_alert(request: Request, user: UserDep, alert_id: BigIdPath) -> dict:
-    with store_of(request).engine.begin() as connection:
+    store = store_of(request)
+    with store.engine.begin() as connection:
         found = feed.ack(connection, user, alert_id)
+    record_audit(store, user, "alert.ack", [f"alert:{alert_id}"], None, purpose=None if found else "not found")
     if not found:
         raise Problem(404, "Not Found", f"no alert {alert_id}")
     return dict(id=alert_id, acked=True)
@@ -142,27 +150,36 @@ async def stream_alerts(request: Request, user: UserDep,
 
 @router.get("/webhooks", summary="The caller's webhooks (secrets are not shown again)")
 def list_webhooks(request: Request, user: UserDep) -> dict:
-    with store_of(request).engine.connect() as connection:
+    store = store_of(request)
+    with store.engine.connect() as connection:
         items = delivery.list_webhooks(connection, user.name)
+    record_audit(store, user, "webhooks.list", [f"webhook:{h['id']}" for h in items], None)
     return dict(items=items, total=len(items))
 
 
 @router.post("/webhooks", status_code=201, summary="Send the caller's alerts to a URL, signed; the secret is shown once")
 def add_webhook(request: Request, user: UserDep, body: WebhookIn) -> dict:
+    store = store_of(request)
     try:
-        with store_of(request).engine.begin() as connection:
-            return delivery.add_webhook(connection, user.name, body.url)
+        with store.engine.begin() as connection:
+            hook = delivery.add_webhook(connection, user.name, body.url)
     except delivery.WebhookError as exc:
         raise Problem(422, "Unprocessable Content", str(exc)) from None
+    host = urlsplit(body.url).netloc.rpartition("@")[2]  # not the path or credentials: they may hold a key
+    record_audit(store, user, "webhook.add", [f"webhook:{hook['id']}"], host)
+    return hook
 
 
 @router.delete("/webhooks/{hook_id}", status_code=204, summary="Stop a webhook")
 def remove_webhook(request: Request, user: UserDep, hook_id: SmallId) -> None:
+    store = store_of(request)
     try:
-        with store_of(request).engine.begin() as connection:
+        with store.engine.begin() as connection:
             delivery.remove_webhook(connection, user.name, hook_id)
     except NotFound:
+        record_audit(store, user, "webhook.remove", [f"webhook:{hook_id}"], None, purpose="not found")
         raise Problem(404, "Not Found", f"no webhook {hook_id}") from None
+    record_audit(store, user, "webhook.remove", [f"webhook:{hook_id}"], None)
 
 
 @router.get("/notices", summary="Deconfliction notices to the caller's agency (no content, only references)")

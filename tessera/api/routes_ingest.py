@@ -24,6 +24,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from tessera.access.policy import User
@@ -107,11 +108,18 @@ def _run(store, job: Job, work: Path, path: Path, mapping: Path | None, marking:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _job(request: Request, user: User, job_id: str) -> Job:
+def _job(request: Request, user: User, job_id: str, action: str) -> Job:
+    """The job if the user's agency ran it (any, for an admin); otherwise 404, audited under `action`."""
     job = _jobs(request).jobs.get(job_id)
     if job is None or (job.agency != user.agency and "admin" not in user.roles):
+        record_audit(store_of(request), user, action, [f"job:{job_id}"], None, purpose="not found")
         raise Problem(404, "Not Found", f"no ingest job {job_id!r}")
     return job
+
+
+def _job_entities(job: Job) -> list[str]:
+    batch = (job.result or {}).get("batch_id")
+    return [f"job:{job.id}"] + ([f"batch:{batch}"] if batch is not None else [])
 
 
 @router.post("", status_code=202, summary="Upload a file with its mapping and markings; returns the ingest job")
@@ -163,13 +171,16 @@ async def upload(request: Request, user: UserDep,
 
 @router.get("/{job_id}", summary="An ingest job's state, progress and result")
 def status(request: Request, user: UserDep, job_id: str) -> dict:
-    return _job(request, user, job_id).as_dict()
+    job = _job(request, user, job_id, "ingest.status")
+    record_audit(store_of(request), user, "ingest.status", _job_entities(job), None)
+    return job.as_dict()
 
 
 @router.get("/{job_id}/events", summary="An ingest job's progress as Server-Sent Events, until it ends",
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request, user: UserDep, job_id: str) -> StreamingResponse:
-    job = _job(request, user, job_id)
+    job = _job(request, user, job_id, "ingest.events")
+    await run_in_threadpool(record_audit, store_of(request), user, "ingest.events", [f"job:{job.id}"], None)
 
     async def stream():
         last = None
@@ -192,7 +203,7 @@ async def events(request: Request, user: UserDep, job_id: str) -> StreamingRespo
 
 @router.get("/{job_id}/quarantine", summary="Rows of the job's batch that could not make their entities")
 def quarantine(request: Request, user: UserDep, job_id: str, limit: LimitQuery = 100, offset: OffsetQuery = 0) -> dict:
-    job = _job(request, user, job_id)
+    job = _job(request, user, job_id, "quarantine.view")
     batch = (job.result or {}).get("batch_id")
     if batch is None:
         return page(request, [], 0, limit, offset, job=job.id, state=job.state)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tessera.alerts.pump import after_batch
 from tessera.cli_common import (EXIT_NOT_FOUND, EXIT_REFUSED, DbOption, JsonOption, console, emit_json, fail,
-                                open_store, out)
+                                open_store, out, record_cli_audit)
 from tessera.intake.pipeline import BatchMarking, IngestRefused, ingest_file
 from tessera.intake.quarantine import RetryFailed, retry_quarantined
 from tessera.model.markings import classifications
@@ -57,6 +57,7 @@ def ingest(
                 result = ingest_file(store, path, agency, mapping, marking, progress)
             except IngestRefused as exc:
                 fail(f"refused, nothing written: {exc}", EXIT_REFUSED, as_json)
+        record_cli_audit(store, "ingest", [f"agency:{agency}", f"batch:{result.batch_id}"], path.name)
         if not result.already_ingested:
             after_batch(store, result.batch_id)  # deconfliction notices and watch alerts; never raises
         results.append(result.as_dict())
@@ -141,6 +142,8 @@ def quarantine_retry(
         fail(str(exc), EXIT_NOT_FOUND, as_json)
     except RetryFailed as exc:
         fail(f"still cannot be ingested: {exc}", EXIT_REFUSED, as_json)
+    record_cli_audit(store, "quarantine.retry", [f"quarantine:{item}", f"batch:{result.batch_id}"],
+                     ", ".join(sorted(fixes)) or None)
     after_batch(store, result.batch_id)
     if as_json:
         emit_json(result.as_dict())

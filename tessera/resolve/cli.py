@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tessera.cli_common import EXIT_NOT_FOUND, DbOption, JsonOption, console, emit_json, fail, open_store, out
+from tessera.cli_common import (EXIT_NOT_FOUND, DbOption, JsonOption, console, emit_json, fail, open_store, out,
+                                record_cli_audit)
 
 
 def resolve_command(
@@ -29,11 +30,17 @@ def resolve_command(
     store = open_store(db)
     if as_json:
         result = resolve(store, load_model(model), write=not dry_run, changed=changed, estimate=estimate)
+    else:
+        with console.status("resolving") as status:
+            result = resolve(store, load_model(model), write=not dry_run, changed=changed, estimate=estimate,
+                             progress=lambda msg: status.update(msg))
+    options = [f"--model {model}" if model else "", "--dry-run" if dry_run else "", "--changed" if changed else "",
+               "--estimate" if estimate else ""]
+    record_cli_audit(store, "resolve.dry-run" if dry_run else "resolve", [],
+                     " ".join(o for o in options if o) or None)
+    if as_json:
         emit_json(result.as_dict())
         return
-    with console.status("resolving") as status:
-        result = resolve(store, load_model(model), write=not dry_run, changed=changed, estimate=estimate,
-                         progress=lambda msg: status.update(msg))
     r = result
     table = Table("measure", "value", title="Tessera resolve")
     for label, value in [("source entities", r.entities), ("of which Person", r.persons),
