@@ -16,11 +16,11 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import AfterValidator
 from fastapi.responses import JSONResponse
 
-from tessera.access import audit, identity, sessions
+from tessera.access import audit, identity, purpose as purposes, sessions
 from tessera.access.policy import User
 from tessera.model.markings import Grading, MarkingError
 from tessera.store.store import Store
@@ -130,6 +130,34 @@ def current_user(request: Request) -> User:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+PURPOSE_HEADER = "X-Tessera-Purpose"
+PurposeHeader = Annotated[str | None, Header(alias=PURPOSE_HEADER, max_length=purposes.MAX_PURPOSE,
+                                             description="why the caller looks: recorded in the audit log; "
+                                                         "required for the roles purpose.yml names")]
+
+
+def check_purpose(user: User, text: str | None) -> str | None:
+    """The stated purpose, or 422 problem+json when the user's role requires one and none is given."""
+    try:
+        return purposes.stated_purpose(user, text)
+    except purposes.PurposeRequired as exc:
+        raise Problem(422, "Unprocessable Content", str(exc)) from None
+
+
+def stated_purpose(user: UserDep, header: PurposeHeader = None,
+                   purpose: Annotated[str | None, Query(max_length=purposes.MAX_PURPOSE,
+                                                        description=f"as the {PURPOSE_HEADER} header")] = None
+                   ) -> str | None:
+    return check_purpose(user, header or purpose)
+
+
+PurposeDep = Annotated[str | None, Depends(stated_purpose)]
+
+
+def with_note(purpose: str | None, note: str | None) -> str | None:
+    """The audit entry's purpose field: the stated purpose and the route's own note (e.g. "not found")."""
+    return "; ".join(p for p in (purpose, note) if p) or None
 
 
 def record_audit(store: Store, user: User, action: str, entities, query: str | None,

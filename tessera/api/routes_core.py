@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from tessera.api import search as searching
 from tessera.api import search_index
-from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
+from tessera.api.deps import PREFIX, Problem, PurposeDep, UserDep, record_audit, store_of, with_note
 
 router = APIRouter(prefix=PREFIX)
 
@@ -23,7 +23,7 @@ def me(request: Request, user: UserDep) -> dict:
 def search(request: Request, user: UserDep,
            q: Annotated[str, Query(min_length=1, max_length=500, description="a name or an identifier")],
            limit: Annotated[int, Query(ge=1, le=200)] = 20,
-           offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+           offset: Annotated[int, Query(ge=0)] = 0, purpose: PurposeDep = None) -> dict:
     store = store_of(request)
     with store.engine.connect() as connection:
         result = searching.search(connection, user, q, limit, offset)
@@ -31,19 +31,19 @@ def search(request: Request, user: UserDep,
     for pointer in pointers:
         cid = pointer.pop("canonical_id")
         record_audit(store, user, "search.pointer", [cid, f"agency:{pointer['agency']}"], q,
-                     purpose=f"pointer {pointer['reference']} shown to {user.agency}")
-    record_audit(store, user, "search", [r["id"] for r in result["results"]], q)
+                     purpose=with_note(purpose, f"pointer {pointer['reference']} shown to {user.agency}"))
+    record_audit(store, user, "search", [r["id"] for r in result["results"]], q, purpose)
     search_index.refresh_soon(store)  # batches landed since the index last caught up: key them in the background
     return result
 
 
 @router.get("/entities/{entity_id}", summary="Every value the caller may see of an entity, with provenance")
-def entity(request: Request, user: UserDep, entity_id: str) -> dict:
+def entity(request: Request, user: UserDep, entity_id: str, purpose: PurposeDep = None) -> dict:
     store = store_of(request)
     with store.engine.connect() as connection:
         found = searching.profile(connection, user, entity_id)
     if found is None:
-        record_audit(store, user, "entity.view", [], entity_id, purpose="not found")
+        record_audit(store, user, "entity.view", [], entity_id, purpose=with_note(purpose, "not found"))
         raise Problem(404, "Not Found", f"no entity {entity_id!r}")
-    record_audit(store, user, "entity.view", [found["id"]], entity_id)
+    record_audit(store, user, "entity.view", [found["id"]], entity_id, purpose)
     return found

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
-from tessera.api.deps import PREFIX, Problem, UserDep, store_of
+from tessera.api.deps import PREFIX, Problem, PurposeHeader, UserDep, check_purpose, store_of
 from tessera.export.ftm import export_ftm
 from tessera.export.graph import export_graph
 from tessera.export.i2 import export_i2
@@ -42,7 +42,8 @@ class ExportRequest(BaseModel):
                     "i2: entities.csv + links.csv zipped")
     entities: list[str] | None = Field(default=None, max_length=1000,
                                        description="only these entities and what links to them (default: all)")
-    purpose: str | None = Field(default=None, max_length=1000, description="why: recorded in the audit log")
+    purpose: str | None = Field(default=None, max_length=1000,
+                               description="why: recorded in the audit log (or the X-Tessera-Purpose header)")
     for_agency: str | None = Field(default=None, max_length=32,
                                    description="sanitised release: only what this agency's users could see")
     manifest: bool = Field(default=False, description="zip the file with its manifest (marking, counts, withheld)")
@@ -57,7 +58,8 @@ def _public(summary: dict) -> dict:
              response_class=FileResponse,
              responses={200: {"content": {t: {} for _, t in KINDS.values()}},
                         403: {"description": "refused (e.g. unknown partner agency)"}})
-def export(request: Request, user: UserDep, body: ExportRequest) -> FileResponse:
+def export(request: Request, user: UserDep, body: ExportRequest, header_purpose: PurposeHeader = None) -> FileResponse:
+    purpose = check_purpose(user, body.purpose or header_purpose)
     store = store_of(request)
     work = Path(tempfile.mkdtemp(prefix="tessera-export-"))
     name, media = KINDS[body.kind]
@@ -65,13 +67,13 @@ def export(request: Request, user: UserDep, body: ExportRequest) -> FileResponse
     try:
         out = work / name
         if body.kind in ("graphml", "gexf"):
-            summary = export_graph(store, user.name, out, body.kind, entity_ids, body.purpose, body.for_agency)
+            summary = export_graph(store, user.name, out, body.kind, entity_ids, purpose, body.for_agency)
         elif body.kind == "i2":
             out = work / "i2"
-            summary = export_i2(store, user.name, out, entity_ids, body.purpose, body.for_agency)
+            summary = export_i2(store, user.name, out, entity_ids, purpose, body.for_agency)
         else:
             fn = export_ftm if body.kind == "ftm" else export_report
-            summary = fn(store, user.name, out, entity_ids, body.purpose, body.for_agency)
+            summary = fn(store, user.name, out, entity_ids, purpose, body.for_agency)
         public = _public(summary)
         if body.kind == "i2" or body.manifest:
             zipped = work / (name if body.kind == "i2" else name + ".zip")

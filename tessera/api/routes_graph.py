@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 
-from tessera.api.deps import PREFIX, DayQuery, GradeQuery, Problem, UserDep, record_audit, store_of
+from tessera.api.deps import (PREFIX, DayQuery, GradeQuery, Problem, PurposeDep, UserDep, record_audit, store_of,
+                              with_note)
 from tessera.graph import queries as q
 from tessera.graph.cache import GraphCache, viewer_key
 from tessera.graph.index import LINK_TYPES, EdgeFilter, GraphIndex
@@ -28,8 +29,8 @@ def install(app: FastAPI) -> None:
 class _View:
     """One request's graph, the viewer's filter, and the checks every route shares."""
 
-    def __init__(self, request: Request, user, types, since, until, min_grade):
-        self.store = store_of(request)
+    def __init__(self, request: Request, user, types, since, until, min_grade, purpose: str | None):
+        self.store, self.purpose = store_of(request), purpose
         cache: GraphCache = getattr(request.app.state, "graph_cache", None) or _install_late(request.app)
         self.cache, self.user = cache, user
         self.ix: GraphIndex = cache.graph(self.store)
@@ -50,7 +51,7 @@ class _View:
                 return entity
             if any(q.event_view(ix, ev, self.base) is not None for ev in ix.events_of(u)):
                 return entity
-        self.audit(action, [], entity, purpose="not found")
+        self.audit(action, [], entity, note="not found")
         raise Problem(404, "Not Found", f"no entity {entity!r} in the graph")
 
     def networks(self) -> list[q.Community]:
@@ -66,12 +67,13 @@ class _View:
     def network(self, n: int, action: str) -> q.Community:
         found = self.networks()
         if not 0 <= n < len(found):
-            self.audit(action, [], f"network {n}", purpose="not found")
+            self.audit(action, [], f"network {n}", note="not found")
             raise Problem(404, "Not Found", f"no network {n} (there are {len(found)})")
         return found[n]
 
-    def audit(self, action: str, entities, query: str | None, purpose: str | None = None) -> None:
-        record_audit(self.store, self.user, action, sorted(set(entities)), query, purpose)
+    def audit(self, action: str, entities, query: str | None, note: str | None = None) -> None:
+        """An audit entry with the caller's stated purpose and the route's note."""
+        record_audit(self.store, self.user, action, sorted(set(entities)), query, with_note(self.purpose, note))
 
 
 def _install_late(app: FastAPI) -> GraphCache:
@@ -92,8 +94,8 @@ def neighbourhood(request: Request, user: UserDep, entity: str,
                   hops: Annotated[int, Query(ge=1, le=4)] = 2,
                   supernode: Annotated[int, Query(ge=1, le=5000)] = q.SUPERNODE,
                   type: TypesQuery = None, since: DayQuery = None, until: DayQuery = None,
-                  min_grade: GradeQuery = None) -> dict:
-    v = _View(request, user, type, since, until, min_grade)
+                  min_grade: GradeQuery = None, purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, type, since, until, min_grade, purpose)
     v.entity(entity, "graph.neighbourhood")
     nb = q.neighbourhood(v.ix, entity, hops, v.flt, supernode)
     v.audit("graph.neighbourhood", [n.id for n in nb.nodes], _query(request))
@@ -104,8 +106,8 @@ def neighbourhood(request: Request, user: UserDep, entity: str,
 def expand(request: Request, user: UserDep, entity: str,
            page: Annotated[int, Query(ge=0)] = 0, page_size: Annotated[int, Query(ge=1, le=500)] = 50,
            type: TypesQuery = None, since: DayQuery = None, until: DayQuery = None,
-           min_grade: GradeQuery = None) -> dict:
-    v = _View(request, user, type, since, until, min_grade)
+           min_grade: GradeQuery = None, purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, type, since, until, min_grade, purpose)
     v.entity(entity, "graph.expand")
     p = q.expand(v.ix, entity, page, page_size, v.flt)
     v.audit("graph.expand", [entity] + [e.b for e in p.items], _query(request))
@@ -118,8 +120,8 @@ def path(request: Request, user: UserDep,
          a: Annotated[str, Query(min_length=1)], b: Annotated[str, Query(min_length=1)],
          k: Annotated[int, Query(ge=1, le=10)] = 1,
          type: TypesQuery = None, since: DayQuery = None, until: DayQuery = None,
-         min_grade: GradeQuery = None) -> dict:
-    v = _View(request, user, type, since, until, min_grade)
+         min_grade: GradeQuery = None, purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, type, since, until, min_grade, purpose)
     v.entity(a, "graph.path")
     v.entity(b, "graph.path")
     paths = q.k_shortest_paths(v.ix, a, b, k, v.flt)
@@ -141,8 +143,8 @@ def _network_out(v: _View, c: q.Community, players: int, members: bool) -> dict:
 @router.get("/networks", summary="Networks, largest first, with size and key players (brokerage, PageRank, money)")
 def networks(request: Request, user: UserDep,
              offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-             players: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
-    v = _View(request, user, None, None, None, None)
+             players: Annotated[int, Query(ge=1, le=50)] = 5, purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, None, None, None, None, purpose)
     found = v.networks()
     out = [_network_out(v, c, players, members=False) for c in found[offset:offset + limit]]
     v.audit("graph.networks", [p["id"] for n in out for p in n["key_players"]], _query(request))
@@ -151,8 +153,8 @@ def networks(request: Request, user: UserDep,
 
 @router.get("/networks/{network}", summary="One network: members with inferred roles, key players")
 def network(request: Request, user: UserDep, network: int,
-            players: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
-    v = _View(request, user, None, None, None, None)
+            players: Annotated[int, Query(ge=1, le=50)] = 5, purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, None, None, None, None, purpose)
     c = v.network(network, "graph.network")
     out = _network_out(v, c, players, members=True)
     v.audit("graph.network", c.members, _query(request))
@@ -172,8 +174,8 @@ def _subjects(v: _View, network: int | None, entity: str | None, action: str) ->
 def routes(request: Request, user: UserDep, network: int | None = None, entity: str | None = None,
            limit: Annotated[int, Query(ge=1, le=5000)] = 500,
            type: TypesQuery = None, since: DayQuery = None, until: DayQuery = None,
-           min_grade: GradeQuery = None) -> dict:
-    v = _View(request, user, type, since, until, min_grade)
+           min_grade: GradeQuery = None, purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, type, since, until, min_grade, purpose)
     subjects, label = _subjects(v, network, entity, "graph.routes")
     stops = q.routes(v.ix, subjects, v.flt, limit=limit)
     v.audit("graph.routes", [e for s in stops for e in s.entities], _query(request))
@@ -184,8 +186,8 @@ def routes(request: Request, user: UserDep, network: int | None = None, entity: 
 def timeline(request: Request, user: UserDep, network: int | None = None, entity: str | None = None,
              limit: Annotated[int, Query(ge=1, le=5000)] = 500,
              type: TypesQuery = None, since: DayQuery = None, until: DayQuery = None,
-             min_grade: GradeQuery = None) -> dict:
-    v = _View(request, user, type, since, until, min_grade)
+             min_grade: GradeQuery = None, purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, type, since, until, min_grade, purpose)
     if network is not None and entity is None:
         c = v.network(network, "graph.timeline")
         items, label = q.network_timeline(v.ix, c.members, v.flt, limit), f"network {network}"
@@ -203,8 +205,9 @@ def timeline(request: Request, user: UserDep, network: int | None = None, entity
 @router.get("/money/flows", summary="Payments summed per direction and currency, within a network or around an entity")
 def money_flows(request: Request, user: UserDep, network: int | None = None, entity: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-                since: DayQuery = None, until: DayQuery = None, min_grade: GradeQuery = None) -> dict:
-    v = _View(request, user, None, since, until, min_grade)
+                since: DayQuery = None, until: DayQuery = None, min_grade: GradeQuery = None,
+                purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, None, since, until, min_grade, purpose)
     if network is not None and entity is None:
         flows = q.money_flows(v.ix, v.network(network, "graph.money").members, v.flt)
     else:
@@ -219,8 +222,9 @@ def money_flows(request: Request, user: UserDep, network: int | None = None, ent
 def follow_money(request: Request, user: UserDep, entity: str,
                  direction: Annotated[str, Query(pattern="^(downstream|upstream)$")] = "downstream",
                  hops: Annotated[int, Query(ge=1, le=6)] = 3, currency: str | None = None,
-                 since: DayQuery = None, until: DayQuery = None, min_grade: GradeQuery = None) -> dict:
-    v = _View(request, user, None, since, until, min_grade)
+                 since: DayQuery = None, until: DayQuery = None, min_grade: GradeQuery = None,
+                 purpose: PurposeDep = None) -> dict:
+    v = _View(request, user, None, since, until, min_grade, purpose)
     v.entity(entity, "graph.money")
     flows = q.follow_money(v.ix, entity, direction, hops, v.flt, currency)
     v.audit("graph.money", [entity] + [x for f in flows for x in (f.source, f.target)], _query(request))
@@ -231,10 +235,10 @@ def follow_money(request: Request, user: UserDep, entity: str,
 def export(request: Request, user: UserDep, format: Annotated[str, Query(pattern="^(graphml|gexf)$")] = "graphml",
            network: int | None = None, entity: Annotated[list[str] | None, Query()] = None,
            type: TypesQuery = None, since: DayQuery = None, until: DayQuery = None,
-           min_grade: GradeQuery = None) -> Response:
+           min_grade: GradeQuery = None, purpose: PurposeDep = None) -> Response:
     from tessera.graph.exports import to_networkx, write_gexf, write_graphml
 
-    v = _View(request, user, type, since, until, min_grade)
+    v = _View(request, user, type, since, until, min_grade, purpose)
     if network is not None:
         wanted = v.network(network, "graph.export").members
     elif entity:
@@ -248,7 +252,7 @@ def export(request: Request, user: UserDep, format: Annotated[str, Query(pattern
         path = FilePath(tmp) / f"graph.{format}"
         (write_graphml if format == "graphml" else write_gexf)(G, path)
         body = path.read_bytes()
-    v.audit("graph.export", list(G.nodes), _query(request), purpose=f"{format} export")
+    v.audit("graph.export", list(G.nodes), _query(request), note=f"{format} export")
     media = "application/graphml+xml" if format == "graphml" else "application/gexf+xml"
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="tessera-graph.{format}"'})
