@@ -87,6 +87,20 @@ def test_graph_queries_and_exports_refuse_without_a_purpose(world, client):
     assert response.status_code == 200 and last_entry(world).purpose == "by header"
 
 
+def test_a_command_line_export_needs_a_purpose_too(world, client, tmp_path):
+    from typer.testing import CliRunner
+
+    from tessera.cli import app
+    from tessera.cli_common import EXIT_USAGE
+
+    db = world.store.url if world.store.dialect == "postgresql" else str(world.store.engine.url.database)
+    args = ["export", "ftm", "--as", "alice", "--out", str(tmp_path / "out.jsonl"), "--db", db]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == EXIT_USAGE and "purpose" in result.output
+    assert CliRunner().invoke(app, args + ["--purpose", WHY]).exit_code == 0
+    assert (last_entry(world).action, last_entry(world).purpose) == ("export.ftm", WHY)
+
+
 def test_rules_naming_an_unknown_role_are_refused(tmp_path, monkeypatch):
     rules = tmp_path / "bad-purpose.yml"
     rules.write_text("default: [spy]\n")

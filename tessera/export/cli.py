@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tessera.cli_common import (EXIT_DENIED, EXIT_ERROR, DbOption, JsonOption, emit_json, fail, open_store,
-                                out)
+from tessera.cli_common import (EXIT_DENIED, EXIT_ERROR, EXIT_USAGE, DbOption, JsonOption, emit_json, fail,
+                                open_store, out)
 from tessera.export.clusters import CLUSTER_COLUMNS, cluster_rows
 from tessera.export.csvsafe import write_csv
 from tessera.export.ftm import export_ftm
@@ -43,9 +43,25 @@ PurposeOption = Annotated[str | None, typer.Option("--purpose", help="Why: recor
 AgencyOption = Annotated[str | None, typer.Option("--for-agency", help="Sanitised release: only what this agency's users could see")]
 
 
+def _stated_purpose(store, user: str, purpose: str | None, as_json: bool) -> str | None:
+    """The purpose given, or exit 2 when the user's role must state one (tessera/access/purpose.yml)."""
+    from tessera.access.identity import NotFound, get_user
+    from tessera.access.purpose import PurposeRequired, stated_purpose
+
+    try:
+        with store.engine.connect() as connection:
+            return stated_purpose(get_user(connection, user), purpose)
+    except NotFound:
+        return purpose  # the export itself refuses an unknown user
+    except PurposeRequired:
+        store.close()
+        fail(f"{user} must state a purpose for an export: --purpose TEXT", EXIT_USAGE, as_json)
+
+
 def _run(kind: str, user: str, out_path: Path, entity: list[str] | None, purpose: str | None,
          for_agency: str | None, db: str | None, as_json: bool) -> None:
     store = open_store(db)
+    purpose = _stated_purpose(store, user, purpose, as_json)
     try:
         if kind in ("graphml", "gexf"):
             summary = export_graph(store, user, out_path, kind, entity or None, purpose, for_agency)
