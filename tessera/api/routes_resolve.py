@@ -2,7 +2,8 @@
 
 What a caller is shown passes through the access policy: a source entity counts as visible to them when
 they may see at least one of its statements, a canonical entity when they may see one of its members.
-Ids they may not see are never named (they are counted as withheld), another agency's reason for a
+Ids they may not see are never named (they are counted as withheld only when every agency holding them has an
+open hit policy, as search points only to those; a silent or closed owner's record is not even counted), another agency's reason for a
 judgement is shown only when the caller may see every record it covers, and an id they may not see is
 answered like an id that does not exist.
 """
@@ -62,6 +63,20 @@ def visible_ids(connection: Connection, user: User, ids: list[str]) -> set[str]:
     return {i for i, ms in members.items() if ms & seen}
 
 
+def disclosable(connection: Connection, ids) -> set[str]:
+    """The source entities among `ids` whose existence a viewer who may not see them may learn (counted, never
+    named): those held only by agencies with an open hit policy."""
+    s, a = tables.statements, tables.agencies
+    ids = sorted(set(ids))
+    held: dict[str, bool] = {}
+    for i in range(0, len(ids), 500):
+        query = (select(s.c.entity_id, a.c.hit_policy).distinct().select_from(s.outerjoin(a, a.c.code == s.c.agency))
+                 .where(s.c.entity_id.in_(ids[i:i + 500])))
+        for eid, policy in connection.execute(query):
+            held[eid] = held.get(eid, True) and (policy or "open") == "open"
+    return {eid for eid, ok in held.items() if ok}
+
+
 def shown(connection: Connection, user: User, j: jm.Judgement) -> dict | None:
     """A judgement as this user may see it, or None when it covers nothing they may see."""
     covered = set(j.a_members) | set(j.b_members)
@@ -76,7 +91,7 @@ def shown(connection: Connection, user: User, j: jm.Judgement) -> dict | None:
     data["a_members"] = [m for m in j.a_members if m in seen]
     data["b_members"] = [m for m in j.b_members if m in seen]
     data["groups"] = [[m for m in g if m in seen] for g in j.groups]
-    data["withheld_members"] = len(covered - seen)
+    data["withheld_members"] = len(disclosable(connection, covered - seen))
     if not whole and j.agency != user.agency:
         data["reason"] = None
         data["reason_withheld"] = True
@@ -206,14 +221,20 @@ def explained(connection: Connection, user: User, found: dict) -> dict:
     members = list(found["a_members"]) + list(found["b_members"])
     seen = visible_sources(connection, user, members)
     whole = wholly_visible(connection, user, members)
+    counted = whole | disclosable(connection, set(members) - whole)  # what a withheld count may stand for
     out = dict(found)
     out["a_members"] = [m for m in found["a_members"] if m in seen]
     out["b_members"] = [m for m in found["b_members"] if m in seen]
-    out["withheld_members"] = len(set(members) - seen)
+    out["withheld_members"] = len((set(members) - seen) & counted)
     out["pairs"] = [p for p in found.get("pairs", []) if p["left"] in whole and p["right"] in whole]
-    out["withheld_pairs"] = len(found.get("pairs", [])) - len(out["pairs"])
+    out["withheld_pairs"] = sum(1 for p in found.get("pairs", []) if p not in out["pairs"]
+                                and p["left"] in counted and p["right"] in counted)
     out["shared_keys"] = [k for k in found.get("shared_keys", []) if k["a"] in whole and k["b"] in whole]
-    out["withheld_shared_keys"] = len(found.get("shared_keys", [])) - len(out["shared_keys"])
+    out["withheld_shared_keys"] = sum(1 for k in found.get("shared_keys", []) if k not in out["shared_keys"]
+                                      and k["a"] in counted and k["b"] in counted)
+    kinds = dict(connection.execute(select(tables.entities.c.id, tables.entities.c.schema)
+                                    .where(tables.entities.c.id.in_(sorted(seen)))).all())
+    out["schemas"] = sorted(set(kinds.values()))  # of the members shown, not of the hidden ones
     views = []
     for data in found.get("judgements", []):
         view = shown(connection, user, jm.get_judgement(connection, data["id"]))
@@ -251,8 +272,9 @@ def _stood_for(change: dict) -> dict[str, list[str]]:
     return {i: change["parts"].get(i) or [i] for i in [change["canonical_id"], *change["related"]]}
 
 
-def visible_change(change: dict, seen: set[str]) -> dict | None:
-    """A change-feed event as a user who may see the source entities `seen` may see it, or None."""
+def visible_change(change: dict, seen: set[str], counted: set[str] = frozenset()) -> dict | None:
+    """A change-feed event as a user who may see the source entities `seen` may see it, or None; an id they may
+    not see is counted as withheld only if it stood for a source entity in `counted` (see `disclosable`)."""
     stood_for = _stood_for(change)
     named = {i for i, ms in stood_for.items() if seen & set(ms)}
     if not named:
@@ -260,7 +282,8 @@ def visible_change(change: dict, seen: set[str]) -> dict | None:
     related = [r for r in change["related"] if r in named]
     shown_change = {k: v for k, v in change.items() if k != "parts"}
     return shown_change | dict(canonical_id=change["canonical_id"] if change["canonical_id"] in named else None,
-                               related=related, related_withheld=len(change["related"]) - len(related))
+                               related=related, related_withheld=sum(
+                                   1 for r in change["related"] if r not in named and counted & set(stood_for[r])))
 
 
 @router.get("/changes", summary="The change feed of canonical entities (created, attached, merged, split)")
@@ -279,10 +302,12 @@ def changes(request: Request, user: UserDep,
             page = changes_since(connection, cursor, limit=limit)
             if not page:
                 break
-            seen = visible_sources(connection, user, [m for ch in page for ms in _stood_for(ch).values() for m in ms])
+            ids = {m for ch in page for ms in _stood_for(ch).values() for m in ms}
+            seen = visible_sources(connection, user, list(ids))
+            counted = disclosable(connection, ids - seen)
             for change in page:
                 cursor = change["id"]
-                view = visible_change(change, seen)
+                view = visible_change(change, seen, counted)
                 if view is not None:
                     out.append(view)
                     if len(out) == limit:

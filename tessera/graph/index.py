@@ -543,8 +543,9 @@ class GraphIndex:
 
     # filtering
     def visible_edges(self, visible: Callable[[str], bool]) -> np.ndarray:
-        """Per link record: does it rest on at least one statement the predicate lets through."""
-        return np.fromiter((any(map(visible, s)) for s in self._stmts), dtype=bool, count=self._rows.n)
+        """Per link record: does every statement it rests on pass the predicate (deny wins: a shared phone
+        whose other holder's statement is hidden, or a payment whose beneficiary is hidden, is no link)."""
+        return np.fromiter((all(map(visible, s)) for s in self._stmts), dtype=bool, count=self._rows.n)
 
     def row_mask(self, flt: EdgeFilter | None) -> np.ndarray:
         """Per link record: does it pass the filter (vectorised over all records)."""
@@ -577,7 +578,7 @@ class GraphIndex:
             return False
         if flt.min_grade and c["score"][row] < grade_score(flt.min_grade) - 1e-9:
             return False
-        if flt.visible is not None and not any(map(flt.visible, self._stmts[row])):
+        if flt.visible is not None and not all(map(flt.visible, self._stmts[row])):
             return False
         return True
 

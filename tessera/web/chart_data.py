@@ -159,6 +159,12 @@ def neighbourhood(conn, user, ix: GraphIndex, entity: str, hops: int, flt: EdgeF
             "supernode": supernode, "marking": as_json(mark)}
 
 
+def _degree(ix: GraphIndex, entity: str, flt: EdgeFilter) -> int:
+    """An entity's neighbours through links that pass the filter (links the viewer may not see do not count)."""
+    u = ix.node(entity)
+    return sum(1 for w in ix.neighbours(u) if ix.pair_ok(u, w, flt))
+
+
 def expand_page(conn, user, ix: GraphIndex, entity: str, page: int, page_size: int, flt: EdgeFilter) -> dict:
     from tessera.graph.queries import expand
 
@@ -166,7 +172,7 @@ def expand_page(conn, user, ix: GraphIndex, entity: str, page: int, page_size: i
     ids = [it.b for it in p.items]
     info, mark = describe(conn, user, ids + [entity])
     nodes = [{"id": i, "label": info[i]["label"] or i[:12], "schema": info[i]["schema"],
-              "degree": ix.degree(ix.node(i))} for i in ids]
+              "degree": _degree(ix, i, flt)} for i in ids]
     return {"entity": entity, "page": p.page, "page_size": p.page_size, "total": p.total, "pages": p.pages,
             "nodes": nodes, "edges": [{"a": it.a, "b": it.b, "strength": it.strength, "types": it.types}
                                       for it in p.items], "marking": as_json(mark)}
