@@ -229,12 +229,24 @@ def _pointers(connection: Connection, user: User, q: str, visible, seen: set[str
     return sorted(pointers.values(), key=lambda p: (p["agency"], p["reference"]))
 
 
+def _named(connection: Connection, user: User, source_id: str) -> bool:
+    """Whether the user may know of a source entity: they see a statement of it, or one naming it."""
+    s = tables.statements
+    return connection.execute(select(s.c.id).where(_visible(user)).where(or_(
+        s.c.entity_id == source_id, and_(s.c.prop_type == "entity", s.c.value == source_id))).limit(1)).first() \
+        is not None
+
+
 def profile(connection: Connection, user: User, entity_id: str) -> dict | None:
-    """Every value the user may see of an entity (by canonical or source id), with provenance; None if nothing."""
+    """Every value the user may see of an entity (by canonical or source id), with provenance; None if nothing.
+
+    A source id the user may not know of is not found, even when it was joined to an entity they may see (else
+    its answer would tell that a hidden record exists and to whom it was joined)."""
     e = tables.entities
-    row = connection.execute(select(_canon_col()).where(or_(e.c.id == entity_id, e.c.canonical_id == entity_id))
-                             .limit(1)).first()
-    if row is None:
+    row = connection.execute(select(_canon_col(), e.c.id == entity_id)
+                             .where(or_(e.c.id == entity_id, e.c.canonical_id == entity_id))
+                             .order_by((e.c.id == entity_id).desc()).limit(1)).first()
+    if row is None or (row[1] and not _named(connection, user, entity_id)):
         return None
     cid = row[0]
     vals = _visible_values(connection, user, [cid], provenance=True).get(cid, [])
