@@ -127,8 +127,16 @@ def test_explain_shows_the_evidence_and_weights_between_two_records(client, worl
     body = got.json()
     [pair] = body["pairs"]
     assert {c["comparison"] for c in pair["comparisons"]} >= {"name", "dob"}
-    assert pair["decision"] in ("match", "no match", "refused") and isinstance(pair["total"], float)
     assert body["withheld_members"] == 0 and body["withheld_pairs"] == 0
+    # amelie may not see MI's subject, whom the name and phone frequencies also count: those are withheld
+    assert pair["adjustments_withheld"] and isinstance(pair["total_before_adjustments"], float)
+    assert not {"name_frequency", "adjustments", "total", "decision"} & set(pair)
+    [full] = client.get("/api/v1/explain", params={"a": ids[KARIMI], "b": ids[KARIMI_AR]},
+                        headers=bearer(world.tokens["alice"])).json()["pairs"]  # alice sees every record
+    assert full["decision"] in ("match", "no match", "refused") and isinstance(full["total"], float)
+    before = full["prior"] + sum(c["weight"] for c in full["comparisons"])
+    assert abs(full["total"] - before - sum(full["adjustments"].values())) < 0.05
+    assert abs(pair["total_before_adjustments"] - before) < 0.05  # the same two records, the same weights
     # olly may not see the UK police record: answered as if it did not exist
     hidden = client.get("/api/v1/explain", params={"a": ids[KARIMI], "b": ids[KARIMI_AR]},
                         headers=bearer(world.tokens["olly"]))

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from intake_helpers import PERSON_MAPPING, mapping_file, write
 from tessera.intake.pipeline import ingest_file
-from tessera.resolve.engine import assign_canonical, resolve
+from tessera.resolve.engine import assign_canonical, new_canonical_id, resolve
 from tessera.store import tables
 
 
@@ -94,4 +94,6 @@ def test_a_cluster_keeps_the_canonical_id_most_of_its_members_held():
     out = assign_canonical(ids, ["c-x"] * 4, [[0, 1, 2], [3]])
     assert out[:3] == ["c-x"] * 3 and out[3] == "d"
     out = assign_canonical(ids, ["c-a"] * 4, [[0, 1], [2, 3]])
-    assert out[0] == out[1] == "c-a" and out[2] == out[3] == "c-c"
+    assert out[0] == out[1] == "c-a" and out[2] == out[3] == new_canonical_id("c")
+    member = "9f0e" * 10  # a source id as FtM makes them: the new cluster's id must not carry it
+    assert member not in new_canonical_id(member) and new_canonical_id(member).startswith("c-")

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, or_, select
 from tessera.access.policy import User, visible_clause
 from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
 from tessera.resolve import judgements as jm
-from tessera.resolve.changes import changes_since
+from tessera.resolve.changes import NEW, changes_since
 from tessera.store import tables
 
 router = APIRouter(prefix=PREFIX, tags=["resolution"])
@@ -78,11 +78,15 @@ def disclosable(connection: Connection, ids) -> set[str]:
 
 
 def shown(connection: Connection, user: User, j: jm.Judgement) -> dict | None:
-    """A judgement as this user may see it, or None when it covers nothing they may see."""
+    """A judgement as this user may see it, or None when it covers nothing they may see, or covers a record
+    they may not see whose owner discloses nothing (unless their own agency made it)."""
     covered = set(j.a_members) | set(j.b_members)
     seen = visible_sources(connection, user, list(covered))
     if not seen:
         return None
+    hidden = covered - seen
+    if hidden and j.agency != user.agency and len(disclosable(connection, hidden)) < len(hidden):
+        return None  # showing it would tell of a record whose owner discloses nothing
     named = visible_ids(connection, user, [j.a] + ([j.b] if j.b else []))
     whole = seen == covered
     data = j.as_dict()
@@ -91,7 +95,7 @@ def shown(connection: Connection, user: User, j: jm.Judgement) -> dict | None:
     data["a_members"] = [m for m in j.a_members if m in seen]
     data["b_members"] = [m for m in j.b_members if m in seen]
     data["groups"] = [[m for m in g if m in seen] for g in j.groups]
-    data["withheld_members"] = len(disclosable(connection, covered - seen))
+    data["withheld_members"] = len(hidden)
     if not whole and j.agency != user.agency:
         data["reason"] = None
         data["reason_withheld"] = True
@@ -214,6 +218,21 @@ def wholly_visible(connection: Connection, user: User, ids: list[str]) -> set[st
     return visible_sources(connection, user, ids) - partly_hidden
 
 
+def sees_every_person(connection: Connection, user: User) -> bool:
+    """Whether the user may see every Person statement held: only then may they see counts taken over all."""
+    s = tables.statements
+    return connection.execute(select(s.c.id).where(s.c.schema == "Person").where(~visible_clause(user))
+                              .limit(1)).first() is None
+
+
+def without_term_frequencies(pair: dict) -> dict:
+    """A compared pair without what counts other records (how common the name is, how many hold the phone),
+    and so without the total and decision those adjust: the viewer gets the weights of the two records."""
+    before = round(pair["prior"] + sum(c["weight"] for c in pair["comparisons"]), 2)
+    return {k: v for k, v in pair.items() if k not in ("name_frequency", "adjustments", "total", "decision")} | dict(
+        total_before_adjustments=before, adjustments_withheld=True)
+
+
 def explained(connection: Connection, user: User, found: dict) -> dict:
     """An explanation as this user may see it: member pairs and shared identifiers only between records
     they may see in full (a comparison level says something of every value behind it), judgements as
@@ -229,6 +248,8 @@ def explained(connection: Connection, user: User, found: dict) -> dict:
     out["pairs"] = [p for p in found.get("pairs", []) if p["left"] in whole and p["right"] in whole]
     out["withheld_pairs"] = sum(1 for p in found.get("pairs", []) if p not in out["pairs"]
                                 and p["left"] in counted and p["right"] in counted)
+    if out["pairs"] and not sees_every_person(connection, user):
+        out["pairs"] = [without_term_frequencies(p) for p in out["pairs"]]
     out["shared_keys"] = [k for k in found.get("shared_keys", []) if k["a"] in whole and k["b"] in whole]
     out["withheld_shared_keys"] = sum(1 for k in found.get("shared_keys", []) if k not in out["shared_keys"]
                                       and k["a"] in counted and k["b"] in counted)
@@ -281,9 +302,17 @@ def visible_change(change: dict, seen: set[str], counted: set[str] = frozenset()
         return None
     related = [r for r in change["related"] if r in named]
     shown_change = {k: v for k, v in change.items() if k != "parts"}
-    return shown_change | dict(canonical_id=change["canonical_id"] if change["canonical_id"] in named else None,
-                               related=related, related_withheld=sum(
-                                   1 for r in change["related"] if r not in named and counted & set(stood_for[r])))
+    countable = seen | set(counted)
+    members = [m for m in stood_for[change["canonical_id"]] if m in countable]
+    fresh = members if change["kind"] == "created" else [m for m in change["parts"].get(NEW, []) if m in countable]
+    if change["kind"] in ("attached", "merged") and NEW not in change["parts"] and change["new_members"]:
+        fresh = members[:min(change["new_members"], len(members))]  # rows written before NEW was recorded
+    withheld = sum(1 for r in change["related"] if r not in named and counted & set(stood_for[r]))
+    if change["kind"] in ("attached", "merged") and not (fresh or related or withheld):
+        return None  # what joined is nothing this user may see or be told of
+    return shown_change | dict(members=len(members), new_members=len(fresh),
+                               canonical_id=change["canonical_id"] if change["canonical_id"] in named else None,
+                               related=related, related_withheld=withheld)
 
 
 @router.get("/changes", summary="The change feed of canonical entities (created, attached, merged, split)")

@@ -23,12 +23,14 @@ from sqlalchemy import Connection, insert, select
 from tessera.resolve.tables import entity_changes, resolve_runs
 
 KINDS = ("created", "attached", "merged", "split")
+NEW = "+new"  # the key in an event's `parts` listing its new members (no id starts with "+")
 
 
 def compute_changes(before: dict[str, str | None], after: dict[str, str]) -> list[dict]:
     """The events between two assignments of canonical ids (pure; no storage). Each event's `parts` maps
     every canonical id it names to the source entities that id stood for in the event (empty for a new
-    singleton, which stands for itself), so that who may see an event can be decided later.
+    singleton, which stands for itself), and under `NEW` the new members of an attachment or merge, so that
+    who may see an event, and how many of its members, can be decided later.
 
     Only canonical entities with a member whose id changed can have an event, so only those are grouped:
     a batch resolved against a million records costs two passes over the dicts, not a million groups."""
@@ -68,11 +70,14 @@ def compute_changes(before: dict[str, str | None], after: dict[str, str]) -> lis
                                new_members=fresh, parts={cid: members}))
         elif len(by_old) > 1:
             parts = {cid: members, **{o: ms for o, ms in by_old.items() if o != cid}}
+            if fresh:
+                parts[NEW] = [e for e in members if before.get(e) is None]
             events.append(dict(kind="merged", canonical_id=cid, related=sorted(o for o in by_old if o != cid),
                                members=len(members), new_members=fresh, parts=parts))
         elif fresh:
             [old] = by_old
-            parts = {cid: members} | ({old: by_old[old]} if old != cid else {})
+            parts = {cid: members, NEW: [e for e in members if before.get(e) is None]} | (
+                {old: by_old[old]} if old != cid else {})
             events.append(dict(kind="attached", canonical_id=cid, related=[old] if old != cid else [],
                                members=len(members), new_members=fresh, parts=parts))
     for old in sorted(old_groups):

@@ -361,9 +361,16 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     return res
 
 
+def new_canonical_id(*members: str) -> str:
+    """The id of a new cluster: "c-" and a digest of its members' ids. Opaque, so that the id names none of
+    them: a viewer shown the cluster must not learn the id of a member they may not see."""
+    return "c-" + hashlib.sha1("\x1f".join(sorted(members)).encode()).hexdigest()[:24]
+
+
 def assign_canonical(ids: list[str], previous: list[str | None], groups: list[list[int]]) -> list[str]:
     """Canonical id per entity: a singleton keeps its own id; a cluster inherits the "c-" id most of its
-    members held before (the larger cluster wins a contested id), else gets "c-" + its smallest member id."""
+    members held before (the larger cluster wins a contested id), else gets `new_canonical_id` of its
+    smallest member (of all its members if another cluster has that one)."""
     out: list[str] = [""] * len(ids)
     taken: set[str] = set()
     multi = sorted((g for g in groups if len(g) > 1), key=lambda g: (-len(g), ids[min(g)]))
@@ -375,9 +382,9 @@ def assign_canonical(ids: list[str], previous: list[str | None], groups: list[li
                 cid = cand
                 break
         if cid is None:
-            cid = "c-" + min(ids[i] for i in g)
+            cid = new_canonical_id(min(ids[i] for i in g))
             if cid in taken:
-                cid = "c-" + hashlib.sha1("|".join(sorted(ids[i] for i in g)).encode()).hexdigest()
+                cid = new_canonical_id(*(ids[i] for i in g))
         taken.add(cid)
         for i in g:
             out[i] = cid

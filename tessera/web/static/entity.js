@@ -45,8 +45,12 @@
   function explanation(first, other, data) {
     var box = el("div", {class: "panel", "data-explain": other}, el("h3", null, recordName(first) + " and " + recordName(other)));
     (data.pairs || []).forEach(function (pair) {
-      box.appendChild(el("p", null, el("strong", null, pair.decision === "match" ? "Matched" : "Not matched"),
-        ": total weight " + pair.total + " against a threshold of " + pair.threshold +
+      var verdict = pair.adjustments_withheld ? "Compared" : pair.decision === "match" ? "Matched" : "Not matched";
+      var weight = pair.adjustments_withheld
+        ? ": weight " + pair.total_before_adjustments + " before the adjustments for common names and shared phones" +
+          " (they count records you may not see, so they and the total are withheld); threshold " + pair.threshold
+        : ": total weight " + pair.total + " against a threshold of " + pair.threshold;
+      box.appendChild(el("p", null, el("strong", null, verdict), weight +
         (pair.prior !== undefined ? " (prior " + pair.prior + ")" : "") +
         (pair.name_similarity !== undefined ? "; name similarity " + pair.name_similarity + "%" : "") +
         (pair.refused ? "; refused: " + pair.refused : "")));

@@ -48,13 +48,17 @@
       .catch(function () { if (clearance) T.marking.raise(clearance); });
   }
 
+  var latest = 0;  // only the newest search may draw: an answer to an earlier one arriving late is dropped
+
   function run(q) {
     var results = document.getElementById("results"), pointers = document.getElementById("pointers");
+    var mine = ++latest;
     results.replaceChildren();
     pointers.replaceChildren();
     T.marking.reset();
     status.textContent = "Searching…";
     return T.api("/search?q=" + encodeURIComponent(q) + "&limit=50").then(function (data) {
+      if (mine !== latest) return;
       var shown = data.results || [];
       shown.forEach(function (r) { results.appendChild(resultItem(r)); });
       raiseBanner(shown);
@@ -65,7 +69,7 @@
         ((data.pointers || []).length ? ", " + data.pointers.length + " held by other agencies" : "") + " for “" + q + "”.";
       status.textContent = message;
     }).catch(function (err) {
-      status.textContent = "Search failed: " + err.message;
+      if (mine === latest) status.textContent = "Search failed: " + err.message;
     });
   }
 
