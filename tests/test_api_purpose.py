@@ -77,6 +77,9 @@ def test_graph_queries_and_exports_refuse_without_a_purpose(world, client):
     assert (last_entry(world).action, last_entry(world).purpose) == ("graph.networks", WHY)
     refused(client.get(f"{V1}/graph/neighbourhood/somebody", headers=alice))
     refused(client.get(f"{V1}/graph/export", params={"entity": "somebody"}, headers=alice))
+    refused(client.get(f"{V1}/charts/networks", headers=alice))  # the web app's chart data too
+    assert client.get(f"{V1}/charts/networks", headers=alice | {"X-Tessera-Purpose": WHY}).status_code == 200
+    assert (last_entry(world).action, last_entry(world).purpose) == ("chart.networks", WHY)
 
     refused(client.post(f"{V1}/exports", json={"kind": "ftm"}, headers=alice))
     response = client.post(f"{V1}/exports", json={"kind": "ftm", "purpose": WHY}, headers=alice)

@@ -76,3 +76,20 @@ def test_the_vendored_libraries_load_from_this_server_only(page, web_server):
     assert loaded["countries"] > 150
     assert loaded == dict(loaded, sigma="function", leaflet="function", fa2="function", x="number")
     assert offsite(page.context.requests) == []
+
+
+def test_the_purpose_stated_in_the_header_is_recorded_with_each_search(page, web_server):
+    from tessera.access import audit
+    from tessera.store.store import Store
+
+    login(page, web_server, "alice")
+    page.get_by_label("Purpose").fill("Op TIDE, tasking 42")
+    page.goto("/search?q=Karimi")  # a new page keeps the purpose for the tab's session
+    assert page.get_by_label("Purpose").input_value() == "Op TIDE, tasking 42"
+    page.locator("#search-status").filter(has_text="result").wait_for()
+    store = Store.open(f"sqlite:///{web_server.db}")
+    try:
+        entry = [e for e in audit.show(store, user="alice") if e.action == "search"][-1]  # the newest
+    finally:
+        store.close()
+    assert entry.purpose == "Op TIDE, tasking 42"

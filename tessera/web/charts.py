@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tessera.api.deps import PREFIX, DayQuery, Problem, UserDep, record_audit, store_of
+from tessera.api.deps import PREFIX, DayQuery, Problem, PurposeDep, UserDep, record_audit, store_of, with_note
 from tessera.graph.index import LINK_TYPES
 from tessera.web import chart_data as data
 from tessera.web.pages import PageUser, render
@@ -84,51 +84,52 @@ def _need(ix, *entities: str) -> None:
 @api.get("/graph/neighbourhood", summary="Entities within some links of one entity, supernodes summarised")
 def neighbourhood(request: Request, user: UserDep, entity: str, hops: Annotated[int, Query(ge=1, le=3)] = 1,
                   types: TypesQuery = None, start: DayQuery = None, end: DayQuery = None,
-                  supernode: Annotated[int, Query(ge=1, le=5000)] = 50) -> dict:
+                  supernode: Annotated[int, Query(ge=1, le=5000)] = 50, purpose: PurposeDep = None) -> dict:
     store, _, ix, flt = _setup(request, user, types, start, end)
     _need(ix, entity)
     with store.engine.connect() as conn:
         out = data.neighbourhood(conn, user, ix, entity, hops, flt, supernode)
     if out is None:
-        record_audit(store, user, "chart.neighbourhood", [], entity, purpose="not found")
+        record_audit(store, user, "chart.neighbourhood", [], entity, purpose=with_note(purpose, "not found"))
         raise Problem(404, "Not Found", f"no entity {entity!r} in the link graph")
-    record_audit(store, user, "chart.neighbourhood", [n["id"] for n in out["nodes"]], entity)
+    record_audit(store, user, "chart.neighbourhood", [n["id"] for n in out["nodes"]], entity, purpose=purpose)
     return out
 
 
 @api.get("/graph/expand", summary="One page of a (super)node's neighbours, strongest link first")
 def expand(request: Request, user: UserDep, entity: str, page: Annotated[int, Query(ge=0)] = 0,
            page_size: Annotated[int, Query(ge=1, le=500)] = 50, types: TypesQuery = None,
-           start: DayQuery = None, end: DayQuery = None) -> dict:
+           start: DayQuery = None, end: DayQuery = None, purpose: PurposeDep = None) -> dict:
     store, _, ix, flt = _setup(request, user, types, start, end)
     _need(ix, entity)
     with store.engine.connect() as conn:
         out = data.expand_page(conn, user, ix, entity, page, page_size, flt)
-    record_audit(store, user, "chart.expand", [entity] + [n["id"] for n in out["nodes"]], entity)
+    record_audit(store, user, "chart.expand", [entity] + [n["id"] for n in out["nodes"]], entity, purpose=purpose)
     return out
 
 
 @api.get("/graph/path", summary="The strongest short chain of links between two entities")
 def path(request: Request, user: UserDep, a: str, b: str, types: TypesQuery = None,
-         start: DayQuery = None, end: DayQuery = None) -> dict:
+         start: DayQuery = None, end: DayQuery = None, purpose: PurposeDep = None) -> dict:
     store, _, ix, flt = _setup(request, user, types, start, end)
     _need(ix, a, b)
     with store.engine.connect() as conn:
         out = data.path(conn, user, ix, a, b, flt)
     if out is None:
         raise Problem(404, "Not Found", f"no path from {a} to {b} through links you may see")
-    record_audit(store, user, "chart.path", [n["id"] for n in out["nodes"]], f"{a} {b}")
+    record_audit(store, user, "chart.path", [n["id"] for n in out["nodes"]], f"{a} {b}", purpose=purpose)
     return out
 
 
 @api.get("/networks", summary="Networks (communities) largest first, with their key players")
 def networks(request: Request, user: UserDep, top: Annotated[int, Query(ge=1, le=100)] = 10,
              players: Annotated[int, Query(ge=1, le=50)] = 5, types: TypesQuery = None,
-             start: DayQuery = None, end: DayQuery = None) -> dict:
+             start: DayQuery = None, end: DayQuery = None, purpose: PurposeDep = None) -> dict:
     store, cache, ix, flt = _setup(request, user, types, start, end)
     with store.engine.connect() as conn:
         out = data.networks(cache, conn, user, ix, flt, top, players)
-    record_audit(store, user, "chart.networks", [p["id"] for n in out["networks"] for p in n["key_players"]], None)
+    record_audit(store, user, "chart.networks", [p["id"] for n in out["networks"] for p in n["key_players"]], None,
+                 purpose=purpose)
     return out
 
 
@@ -147,7 +148,8 @@ def _members(request, user, cache, ix, flt, entity: str | None, network: int | N
 @api.get("/money", summary="Payments out of or into an entity, or inside a network, summed per direction")
 def money(request: Request, user: UserDep, entity: str | None = None, network: int | None = None,
           direction: Annotated[str, Query(pattern="^(downstream|upstream)$")] = "downstream",
-          hops: Annotated[int, Query(ge=1, le=6)] = 3, start: DayQuery = None, end: DayQuery = None) -> dict:
+          hops: Annotated[int, Query(ge=1, le=6)] = 3, start: DayQuery = None, end: DayQuery = None,
+          purpose: PurposeDep = None) -> dict:
     store, cache, ix, flt = _setup(request, user, None, start, end)
     if not entity and network is None:
         raise Problem(422, "Unprocessable Content", "give an entity or a network")
@@ -155,13 +157,13 @@ def money(request: Request, user: UserDep, entity: str | None = None, network: i
     with store.engine.connect() as conn:
         out = data.money(conn, user, ix, flt, entity=entity, members=None if entity else members,
                          direction=direction, hops=hops)
-    record_audit(store, user, "chart.money", list(out["entities"]), entity or f"network {network}")
+    record_audit(store, user, "chart.money", list(out["entities"]), entity or f"network {network}", purpose=purpose)
     return out
 
 
 @api.get("/timeline", summary="Links and events of an entity or a network in time order")
 def timeline(request: Request, user: UserDep, entity: str | None = None, network: int | None = None,
-             types: TypesQuery = None, start: DayQuery = None, end: DayQuery = None) -> dict:
+             types: TypesQuery = None, start: DayQuery = None, end: DayQuery = None, purpose: PurposeDep = None) -> dict:
     store, cache, ix, flt = _setup(request, user, types, start, end)
     members = _members(request, user, cache, ix, flt, entity, network)
     if members is None:
@@ -171,13 +173,14 @@ def timeline(request: Request, user: UserDep, entity: str | None = None, network
         evs = data.events(conn, user, set(members), start, end)
     out["events"] = evs["events"]
     out["marking"] = data.higher(out["marking"], evs["marking"])
-    record_audit(store, user, "chart.timeline", members[:500], entity or f"network {network}")
+    record_audit(store, user, "chart.timeline", members[:500], entity or f"network {network}", purpose=purpose)
     return out
 
 
 @api.get("/events", summary="Crossings, interceptions and arrests the caller may see, placed on the map")
 def events(request: Request, user: UserDep, entity: str | None = None, network: int | None = None,
-           start: DayQuery = None, end: DayQuery = None, limit: Annotated[int, Query(ge=1, le=20000)] = 5000) -> dict:
+           start: DayQuery = None, end: DayQuery = None, limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+           purpose: PurposeDep = None) -> dict:
     store = store_of(request)
     involving = None
     if entity or network is not None:
@@ -187,7 +190,7 @@ def events(request: Request, user: UserDep, entity: str | None = None, network: 
         out = data.events(conn, user, involving, start, end, limit)
     out["routes"] = data.routes(out) if involving is not None else []
     record_audit(store, user, "chart.events", [e["id"] for e in out["events"][:500]],
-                 entity or (f"network {network}" if network is not None else None))
+                 entity or (f"network {network}" if network is not None else None), purpose=purpose)
     return out
 
 

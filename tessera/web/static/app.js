@@ -11,10 +11,27 @@
     location.assign("/login?next=" + encodeURIComponent(next));
   }
 
+  /* The purpose the analyst states in the header field: kept for the browser tab's session and sent with every
+     API call (X-Tessera-Purpose, or ?purpose= when it is not plain ASCII, which a header cannot carry). */
+  var PURPOSE_KEY = "tessera.purpose";
+  var purposeField = document.querySelector("[data-purpose]");
+  if (purposeField) {
+    purposeField.value = sessionStorage.getItem(PURPOSE_KEY) || "";
+    purposeField.addEventListener("input", function () { sessionStorage.setItem(PURPOSE_KEY, purposeField.value.trim()); });
+  }
+
+  function withPurpose(path, headers) {
+    var purpose = sessionStorage.getItem(PURPOSE_KEY) || "";
+    if (!purpose) return path;
+    if (/^[\x20-\x7e]*$/.test(purpose)) { headers["X-Tessera-Purpose"] = purpose; return path; }
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "purpose=" + encodeURIComponent(purpose);
+  }
+
   /* fetch under /api/v1 with the session cookie; JSON in and out; throws an Error with the problem's detail. */
   function api(path, options) {
     options = options || {};
     var headers = Object.assign({"Accept": "application/json", "X-Requested-With": "tessera"}, options.headers || {});
+    path = withPurpose(path, headers);
     var init = {method: options.method || "GET", headers: headers, credentials: "same-origin"};
     if (options.json !== undefined) {
       headers["Content-Type"] = "application/json";
