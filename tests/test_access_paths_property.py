@@ -350,6 +350,18 @@ class Walker:
                     r = self.get("/api/v1/charts/graph/path", a=x, b=y)
                     if r.status_code == 200:
                         self.edges_ok(r.json().get("edges", []), "chart path")
+                    r = self.get("/api/v1/graph/path", a=x, b=y, k=3)
+                    if r.status_code == 200:
+                        for path in r.json()["paths"]:  # each step of a path is a link the user may see
+                            steps = zip(path["nodes"], path["nodes"][1:])
+                            self.edges_ok([dict(a=u, b=v) for u, v in steps], "graph path")
+            self.get("/api/v1/graph/money/flows", entity=x)
+            self.get(f"/api/v1/graph/money/follow/{x}")
+            self.get("/api/v1/graph/routes", entity=x)
+            self.get("/api/v1/charts/money", entity=x)
+            self.get("/api/v1/charts/events", entity=x)
+        if visible_canon:
+            self.get("/api/v1/graph/export", entity=visible_canon, format="graphml")
         # explanations, judgements, the change feed, notices
         canonical = sorted(set(b.canon.values()))
         pairs = [(x, y) for x in canonical for y in canonical if x < y][:12] + [(x, c) for x, c in b.canon.items() if x != c]
@@ -370,13 +382,14 @@ class Walker:
             assert change["new_members"] <= change["members"], change
         self.get("/api/v1/notices")
         self.get("/api/v1/alerts")
-        # exports
-        response = self.client.post("/api/v1/exports", json=dict(kind="ftm", manifest=True), headers=self.headers)
-        assert response.status_code == 200, response.text
-        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-            text = " ".join(archive.read(n).decode("utf-8") for n in archive.namelist())
-        leaks = sight.leaks(text + json.dumps(dict(response.headers)))
-        assert not leaks, f"{self.name} exports {leaks}"
+        # exports, each kind zipped with its manifest (i2 is a zip of its own)
+        for kind in ("ftm", "graphml", "gexf", "report", "i2"):
+            response = self.client.post("/api/v1/exports", json=dict(kind=kind, manifest=True), headers=self.headers)
+            assert response.status_code == 200, response.text
+            with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+                text = " ".join(archive.read(n).decode("utf-8") for n in archive.namelist())
+            leaks = sight.leaks(text + json.dumps(dict(response.headers)))
+            assert not leaks, f"{self.name} exports {leaks} in {kind}"
 
     def withheld_ok(self, withheld: int, shown: list[str], what: str) -> None:
         """A withheld count names only hidden records of agencies with an open hit policy."""

@@ -6,7 +6,7 @@ import access_helpers  # noqa: F401  (cheap argon2)
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, select
+from sqlalchemy import delete, select
 
 from access_helpers import add_batch, add_statement
 from tessera.access.policy import User, decide, may_see, may_see_statement, visible_clause
@@ -171,15 +171,12 @@ def users(draw):
                 draw(st.one_of(st.none(), st.sampled_from(NATIONS))), ("analyst",), draw(st.booleans()))
 
 
-@pytest.fixture(scope="module")
-def world_db():
-    engine = create_engine("sqlite://")
-    tables.batches.create(engine)
-    tables.statements.create(engine)
-    with engine.begin() as connection:
+@pytest.fixture
+def world_db(store):
+    """A store on each backend (SQLite, PostgreSQL) with one batch for the random statements."""
+    with store.engine.begin() as connection:
         add_batch(connection)
-    yield engine
-    engine.dispose()
+    return store.engine
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -187,8 +184,9 @@ def world_db():
 def test_the_database_filter_and_the_python_policy_agree_on_random_worlds(world_db, world, viewers):
     with world_db.begin() as connection:
         connection.execute(delete(tables.statements))
+        batch = connection.execute(select(tables.batches.c.id)).scalar_one()
         for s in world:
-            add_statement(connection, 1, **s)
+            add_statement(connection, batch, **s)
         rows = connection.execute(select(tables.statements)).mappings().all()
         for user in viewers:
             expected = {r["id"] for r in rows if may_see_statement(user, r)}
