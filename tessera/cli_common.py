@@ -53,11 +53,11 @@ def actor() -> str:
 
 
 def record_cli_audit(store: Store, action: str, entities: Iterable[str] = (), query: str | None = None,
-                     as_user: str | None = None) -> None:
+                     as_user: str | None = None, purpose: str | None = None) -> None:
     """One audit entry for a command: by the user it acts as (the operator noted in the query), else the operator."""
     from tessera.access import audit
 
     if as_user:
         query = f"{query} (via {actor()})" if query else f"via {actor()}"
     with store.engine.begin() as connection:
-        audit.record(connection, as_user or actor(), action, entities, query=query)
+        audit.record(connection, as_user or actor(), action, entities, query=query, purpose=purpose)

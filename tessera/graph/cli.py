@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli_common import (EXIT_DENIED, EXIT_NOT_FOUND, EXIT_USAGE, DbOption, JsonOption, emit_json, fail,
-                                open_store, out)
+                                open_store, out, record_cli_audit)
 from tessera.graph.index import LINK_TYPES, EdgeFilter
 
 AsOption = Annotated[str | None, typer.Option("--as", help="Show only links resting on a statement this user may see")]
@@ -17,14 +17,25 @@ TypeOption = Annotated[list[str] | None, typer.Option("--type", help=f"Link type
 SinceOption = Annotated[str | None, typer.Option("--since", help="Only links/events on or after this date")]
 UntilOption = Annotated[str | None, typer.Option("--until", help="Only links/events on or before this date")]
 GradeOption = Annotated[str | None, typer.Option("--min-grade", help="Only links graded at least this (e.g. 2B)")]
+PurposeOption = Annotated[str | None, typer.Option("--purpose", help="Why: recorded in the audit log (with --as)")]
 
 graph_app = typer.Typer(name="graph", no_args_is_help=True, help="Link analysis over canonical entities.")
 
 
-def _setup(db, as_user, types, as_json, since=None, until=None, min_grade=None):
+class Reader:
+    """Who reads the graph (a user with --as, else the operator) and why: each command's audit entry."""
+
+    def __init__(self, store, as_user: str | None, purpose: str | None):
+        self.store, self.as_user, self.purpose = store, as_user, purpose
+
+    def audit(self, action: str, entities, query: str | None) -> None:
+        record_cli_audit(self.store, action, sorted(set(entities))[:500], query, self.as_user, self.purpose)
+
+
+def _setup(db, as_user, types, as_json, since=None, until=None, min_grade=None, purpose=None):
     from tessera.graph.build import all_statements, build, statement_visibility
     from tessera.graph.index import to_day
-    from tessera.model.markings import Grading
+    from tessera.model.markings import Grading, MarkingError
 
     store = open_store(db)
     ix = build(store)
@@ -40,17 +51,25 @@ def _setup(db, as_user, types, as_json, since=None, until=None, min_grade=None):
                 user = get_user(conn, as_user)
         except NotFound as err:
             fail(str(err), EXIT_DENIED, as_json)
+        from tessera.access.purpose import PurposeRequired, stated_purpose
+
+        try:
+            purpose = stated_purpose(user, purpose)
+        except PurposeRequired as err:
+            fail(f"{err}: --purpose TEXT", EXIT_USAGE, as_json)
         visible = statement_visibility(store, user, all_statements(ix))
     for d in (since, until):
         try:
             to_day(d)
         except ValueError:
             fail(f"not a date: {d!r} (use YYYY-MM-DD)", EXIT_USAGE, as_json)
-    if min_grade and Grading.parse(min_grade) is None:
+    try:
+        Grading.parse(min_grade)
+    except MarkingError:
         fail(f"not a grading: {min_grade!r} (e.g. 2B or B2)", EXIT_USAGE, as_json)
     flt = EdgeFilter(types=frozenset(types) if types else None, start=since, end=until, min_grade=min_grade,
                      visible=visible)
-    return store, ix, (None if flt.empty else flt)
+    return Reader(store, as_user, purpose), ix, (None if flt.empty else flt)
 
 
 def _subjects(ix, flt, target: str, as_json: bool) -> tuple[list[str], list[str], str]:
@@ -76,13 +95,14 @@ def _need(ix, entity, as_json):
 @graph_app.command("neighbours")
 def neighbours(entity: str, hops: Annotated[int, typer.Option("--hops")] = 2, type: TypeOption = None,
                since: SinceOption = None, until: UntilOption = None, min_grade: GradeOption = None,
-               as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+               as_user: AsOption = None, purpose: PurposeOption = None, db: DbOption = None, json: JsonOption = False) -> None:
     """Entities within --hops links of ENTITY."""
     from tessera.graph.queries import neighbourhood
 
-    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
+    reader, ix, flt = _setup(db, as_user, type, json, since, until, min_grade, purpose)
     _need(ix, entity, json)
     nb = neighbourhood(ix, entity, hops, flt)
+    reader.audit("graph.neighbourhood", [n.id for n in nb.nodes], entity)
     data = {"centre": nb.centre, "nodes": [vars(n) for n in nb.nodes], "edges": [vars(e) for e in nb.edges]}
     if json:
         return emit_json(data)
@@ -94,15 +114,16 @@ def neighbours(entity: str, hops: Annotated[int, typer.Option("--hops")] = 2, ty
 @graph_app.command("path")
 def path(a: str, b: str, k: Annotated[int, typer.Option("--k", help="Up to K loopless paths")] = 1,
          type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
-         min_grade: GradeOption = None, as_user: AsOption = None, db: DbOption = None,
+         min_grade: GradeOption = None, as_user: AsOption = None, purpose: PurposeOption = None, db: DbOption = None,
          json: JsonOption = False) -> None:
     """The strongest short chain(s) of links from A to B."""
     from tessera.graph.queries import k_shortest_paths
 
-    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
+    reader, ix, flt = _setup(db, as_user, type, json, since, until, min_grade, purpose)
     _need(ix, a, json)
     _need(ix, b, json)
     paths = k_shortest_paths(ix, a, b, max(1, k), flt)
+    reader.audit("graph.path", [n for p in paths for n in p.nodes] or [a, b], f"{a} {b}")
     if not paths:
         fail(f"no path from {a} to {b}", EXIT_NOT_FOUND, json)
     if json:
@@ -114,18 +135,19 @@ def path(a: str, b: str, k: Annotated[int, typer.Option("--k", help="Up to K loo
 @graph_app.command("networks")
 def networks(top: Annotated[int, typer.Option("--top")] = 10, players: Annotated[int, typer.Option("--players")] = 5,
              type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
-             min_grade: GradeOption = None, as_user: AsOption = None, db: DbOption = None,
+             min_grade: GradeOption = None, as_user: AsOption = None, purpose: PurposeOption = None, db: DbOption = None,
              json: JsonOption = False) -> None:
     """Networks, largest first, with their key players (brokerage, PageRank, money) and inferred roles."""
     from tessera.graph.queries import communities, key_players, network_graph
 
-    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
+    reader, ix, flt = _setup(db, as_user, type, json, since, until, min_grade, purpose)
     g, _ = network_graph(ix, flt)
     data = []
     for c in communities(ix, flt)[:top]:
         kp = key_players(ix, c.members, players, flt, graph=g)
         data.append({"id": c.id, "size": c.size, "key_players": [vars(p) for p in kp], "members": c.members,
                      "passengers": len(c.passengers)})
+    reader.audit("graph.networks", [p["id"] for c in data for p in c["key_players"]], f"top {top}")
     if json:
         return emit_json(data)
     for c in data:
@@ -136,16 +158,17 @@ def networks(top: Annotated[int, typer.Option("--top")] = 10, players: Annotated
 @graph_app.command("money")
 def money(entity: str, direction: Annotated[str, typer.Option("--direction", help="down or up")] = "down",
           hops: Annotated[int, typer.Option("--hops")] = 3, since: SinceOption = None, until: UntilOption = None,
-          min_grade: GradeOption = None, as_user: AsOption = None, db: DbOption = None,
+          min_grade: GradeOption = None, as_user: AsOption = None, purpose: PurposeOption = None, db: DbOption = None,
           json: JsonOption = False) -> None:
     """Follow payments out of (down) or into (up) ENTITY."""
     from tessera.graph.queries import follow_money, totals
 
     if direction not in ("down", "up", "downstream", "upstream"):
         fail("--direction is down or up", EXIT_USAGE, json)
-    _, ix, flt = _setup(db, as_user, None, json, since, until, min_grade)
+    reader, ix, flt = _setup(db, as_user, None, json, since, until, min_grade, purpose)
     _need(ix, entity, json)
     flows = follow_money(ix, entity, "upstream" if direction.startswith("up") else "downstream", hops, flt)
+    reader.audit("graph.money", [entity] + [x for f in flows for x in (f.source, f.target)], entity)
     if json:
         return emit_json({"flows": [vars(f) for f in flows], "totals": totals(flows)})
     for f in flows:
@@ -156,16 +179,17 @@ def money(entity: str, direction: Annotated[str, typer.Option("--direction", hel
 def export(format: Annotated[str, typer.Option("--format", help="graphml or gexf")] = "graphml",
            to: Annotated[Path, typer.Option("--out")] = Path("graph.graphml"),
            entity: Annotated[list[str] | None, typer.Option("--entity", help="Export only these entities")] = None,
-           type: TypeOption = None, as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+           type: TypeOption = None, as_user: AsOption = None, purpose: PurposeOption = None, db: DbOption = None, json: JsonOption = False) -> None:
     """Write the graph (or the subgraph of --entity) as GraphML or GEXF."""
     from tessera.graph.exports import to_networkx, write_gexf, write_graphml
 
     if format not in ("graphml", "gexf"):
         fail("--format is graphml or gexf", EXIT_USAGE, json)
-    _, ix, flt = _setup(db, as_user, type, json)
+    reader, ix, flt = _setup(db, as_user, type, json, purpose=purpose)
     for e in entity or []:
         _need(ix, e, json)
     G = to_networkx(ix, entity or None, flt)
+    reader.audit("graph.export", list(G.nodes), f"{format} export")
     written = (write_graphml if format == "graphml" else write_gexf)(G, to)
     data = {"out": str(written), "nodes": G.number_of_nodes(), "edges": G.number_of_edges()}
     if json:
@@ -180,8 +204,8 @@ def evaluate(truth: Annotated[Path, typer.Option("--truth", help="World director
     """Network recovery against the truth: ARI of communities vs networks, organisers among key players."""
     from tessera.graph.evaluate import evaluate_networks
 
-    store, ix, flt = _setup(db, None, type, json)
-    result = evaluate_networks(store, ix, truth, flt, top)
+    reader, ix, flt = _setup(db, None, type, json)
+    result = evaluate_networks(reader.store, ix, truth, flt, top)
     if json:
         return emit_json(result)
     for k, v in result.items():
@@ -193,13 +217,14 @@ def evaluate(truth: Annotated[Path, typer.Option("--truth", help="World director
 def routes_cmd(target: Annotated[str, typer.Argument(help="A network number (from `networks`) or an entity id")],
                type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
                min_grade: GradeOption = None, limit: Annotated[int, typer.Option("--limit")] = 500,
-               as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+               as_user: AsOption = None, purpose: PurposeOption = None, db: DbOption = None, json: JsonOption = False) -> None:
     """A network's (or an entity's) crossings, interceptions, arrests and payments with places, in time order."""
     from tessera.graph.queries import routes
 
-    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
+    reader, ix, flt = _setup(db, as_user, type, json, since, until, min_grade, purpose)
     members, passengers, label = _subjects(ix, flt, target, json)
     stops = routes(ix, members + passengers, flt, limit=limit)
+    reader.audit("graph.routes", members, label)
     if json:
         return emit_json({"subject": label, "stops": [vars(s) for s in stops]})
     out.print(f"{label}: {len(stops)} stops")
@@ -213,12 +238,13 @@ def routes_cmd(target: Annotated[str, typer.Argument(help="A network number (fro
 def timeline_cmd(target: Annotated[str, typer.Argument(help="A network number (from `networks`) or an entity id")],
                  type: TypeOption = None, since: SinceOption = None, until: UntilOption = None,
                  min_grade: GradeOption = None, limit: Annotated[int, typer.Option("--limit")] = 500,
-                 as_user: AsOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+                 as_user: AsOption = None, purpose: PurposeOption = None, db: DbOption = None, json: JsonOption = False) -> None:
     """The links of an entity, or among a network's members, in time order."""
     from tessera.graph.queries import network_timeline, timeline
 
-    _, ix, flt = _setup(db, as_user, type, json, since, until, min_grade)
+    reader, ix, flt = _setup(db, as_user, type, json, since, until, min_grade, purpose)
     members, _, label = _subjects(ix, flt, target, json)
+    reader.audit("graph.timeline", members, label)
     items = network_timeline(ix, members, flt, limit) if target.isdigit() else timeline(ix, target, flt)[:limit]
     rows = [{"first": e.first, "last": e.last, "type": e.type, "entity": e.entity or target, "other": e.other,
              "count": e.link.count, "amount": e.link.amount, "currency": e.link.currency,
