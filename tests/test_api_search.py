@@ -182,3 +182,28 @@ def test_the_index_holds_name_tokens_and_identifier_spellings_and_rebuilds_when_
     assert rebuilt["rebuilt"] is True and rebuilt["upto"] == upto
     with store.engine.connect() as conn:
         assert search_index.covered(conn) == upto
+
+
+PASSPORT_MAPPING = """
+arrivals:
+  queries:
+    - entities:
+        person:
+          schema: Person
+          keys: [ref]
+          key_literal: arrival
+          properties:
+            name: {column: name}
+            passportNumber: {column: passport}
+"""
+
+
+def test_a_passport_number_as_written_or_without_its_spaces_finds_its_holder(client, world, tmp_path):
+    csv = write(tmp_path / "arrivals.csv", "ref,name,passport\nA1,Dawit Tesfaye,ER 0123 4567\n")
+    ingest_file(world.store, csv, "UKPOL", write(tmp_path / "arrivals.yml", PASSPORT_MAPPING))
+    for q in ("ER 0123 4567", "er01234567", "ER01234567"):
+        body = client.get("/api/v1/search", params={"q": q}, headers=bearer(world.tokens["alice"])).json()
+        assert [r["names"] for r in body["results"]] == [["Dawit Tesfaye"]], q
+        assert body["results"][0]["properties"]["passportNumber"][0]["value"] == "ER 0123 4567"
+    other = client.get("/api/v1/search", params={"q": "ER 0123 4568"}, headers=bearer(world.tokens["alice"])).json()
+    assert other["results"] == []
