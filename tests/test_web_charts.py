@@ -246,6 +246,7 @@ def test_two_thousand_nodes_are_laid_out_in_a_worker_while_the_page_stays_respon
     # the layout went on in the worker meanwhile, its positions reaching the page step by step between other work
     assert b > a and later > updates and later >= 3
     assert chart_page.locator("#chart-count").inner_text() == str(1 + HUBS + HUBS * LEAVES)
+    chart_page.get_by_label("Entity id").fill(chart_server.ids["Centre Fanmore"])  # not the typing probe
     shot(chart_page, "chart-2000")
 
 

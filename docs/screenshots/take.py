@@ -1,8 +1,10 @@
-"""Screenshots of the web app's main pages (login, search, pointer, profile, alerts, watchlist) in Debian's Chromium.
+"""Screenshots of the web app's pages in Debian's Chromium: all fourteen shown in the README.
 
 Run from the repository root:  .venv/bin/python docs/screenshots/take.py [--out docs/screenshots]
 It seeds the API tests' small world (tests/api_helpers.py) in a temporary store, serves it with `tessera serve`
-on a free loopback port, signs in as analysts of two agencies and writes one PNG per page.
+on a free loopback port, signs in as analysts of two agencies and writes one PNG per page (login, search,
+pointer, profile, alerts, watchlist); then it runs the analysis pages' browser tests (tests/test_web_charts.py)
+with TESSERA_SCREENSHOTS set, which save the chart, map, timeline, networks, money, situation and ingest pages.
 """
 
 from __future__ import annotations
@@ -81,6 +83,17 @@ def main() -> None:
                 browser.close()
         finally:
             web_helpers.stop_server(server)
+    analysis_pages(out)
+
+
+def analysis_pages(out: Path) -> None:
+    """The chart, map, timeline, networks, money, situation and ingest pages, from their browser tests."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, TESSERA_SCREENSHOTS=str(out.resolve()))
+    subprocess.run([sys.executable, "-m", "pytest", "-q", str(ROOT / "tests" / "test_web_charts.py")],
+                   cwd=ROOT, env=env, check=True)
 
 
 if __name__ == "__main__":
