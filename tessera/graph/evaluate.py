@@ -100,11 +100,22 @@ def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: Edge
     """ARI between detected communities and true networks over the smugglers resolution found, and the share of
     networks whose organiser is among the `top` key players of the community holding most of its members."""
     truth_dir = _truth_dir(truth)
+    people, networks = read_truth(truth_dir)
+    return score_networks(ix, canonical_people(store, truth_dir), people, networks, flt, top, seed)
+
+
+def read_truth(truth_dir: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The true people and networks of a world (rows of people.csv and networks.csv by id)."""
     with open(truth_dir / "people.csv", newline="", encoding="utf-8") as fh:
         people = {r["id"]: r for r in csv.DictReader(fh)}
     with open(truth_dir / "networks.csv", newline="", encoding="utf-8") as fh:
         networks = {r["id"]: r for r in csv.DictReader(fh)}
-    person_of = canonical_people(store, truth_dir)
+    return people, networks
+
+
+def score_networks(ix: GraphIndex, person_of: dict[str, str], people: dict[str, dict], networks: dict[str, dict],
+                   flt: EdgeFilter | None = None, top: int = 5, seed: int = 1) -> dict:
+    """evaluate_networks once canonical entities are mapped to true people (`person_of`)."""
 
     def network_of(pid: str) -> str | None:
         p = people.get(pid)
