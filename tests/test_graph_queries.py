@@ -218,3 +218,26 @@ def test_network_timeline_lists_links_among_members_once_in_time_order():
     items = network_timeline(ix, ["a", "b", "c"])
     assert [(str(e.first), e.type) for e in items] == [("2024-01-01", "payment"), ("2024-02-01", "call")]
     assert network_timeline(ix, ["a", "b", "c"], EdgeFilter(types=frozenset({"call"})))[0].other in ("a", "b")
+
+
+def test_organiser_seen_only_as_split_payees_is_still_a_key_player_by_the_money_it_keeps():
+    """Resolution leaves a handler as many one-payment payees around a shared account, and the organiser as two
+    payees of large sums from further handler stubs: money kept (in minus out) still puts the organiser on top."""
+    ix = GraphIndex()
+    edges = [Edge("rec", f"m{i}", "call", count=3) for i in range(4)]
+    for i in range(12):  # a client pays a handler stub; the stub holds the handler's account; the client called rec
+        edges += [Edge(f"client{i}", f"h{i}", "payment", amount=3500, currency="GBP"),
+                  Edge(f"h{i}", "acct", "ownership"), Edge(f"client{i}", "rec", "call")]
+    for j in range(2):  # handler stubs paying the organiser's stubs
+        edges += [Edge(f"hp{j}", f"boss{j}", "payment", amount=50000, currency="GBP"),
+                  Edge(f"hp{j}", "acct", "ownership"), Edge(f"boss{j}", f"bossacct{j}", "ownership"),
+                  Edge(f"boss{j}", "rec", "call")]
+    ix.add_edges(edges)
+    ix.set_schema({"acct": "BankAccount", "bossacct0": "BankAccount", "bossacct1": "BankAccount"})
+    members = (["rec", "acct", "bossacct0", "bossacct1"] + [f"m{i}" for i in range(4)] + [f"h{i}" for i in range(12)]
+               + [f"hp{j}" for j in range(2)] + [f"boss{j}" for j in range(2)] + [f"client{i}" for i in range(12)])
+    top = key_players(ix, members, top=5)
+    assert {"boss0", "boss1"} & {p.id for p in top[:3]}
+    by_id = {p.id: p for p in key_players(ix, members, top=len(members))}
+    assert by_id["boss0"].money == 50000 and by_id["hp0"].money == 0  # a payer keeps nothing
+    assert by_id["h0"].money == 3500

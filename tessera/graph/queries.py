@@ -376,33 +376,25 @@ class Player:
     pagerank: float
     betweenness: float
     degree: int
-    money: float = 0.0  # PageRank over payments (money flowing towards the top)
+    money: float = 0.0  # net amount received (payments in minus payments out), 0 for those who pass money on
     score: float = 0.0  # the ranking: mean of the three, each scaled to the network's maximum
     role: str = "member"
 
 
 def _money_rank(ix: GraphIndex, nodes: list[int], flt: EdgeFilter | None) -> dict[int, float]:
-    """PageRank over the directed payments into and among the members (clients' payments included)."""
-    rows = np.flatnonzero((ix.row("type") == PAYMENT) & ix.row_mask(flt))
-    if not len(rows):
+    """Net money each member keeps: payments received minus payments made (clients' payments included), for
+    those who receive more than they pass on. Money stops with whoever runs the network: handlers take clients'
+    fares and pay them up the chain, the organiser receives and does not pay on. Unlike PageRank over payments,
+    this does not depend on the chain being resolved into one entity per person (a handler seen as many payees
+    still passes the money on; the organiser's receipts are large however they are split). Amounts of different
+    currencies are added as they stand."""
+    rows = _payment_rows(ix, flt)
+    if not len(rows) or not len(nodes):
         return {}
-    inside = np.zeros(ix.num_nodes, bool)
-    inside[nodes] = True
-    src, dst = ix.row("src")[rows], ix.row("dst")[rows]
-    keep = inside[dst]
-    src, dst, cnt = src[keep], dst[keep], ix.row("count")[rows][keep]
-    if not len(src):
-        return {}
-    ids = np.unique(np.r_[src, dst])
-    local = {int(n): i for i, n in enumerate(ids)}
-    d = nk.Graph(len(ids), weighted=True, directed=True)
-    for a, b, c in zip(src.tolist(), dst.tolist(), cnt.tolist()):
-        d.increaseWeight(local[a], local[b], float(c)) if d.hasEdge(local[a], local[b]) else \
-            d.addEdge(local[a], local[b], float(c))
-    pr = nk.centrality.PageRank(d, tol=1e-9)
-    pr.run()
-    sc = pr.scores()
-    return {n: sc[local[n]] for n in nodes if n in local}
+    src, dst, amt = ix.row("src")[rows], ix.row("dst")[rows], ix.row("amount")[rows]
+    balance = (np.bincount(dst, weights=amt, minlength=ix.num_nodes)
+               - np.bincount(src, weights=amt, minlength=ix.num_nodes))
+    return {n: float(balance[n]) for n in nodes if balance[n] > 0}
 
 
 def infer_roles(ix: GraphIndex, members: list[str], flt: EdgeFilter | None = None) -> dict[str, str]:
@@ -478,7 +470,7 @@ def key_players(ix: GraphIndex, members: list[str] | None = None, top: int = 10,
                 flt: EdgeFilter | None = None, epsilon: float = 0.05, graph: nk.Graph | None = None,
                 people_only: bool = True) -> list[Player]:
     """Most important members of a network (or the whole graph): PageRank and betweenness (brokerage) on the
-    network's own subgraph, and PageRank over the payments flowing into it; ranked by their scaled mean.
+    network's own subgraph, and the net money each keeps (payments in minus out); ranked by their scaled mean.
     `graph` is network_graph(ix, flt) when the caller has it already; with `people_only`, accounts, vehicles and
     organisations shape the scores but are not listed."""
     if members is not None:
