@@ -93,3 +93,60 @@ def test_concurrent_appends_keep_one_unbroken_chain(store):
     with store.engine.connect() as connection:
         assert list(connection.execute(select(audit_log.c.seq).order_by(audit_log.c.seq)).scalars()) == \
             list(range(1, 33))
+
+
+def test_group_commit_returns_only_committed_entries_and_keeps_the_chain(store):
+    """Many threads appending through the group-commit appender: each call returns its own entries, in
+    order, already committed (a fresh connection reads them), sharing transactions, with one chain."""
+    appender = audit.appender(store.engine)
+    assert audit.appender(store.engine) is appender
+    got, errors = {}, []
+
+    def worker(name):
+        try:
+            for n in range(6):
+                entries = appender.append([dict(user=name, action="search", entities=[f"{name}-{n}"], query="q"),
+                                           dict(user=name, action="search.pointer", entities=[f"{name}-p{n}"])])
+                assert [(e.user, e.action, e.entities) for e in entries] == \
+                    [(name, "search", [f"{name}-{n}"]), (name, "search.pointer", [f"{name}-p{n}"])]
+                assert entries[1].seq == entries[0].seq + 1 and entries[1].prev_hash == entries[0].hash
+                with store.engine.connect() as connection:  # committed before append returned
+                    assert connection.execute(select(audit_log.c.hash).where(
+                        audit_log.c.seq == entries[1].seq)).scalar_one() == entries[1].hash
+                got.setdefault(name, []).extend(entries)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(f"user{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    verdict = audit.verify(store)
+    assert verdict.ok and verdict.checked == 72 and verdict.head_seq == 72
+    assert sorted(e.seq for entries in got.values() for e in entries) == list(range(1, 73))
+
+
+def test_a_failed_group_commit_fails_every_caller_in_it_and_writes_none(store, monkeypatch):
+    appender = audit.appender(store.engine)
+    appender.append([dict(user="amelie", action="search", entities=["a"])])
+
+    real = audit.record_many
+
+    def broken(connection, items):  # the entries are written, then the transaction fails before its commit
+        real(connection, items)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "record_many", broken)
+    try:
+        appender.append([dict(user="amelie", action="search", entities=["b"])])
+    except RuntimeError as error:
+        assert "disk full" in str(error)
+    else:  # pragma: no cover
+        raise AssertionError("the caller was told nothing of the failed commit")
+    monkeypatch.undo()
+    assert audit.verify(store).checked == 1
+    appender.append([dict(user="amelie", action="search", entities=["c"])])  # the appender carries on
+    verdict = audit.verify(store)
+    assert verdict.ok and verdict.checked == 2

@@ -7,6 +7,15 @@ table holds the newest seq and hash: appenders lock it (a row lock on PostgreSQL
 lock on SQLite) before reading it, so concurrent appends are serialised and never fork the
 chain, and `verify` compares it with the tail, so dropping the newest entries shows too.
 
+Group commit (`appender(engine).append`, what the API uses for every read it answers): each
+caller's entries are committed before the call returns -- so before the response that the
+entry describes is sent -- but the entries of the requests that arrive while one transaction
+is being written share the next transaction. Guarantee: an entry whose call returned is
+committed (on SQLite with synchronous=NORMAL, a process crash loses nothing committed; a power
+loss may lose the newest transactions, exactly as for any other write); if that transaction
+fails, every caller in it gets the error and none of their responses is sent. The chain is
+the same as with one entry per transaction: entries are appended in order under the head lock.
+
 What it does not do: someone with write access to the database who rewrites every hash
 from the tampered entry onwards, head included, is not detected here; publish the head
 hash (`tessera audit verify --json`) elsewhere to anchor it.
@@ -16,11 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from tessera.access.tables import audit_head, audit_log
 
@@ -72,34 +83,120 @@ def entry_hash(at: str, user: str, action: str, entities: list[str], query: str 
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_LOCK = (update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq)
+         .returning(audit_head.c.seq, audit_head.c.hash))
+
+
 def _lock_head(connection: Connection) -> tuple[int, str]:
-    """Take the append lock and read the head. The UPDATE comes first so that it takes the lock."""
-    result = connection.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq))
-    if result.rowcount == 0:  # a head lost or never written: rebuild it from the log's tail
+    """Take the append lock and read the head: an UPDATE (which takes the lock: a row lock on PostgreSQL,
+    the write lock on SQLite) returning the row it locked."""
+    head = connection.execute(_LOCK).first()
+    if head is None:  # a head lost or never written: rebuild it from the log's tail
         tail = connection.execute(select(audit_log.c.seq, audit_log.c.hash)
                                   .order_by(audit_log.c.seq.desc()).limit(1)).first()
         connection.execute(insert(audit_head).values(id=1, seq=tail.seq if tail else 0,
                                                      hash=tail.hash if tail else GENESIS))
-    query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    head = connection.execute(query).one()
+        head = connection.execute(_LOCK).one()
     return int(head.seq), head.hash
 
 
 def record(connection: Connection, user: str, action: str, entities: Iterable[str] = (),
            query: str | None = None, purpose: str | None = None, at: datetime | None = None) -> Entry:
     """Append one entry inside the caller's transaction (which should not have read before, on SQLite)."""
+    return record_many(connection, [dict(user=user, action=action, entities=entities, query=query,
+                                         purpose=purpose, at=at)])[0]
+
+
+_INSERT = insert(audit_log)
+_SET_HEAD = update(audit_head).where(audit_head.c.id == 1)
+
+
+def record_many(connection: Connection, items: Sequence[dict]) -> list[Entry]:
+    """Append entries (each a dict of record's keyword arguments), in order, under one lock of the head."""
+    if not items:
+        return []
     seq, prev = _lock_head(connection)
-    stamp = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="microseconds")
-    ents = [str(e) for e in entities]
-    digest = entry_hash(stamp, user, action, ents, query, purpose, prev)
-    entry = Entry(seq + 1, stamp, user, action, ents, query, purpose, prev, digest)
-    connection.execute(insert(audit_log).values(
-        seq=entry.seq, at=stamp, user_name=user, action=action,
-        entities=json.dumps(ents, ensure_ascii=False), query=query, purpose=purpose, prev_hash=prev, hash=digest))
-    connection.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=entry.seq, hash=digest))
-    return entry
+    entries, rows = [], []
+    for item in items:
+        stamp = (item.get("at") or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(
+            timespec="microseconds")
+        ents = [str(e) for e in item.get("entities") or ()]
+        user, action, query, purpose = item["user"], item["action"], item.get("query"), item.get("purpose")
+        digest = entry_hash(stamp, user, action, ents, query, purpose, prev)
+        seq += 1
+        entries.append(Entry(seq, stamp, user, action, ents, query, purpose, prev, digest))
+        rows.append(dict(seq=seq, at=stamp, user_name=user, action=action,
+                         entities=json.dumps(ents, ensure_ascii=False), query=query, purpose=purpose,
+                         prev_hash=prev, hash=digest))
+        prev = digest
+    connection.execute(_INSERT, rows)
+    connection.execute(_SET_HEAD.values(seq=seq, hash=prev))
+    return entries
+
+
+class _Ticket:
+    __slots__ = ("items", "done", "entries", "error")
+
+    def __init__(self, items: Sequence[dict]):
+        self.items, self.done, self.entries, self.error = items, False, None, None
+
+
+class Appender:
+    """Group commit for many threads of one process: `append` returns once the caller's entries are
+    committed; entries that arrive while a transaction is being written go together into the next one.
+
+    No thread of its own: the first caller that finds no transaction under way writes every waiting
+    caller's entries (its own included) and wakes them; the others wait for that.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._cond = threading.Condition()
+        self._pending: list[_Ticket] = []
+        self._writing = False
+
+    def append(self, items: Sequence[dict]) -> list[Entry]:
+        ticket = _Ticket(items)
+        with self._cond:
+            self._pending.append(ticket)
+            while not ticket.done and self._writing:
+                self._cond.wait()
+            if not ticket.done:  # nobody is writing: write every waiting caller's entries
+                self._writing = True
+                batch, self._pending = self._pending, []
+            else:
+                batch = None
+        if batch is not None:
+            error = None
+            try:
+                with self.engine.begin() as connection:
+                    written = record_many(connection, [item for t in batch for item in t.items])
+            except BaseException as exc:  # noqa: BLE001 - handed to every caller of the batch
+                error, written = exc, []
+            with self._cond:
+                at = 0
+                for t in batch:
+                    t.done, t.error = True, error
+                    if error is None:
+                        t.entries, at = written[at:at + len(t.items)], at + len(t.items)
+                self._writing = False
+                self._cond.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.entries
+
+
+_appenders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_appenders_lock = threading.Lock()
+
+
+def appender(engine: Engine) -> Appender:
+    """The group-commit appender of an engine (one per engine and process)."""
+    with _appenders_lock:
+        found = _appenders.get(engine)
+        if found is None:
+            found = _appenders[engine] = Appender(engine)
+        return found
 
 
 def _entry(row) -> Entry:

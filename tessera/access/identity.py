@@ -12,7 +12,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.access import audit
@@ -209,9 +209,18 @@ def create_token(connection: Connection, name: str, days: float | None = 90, lab
     return IssuedToken(token_id, name, token, now, expires)
 
 
+_TOKEN_USER = (select(api_tokens.c.revoked_at, api_tokens.c.expires_at, users.c.id, users.c.name, users.c.agency,
+                      users.c.clearance, users.c.nationality, users.c.roles, users.c.disabled,
+                      tables.agencies.c.country)
+               .select_from(api_tokens.join(users, users.c.id == api_tokens.c.user_id)
+                            .join(tables.agencies, tables.agencies.c.code == users.c.agency))
+               .where(api_tokens.c.token_sha256 == bindparam("digest")))
+
+
 def authenticate_token(connection: Connection, token: str, now: datetime | None = None) -> User:
-    """The user a token belongs to; TokenRefused if it is unknown, expired, revoked or the user disabled."""
-    row = connection.execute(select(api_tokens).where(api_tokens.c.token_sha256 == token_digest(token))).first()
+    """The user a token belongs to; TokenRefused if it is unknown, expired, revoked or the user disabled.
+    One query: the token, its user and the user's agency together."""
+    row = connection.execute(_TOKEN_USER, dict(digest=token_digest(token))).first()
     if row is None:
         raise TokenRefused("unknown token")
     if row.revoked_at is not None:
@@ -219,7 +228,8 @@ def authenticate_token(connection: Connection, token: str, now: datetime | None 
     expires = _aware(row.expires_at)
     if expires is not None and expires <= (now or _now()):
         raise TokenRefused("token expired")
-    user = _user(connection, connection.execute(select(users).where(users.c.id == row.user_id)).one())
+    user = User(row.id, row.name, row.agency, row.country, row.clearance, row.nationality,
+                tuple(r for r in row.roles.split(",") if r), bool(row.disabled))
     if user.disabled:
         raise TokenRefused("user disabled")
     return user

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tessera.api.deps import PREFIX, Problem, problem_response
-from tessera.store.store import Store
+from tessera.store.store import Store, resolve_url
 
 # Each module defines `router` (a fastapi.APIRouter); one that also defines `install(app)` is called after
 # its router is included (static files, startup tasks). Add one line per module.
@@ -28,11 +28,28 @@ ROUTERS = [
 ]
 
 
+# The connection pool, sized to the server: sync routes run in anyio's worker threads (40 by default) and a
+# request holds at most two connections at once (its read, and a write of its own such as an audit entry or a
+# deconfliction notice). 20 stay open; more are opened on demand up to that bound, so a request never waits
+# for a connection (SQLAlchemy's default of 5 + 10 made requests queue, and time out after 30 s, under load).
+# LIFO: the most recently used connection is handed out first, so the few a steady load needs stay warm
+# (each SQLite connection has its own page cache).
+API_THREADS = 40
+POOL_OPTIONS = dict(pool_size=20, max_overflow=2 * API_THREADS - 20, pool_use_lifo=True)
+
+
+def open_store(store_url: str | None = None) -> Store:
+    """The store as the API opens it: with the pool above (not for in-memory SQLite, which has one connection)."""
+    url = resolve_url(store_url)
+    memory = url.startswith("sqlite") and (":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite:/"))
+    return Store.open(url) if memory else Store.open(url, **POOL_OPTIONS)
+
+
 def create_app(store_url: str | None = None, store: Store | None = None) -> FastAPI:
     """The API app over one store (opened and migrated here unless given)."""
     app = FastAPI(title="Tessera API", version="1", openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs",
                   redoc_url=None)
-    app.state.store = store or Store.open(store_url)
+    app.state.store = store or open_store(store_url)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):

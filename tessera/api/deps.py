@@ -145,11 +145,11 @@ def check_purpose(user: User, text: str | None) -> str | None:
         raise Problem(422, "Unprocessable Content", str(exc)) from None
 
 
-def stated_purpose(user: UserDep, header: PurposeHeader = None,
+async def stated_purpose(user: UserDep, header: PurposeHeader = None,
                    purpose: Annotated[str | None, Query(max_length=purposes.MAX_PURPOSE,
                                                         description=f"as the {PURPOSE_HEADER} header")] = None
                    ) -> str | None:
-    return check_purpose(user, header or purpose)
+    return check_purpose(user, header or purpose)  # no I/O (the rules are read once): no worker thread needed
 
 
 PurposeDep = Annotated[str | None, Depends(stated_purpose)]
@@ -162,9 +162,18 @@ def with_note(purpose: str | None, note: str | None) -> str | None:
 
 def record_audit(store: Store, user: User, action: str, entities, query: str | None,
                  purpose: str | None = None) -> None:
-    """One audit entry, in its own transaction."""
-    with store.engine.begin() as connection:
-        audit.record(connection, user.name, action, entities, query=query, purpose=purpose)
+    """One audit entry, committed before this returns (so before the response is sent); entries of
+    concurrent requests share a transaction (group commit, see tessera.access.audit)."""
+    record_audits(store, [audit_item(user, action, entities, query, purpose)])
+
+
+def audit_item(user: User, action: str, entities, query: str | None, purpose: str | None = None) -> dict:
+    return dict(user=user.name, action=action, entities=list(entities), query=query, purpose=purpose)
+
+
+def record_audits(store: Store, items: list[dict]) -> None:
+    """Several audit entries (from audit_item), in order, committed together before this returns."""
+    audit.appender(store.engine).append(items)
 
 
 LimitQuery = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from tessera.api import search as searching
 from tessera.api import search_index
-from tessera.api.deps import PREFIX, Problem, PurposeDep, UserDep, record_audit, store_of, with_note
+from tessera.api.deps import (PREFIX, Problem, PurposeDep, UserDep, audit_item, record_audit, record_audits, store_of,
+                              with_note)
 
 router = APIRouter(prefix=PREFIX)
 
@@ -27,12 +28,13 @@ def search(request: Request, user: UserDep,
     store = store_of(request)
     with store.engine.connect() as connection:
         result = searching.search(connection, user, q, limit, offset)
-    pointers = result["pointers"]
-    for pointer in pointers:
+    entries = []
+    for pointer in result["pointers"]:
         cid = pointer.pop("canonical_id")
-        record_audit(store, user, "search.pointer", [cid, f"agency:{pointer['agency']}"], q,
-                     purpose=with_note(purpose, f"pointer {pointer['reference']} shown to {user.agency}"))
-    record_audit(store, user, "search", [r["id"] for r in result["results"]], q, purpose)
+        entries.append(audit_item(user, "search.pointer", [cid, f"agency:{pointer['agency']}"], q,
+                                  purpose=with_note(purpose, f"pointer {pointer['reference']} shown to {user.agency}")))
+    entries.append(audit_item(user, "search", [r["id"] for r in result["results"]], q, purpose))
+    record_audits(store, entries)
     search_index.refresh_soon(store)  # batches landed since the index last caught up: key them in the background
     return result
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from sqlalchemy import Connection, and_, func, not_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from tessera.access.deconfliction import searched as tell_owner
 from tessera.access.policy import User, visible_clause
@@ -76,54 +76,61 @@ def _canon_col():
     return func.coalesce(e.c.canonical_id, e.c.id)
 
 
-def _matching_entities(connection: Connection, q: str, visible) -> dict[str, str]:
-    """source entity id -> canonical id of entities whose statements (within `visible`) match the query.
+def _matching_entities(connection: Connection, q: str, visible) -> tuple[dict[str, str], dict[str, str]]:
+    """Entities whose statements match the query, as two maps source entity id -> canonical id: those matching
+    through statements `visible` admits, and those matching through statements it refuses.
 
+    One pass serves both: the policy's clause is read as a column beside each candidate statement, true for
+    a statement the viewer may see and false for one they may not -- exactly the statements `WHERE visible`
+    and `WHERE NOT visible` would each return (a statement for which it is NULL is in neither, as there).
     Statements the search-key index covers are looked up there by id; newer ones (the tail) are read by
     id range and compared here, as the index would have keyed them.
     """
     s, e = tables.statements, tables.entities
-    hits: set[str] = set()
+    shown: dict[str, str] = {}
+    hidden: dict[str, str] = {}
     key = name_key(q)
     digits = any(ch.isdigit() for ch in q)
     if not key and not digits:
-        return {}
-    upto = search_index.covered(connection)
-    newest = connection.execute(select(func.max(s.c.id))).scalar() or 0
+        return shown, hidden
+    upto, newest = search_index.span(connection)
     compact = _SPACES.sub("", q).upper()
     spellings = sorted(identifier_candidates(q)) if digits else []
+    canon = func.coalesce(e.c.canonical_id, e.c.id)
+    flag = visible.label("visible")
+
+    def hit(eid: str, cid: str | None, seen) -> None:
+        if seen is None:
+            return
+        (shown if seen else hidden)[eid] = cid or eid
+
     if upto:
-        by_id = select(s.c.entity_id, s.c.value).where(visible)
+        by_id = select(s.c.entity_id, s.c.value, canon, flag).select_from(
+            s.outerjoin(e, e.c.id == s.c.entity_id))
         if key:
             candidates = search_index.statements_with_all(connection, ("n:" + t for t in key), upto)
             for i in range(0, len(candidates), 500):
-                for eid, value in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))):
+                for eid, value, cid, seen in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))):
                     if matches(key, name_key(value)):
-                        hits.add(eid)
+                        hit(eid, cid, seen)
         if digits:
             candidates = search_index.statements_with_any(
                 connection, [f"v:{c}" for c in spellings] + [f"c:{compact}"], upto)
             for i in range(0, len(candidates), 500):
-                hits.update(r[0] for r in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))))
+                for eid, _value, cid, seen in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))):
+                    hit(eid, cid, seen)
     if newest > upto:
         wanted = set(spellings)
-        tail = (select(s.c.entity_id, s.c.prop_type, s.c.value).where(s.c.id > upto).where(visible)
-                .order_by(s.c.id))
-        for eid, prop_type, value in connection.execution_options(yield_per=20_000).execute(tail):
+        tail = (select(s.c.entity_id, s.c.prop_type, s.c.value, canon, flag)
+                .select_from(s.outerjoin(e, e.c.id == s.c.entity_id)).where(s.c.id > upto).order_by(s.c.id))
+        for eid, prop_type, value, cid, seen in connection.execution_options(yield_per=20_000).execute(tail):
             if prop_type in NAME_TYPES:
                 if key and matches(key, name_key(value)):
-                    hits.add(eid)
+                    hit(eid, cid, seen)
             elif digits and prop_type != "entity" and (
                     value in wanted or (prop_type in IDENTIFIER_TYPES and search_index.compact(value) == compact)):
-                hits.add(eid)
-    if not hits:
-        return {}
-    out: dict[str, str] = {eid: eid for eid in hits}
-    ids = sorted(hits)
-    for i in range(0, len(ids), 500):
-        for eid, cid in connection.execute(select(e.c.id, _canon_col()).where(e.c.id.in_(ids[i:i + 500]))):
-            out[eid] = cid
-    return out
+                hit(eid, cid, seen)
+    return shown, hidden
 
 
 @dataclass
@@ -180,7 +187,7 @@ def _caption(values: list[Value]) -> str | None:
 def search(connection: Connection, user: User, q: str, limit: int, offset: int) -> dict:
     """Visible matches grouped by canonical entity, and pointers to matches the user cannot see at all."""
     visible = _visible(user)
-    found = _matching_entities(connection, q, visible)
+    found, hidden = _matching_entities(connection, q, visible)
     canonical = sorted(set(found.values()))
     values = _visible_values(connection, user, canonical)
     results = []
@@ -198,12 +205,13 @@ def search(connection: Connection, user: User, q: str, limit: int, offset: int) 
                             names=list(dict.fromkeys(v.value for v in vals if v.prop_type in NAME_TYPES)),
                             properties=dict(props)))
     return dict(query=q, total=len(results), limit=limit, offset=offset,
-                results=results[offset:offset + limit], pointers=_pointers(connection, user, q, visible, set(found.values())))
+                results=results[offset:offset + limit], pointers=_pointers(connection, user, hidden, set(found.values())))
 
 
-def _pointers(connection: Connection, user: User, q: str, visible, seen: set[str]) -> list[dict]:
-    """Entities matching the query that the user can see nothing of, owned by an agency with an open hit policy."""
-    hidden = _matching_entities(connection, q, not_(visible))
+def _pointers(connection: Connection, user: User, hidden: dict[str, str], seen: set[str]) -> list[dict]:
+    """Entities matching the query that the user can see nothing of, owned by an agency with an open hit policy.
+
+    `hidden`: source entity id -> canonical id of the entities matching through statements the user may not see."""
     hidden_canon = sorted(set(hidden.values()) - seen)
     if not hidden_canon:
         return []

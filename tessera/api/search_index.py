@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, func, insert, intersect, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from tessera.api.tables import search_index_state, search_keys
 from tessera.store import tables
@@ -80,15 +80,31 @@ def covered(connection: Connection) -> int:
     return int(row.statement_id)
 
 
+def span(connection: Connection) -> tuple[int, int]:
+    """(covered(connection), the newest statement id) in one query."""
+    state = search_index_state
+    covered_id = (select(state.c.statement_id)
+                  .where(state.c.id == 1, state.c.fingerprint == fingerprint()).scalar_subquery())
+    newest = select(func.max(tables.statements.c.id)).scalar_subquery()
+    upto, top = connection.execute(select(covered_id, newest)).one()
+    return int(upto or 0), int(top or 0)
+
+
 def statements_with_all(connection: Connection, keys: Iterable[str], upto: int) -> list[int]:
     """Ids (<= upto) of statements holding every one of the keys."""
     keys = sorted(set(keys))
     if not keys:
         return []
-    k = search_keys
-    parts = [select(k.c.statement_id).where(k.c.key == key, k.c.statement_id <= upto) for key in keys]
-    query = parts[0] if len(parts) == 1 else intersect(*parts)
-    return [r[0] for r in connection.execute(query)]
+    # Driven by one key's rows (the longest key: the rarest, as a rule), each probed for the other keys in
+    # the (key, statement_id) index: index look-ups only, however common the other keys are.
+    keys.sort(key=lambda key: (-len(key), key))
+    first = search_keys.alias("k0")
+    query = select(first.c.statement_id).where(first.c.key == keys[0], first.c.statement_id <= upto)
+    for i, key in enumerate(keys[1:], 1):
+        other = search_keys.alias(f"k{i}")
+        query = query.where(select(other.c.statement_id)
+                            .where(other.c.key == key, other.c.statement_id == first.c.statement_id).exists())
+    return sorted({r[0] for r in connection.execute(query)})
 
 
 def statements_with_any(connection: Connection, keys: Iterable[str], upto: int) -> list[int]:

@@ -81,9 +81,10 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str | None = None, migrate: bool = True) -> Store:
+    def open(cls, url: str | None = None, migrate: bool = True, **engine_options) -> Store:
+        """Open (and migrate) a store; engine_options go to create_engine (e.g. pool_size, max_overflow)."""
         url = resolve_url(url)
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, **engine_options)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
