@@ -241,3 +241,21 @@ def test_organiser_seen_only_as_split_payees_is_still_a_key_player_by_the_money_
     by_id = {p.id: p for p in key_players(ix, members, top=len(members))}
     assert by_id["boss0"].money == 50000 and by_id["hp0"].money == 0  # a payer keeps nothing
     assert by_id["h0"].money == 3500
+
+
+def test_cores_of_one_network_tied_by_a_few_weak_links_are_one_network_unrelated_ones_are_not():
+    """A recruiter's phone circle and a handler's account with its holders, tied only by two payments up the chain
+    and a shared client, are one network; a second crew with no link to them stays apart."""
+    ix = GraphIndex()
+    edges = [Edge("rec", f"r{i}", "call", count=3) for i in range(6)]
+    edges += [Edge(f"r{i}", f"r{i + 1}", "call") for i in range(5)]
+    edges += [Edge(f"payee{i}", "acct", "ownership") for i in range(8)]
+    edges += [Edge("payee0", "rec", "payment", amount=9000, currency="EUR"),
+              Edge("payee1", "r2", "call")]
+    edges += [Edge("boss2", f"x{i}", "call", count=2) for i in range(6)] + [Edge("x0", "x1", "payment", amount=10)]
+    ix.add_edges(edges)
+    found = communities(ix)
+    groups = sorted(sorted(c.members) for c in found)
+    assert len(groups) == 2
+    assert {"rec", "acct", "payee5", "r3"} <= set(next(g for g in groups if "rec" in g))
+    assert all("boss2" not in g for g in groups if "rec" in g)
