@@ -3,11 +3,13 @@
 import itertools
 import random
 
+import networkit as nk
+import numpy as np
 import pytest
 
 from tessera.graph.index import Edge, EdgeFilter, GraphEvent, GraphIndex, strength_of
 from tessera.graph.queries import (
-    communities, expand, follow_money, k_shortest_paths, key_players, money_flows, neighbourhood,
+    communities, expand, fold, follow_money, k_shortest_paths, key_players, money_flows, neighbourhood,
     network_timeline, routes, shortest_path, timeline, totals,
 )
 
@@ -244,8 +246,8 @@ def test_organiser_seen_only_as_split_payees_is_still_a_key_player_by_the_money_
 
 
 def test_cores_of_one_network_tied_by_a_few_weak_links_are_one_network_unrelated_ones_are_not():
-    """A recruiter's phone circle and a handler's account with its holders, tied only by two payments up the chain
-    and a shared client, are one network; a second crew with no link to them stays apart."""
+    """A recruiter's phone circle and a handler's account with its holders, tied only by a payment up the chain
+    and a call, are one network (the account's core is folded in); a second crew with no link to them stays apart."""
     ix = GraphIndex()
     edges = [Edge("rec", f"r{i}", "call", count=3) for i in range(6)]
     edges += [Edge(f"r{i}", f"r{i + 1}", "call") for i in range(5)]
@@ -259,3 +261,21 @@ def test_cores_of_one_network_tied_by_a_few_weak_links_are_one_network_unrelated
     assert len(groups) == 2
     assert {"rec", "acct", "payee5", "r3"} <= set(next(g for g in groups if "rec" in g))
     assert all("boss2" not in g for g in groups if "rec" in g)
+
+
+def test_fold_moves_a_core_whose_outside_ties_lead_to_one_network_but_not_one_with_ties_everywhere():
+    g = nk.Graph(12, weighted=True)
+    for a, b in itertools.combinations(range(4), 2):  # network 0: nodes 0-3
+        g.addEdge(a, b, 2.0)
+    for a, b in itertools.combinations(range(4, 8), 2):  # network 1: nodes 4-7
+        g.addEdge(a, b, 2.0)
+    for a in (9, 10, 11):  # a star around 8 with one weak tie to network 0
+        g.addEdge(8, a, 1.0)
+    g.addEdge(8, 0, 0.1)
+    labels = np.array([0] * 4 + [1] * 4 + [2] * 4)
+    folded = fold(g, labels)
+    assert len(set(folded[[0, 8, 9]])) == 1 and folded[4] != folded[0]
+    g.addEdge(9, 4, 0.1)  # ties split evenly between the two networks: nothing says where it belongs
+    folded = fold(g, labels)
+    assert len(set(folded.tolist())) == 3
+    assert len(set(fold(g, labels, least=0.2).tolist())) == 3  # too weak a tie for a demanding threshold

@@ -252,11 +252,14 @@ def k_shortest_paths(ix: GraphIndex, a: str, b: str, k: int = 3, flt: EdgeFilter
 PROJECTION = 0.5  # strength two entities get from serving the same passenger (a client paying one, calling another)
 PLAYER_SCHEMAS = (None, "Person", "LegalEntity", "Company")  # who can be a key player (None: schema unknown)
 PROJECT_LIMIT = 6  # a passenger linked to more entities than this says nothing about who works together
-# Modularity resolution. A network seen through agency records is a few dense cores (a recruiter's phone, an account
-# and its holders) tied to each other by a handful of weak links (clients in common, one payment up the chain); at
-# the classic resolution of 1 every core becomes a network of its own. A lower resolution keeps them together and
-# still separates cores that share no evidence.
-RESOLUTION = 0.1
+RESOLUTION = 1.0  # modularity resolution
+# A network seen through agency records is a few dense cores (a recruiter's phone circle, an account and its
+# holders) tied to each other by a handful of weak links (clients in common, one payment up the chain); modularity
+# makes each core a network of its own. A lower resolution keeps them together but, on a large connected graph,
+# merges everything whose links are at chance level. Instead a core is folded into another afterwards when most
+# of its outside ties lead there (more than FOLD_SHARE) and those ties are a noticeable part of its strength (FOLD_MIN).
+FOLD_SHARE = 0.5
+FOLD_MIN = 0.01
 
 
 @dataclass
@@ -324,19 +327,56 @@ def network_graph(ix: GraphIndex, flt: EdgeFilter | None = None) -> tuple[nk.Gra
 
 def communities(ix: GraphIndex, flt: EdgeFilter | None = None, min_size: int = 2,
                 algorithm: str = "leiden", seed: int = 1, resolution: float = RESOLUTION) -> list[Community]:
-    """Networks by weighted modularity (networkit ParallelLeiden, or PLM) at `resolution` over member links,
-    largest first; passengers are attached to the network they deal with most, not counted as members."""
+    """Networks by weighted modularity (networkit ParallelLeiden, or PLM) at `resolution` over member links, with
+    weakly tied cores folded into the network they belong to (see `fold`), largest first; passengers are attached
+    to the network they deal with most, not counted as members."""
     g, passenger = network_graph(ix, flt)
     nk.engineering.setSeed(seed, True)
     algo = (nk.community.ParallelLeiden(g, gamma=resolution) if algorithm == "leiden"
             else nk.community.PLM(g, refine=True, gamma=resolution))
     algo.run()
-    labels = np.asarray(algo.getPartition().getVector())
+    labels = fold(g, np.asarray(algo.getPartition().getVector()))
     isolated = np.asarray(nk.centrality.DegreeCentrality(g).run().scores()) == 0
     found = _groups(ix, labels, isolated, min_size)
     if passenger.any() and found:
         _attach_passengers(ix, flt, found, passenger)
     return found
+
+
+def fold(g: nk.Graph, labels: np.ndarray, share: float = FOLD_SHARE, least: float = FOLD_MIN,
+         rounds: int = 20) -> np.ndarray:
+    """Labels after folding each community into the one most of its outside ties lead to, when those ties are at
+    more than `share` of its outside strength and `least` of its total strength and the other is no smaller; smaller
+    communities first, a community that receives another is not moved in the same round; repeated until stable."""
+    u, v, w = _edge_arrays(g)
+    labels = np.asarray(labels).copy()
+    for _ in range(rounds):
+        _, lab = np.unique(labels, return_inverse=True)
+        k = int(lab.max()) + 1 if len(lab) else 0
+        a, b = lab[u], lab[v]
+        vol = np.bincount(a, weights=w, minlength=k) + np.bincount(b, weights=w, minlength=k)
+        x = a != b
+        if not x.any():
+            break
+        ca, cb, cw = np.r_[a[x], b[x]], np.r_[b[x], a[x]], np.r_[w[x], w[x]]
+        pairs, inv = np.unique(ca * k + cb, return_inverse=True)
+        pw = np.bincount(inv, weights=cw)
+        pa, pb = pairs // k, pairs % k
+        outside = np.bincount(pa, weights=pw, minlength=k)
+        order = np.lexsort((pb, -pw, pa))  # per community, its strongest partner first (ties: lowest label)
+        best = order[np.r_[True, pa[order][1:] != pa[order][:-1]]]
+        src, dst, bw = pa[best], pb[best], pw[best]
+        ok = (bw > share * outside[src]) & (bw >= least * vol[src]) & (vol[src] <= vol[dst])
+        if not ok.any():
+            break
+        target, busy = np.arange(k), set()
+        for s_, d_ in sorted(zip(src[ok].tolist(), dst[ok].tolist()), key=lambda t: (vol[t[0]], t[0])):
+            if s_ in busy or d_ in busy:
+                continue
+            target[s_] = d_
+            busy.update((s_, d_))
+        labels = target[lab]
+    return labels
 
 
 def _attach_passengers(ix: GraphIndex, flt: EdgeFilter | None, found: list[Community], passenger: np.ndarray) -> None:
