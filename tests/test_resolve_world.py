@@ -13,9 +13,10 @@ from tessera.demo import run_demo
 from tessera.resolve.engine import resolve
 from tessera.resolve.evaluate import evaluate
 
-# Measured on this world (600 people, seed 3): Person pairwise precision 0.905, recall 0.864, F1 0.884,
-# cluster F1 0.942 (seed 11: F1 0.926, cluster F1 0.974; 2,000 people seed 4: P 0.897, R 0.836, F1 0.865,
-# cluster F1 0.941). The floors below leave a margin for small changes elsewhere (scenario, intake).
+# Measured on this world (600 people, seed 3): Person pairwise precision 0.985, recall 0.831, F1 0.901,
+# cluster F1 0.931 (seed 11: F1 0.953, cluster F1 0.982; 2,000 people seed 4: P 0.975, R 0.808, F1 0.883,
+# cluster F1 0.944, lowest culture recall 0.72). The floors below leave a margin for small changes elsewhere
+# (scenario, intake).
 PEOPLE, SEED = 600, 3
 
 
@@ -26,8 +27,8 @@ def test_people_in_a_synthetic_world_resolve_above_the_measured_floor(store, tmp
     report = evaluate(store, tmp_path / "world")
     person = report["schemas"]["Person"]
     assert person["true_pairs"] > 50
-    assert person["pairwise_precision"] >= 0.85
-    assert person["pairwise_f1"] >= 0.84
+    assert person["pairwise_precision"] >= 0.95
+    assert person["pairwise_f1"] >= 0.87
     assert person["cluster_f1"] >= 0.91
     assert report["schemas"]["Vehicle"]["pairwise_recall"] == 1.0
     assert set(report["person_recall_by_culture"]) >= {"arabic", "kurdish_sorani", "pashto_dari"}
@@ -43,9 +44,9 @@ def test_two_thousand_people_resolve_above_the_measured_floor_in_every_culture(s
     report = evaluate(store, tmp_path / "world")
     person = report["schemas"]["Person"]
     assert person["true_pairs"] > 300
-    assert person["pairwise_f1"] >= 0.83 and person["cluster_f1"] >= 0.92
+    assert person["pairwise_f1"] >= 0.86 and person["cluster_f1"] >= 0.93
     recalls = [v["recall"] for v in report["person_recall_by_culture"].values() if v["true_pairs"] >= 20]
-    assert min(recalls) >= 0.6
+    assert min(recalls) >= 0.65
 
 
 def test_resolve_and_evaluate_commands_report_json(store, tmp_path):

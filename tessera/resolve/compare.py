@@ -14,8 +14,8 @@ from tessera.resolve.names import NameKeys, phonetic, skeleton
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
 LEVELS: dict[str, list[str]] = {
     "name": ["exact", "phonetic", "close", "subset", "similar", "weak", "poor", "different"],
-    "dob": ["exact", "exact_estimated", "day_month_swap", "one_part", "one_year_same_day", "estimate_near",
-            "year_only", "same_year", "one_year", "two_years", "conflict"],
+    "dob": ["exact", "exact_estimated", "day_month_swap", "one_part", "one_year_same_day", "estimate_year",
+            "estimate_near", "year_only", "same_year", "one_year", "two_years", "conflict"],
     "nationality": ["same", "different"],
     "gender": ["same", "different"],
     "phone": ["shared", "different"],
@@ -50,6 +50,7 @@ class PersonTable:
     docs: list[dict[str, set[str]]]
     tokens: list[set[str]]      # phonetic tokens of all names (blocking)
     agency: np.ndarray          # int code of the (first) agency that holds the record, -1 unknown
+    agency_pairs: np.ndarray | None = None  # log2 (repeat rate of agency pair / overall), see agency_pair_rates
 
     @property
     def n(self) -> int:
@@ -126,10 +127,48 @@ def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys
     for pid in set(zip(phon_id.tolist(), name_rec)):
         per_rec[pid[0]] += 1
     phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
-    return PersonTable(ids, name_rec_a, np.asarray(norm, dtype=object), np.asarray(phon, dtype=object),
-                       np.asarray(skel, dtype=object), _factor(norm), phon_id, phon_count, first, year, month, day,
-                       ylo, yhi, nat, gen, phones, docs, tokens,
-                       _factor([min(a) if a else "" for a in agencies]) if agencies else np.full(n, -1, np.int64))
+    agency = (_factor([min(a) if a else "" for a in agencies]) if agencies else np.full(n, -1, np.int64))
+    norm_id = _factor(norm)
+    table = PersonTable(ids, name_rec_a, np.asarray(norm, dtype=object), np.asarray(phon, dtype=object),
+                        np.asarray(skel, dtype=object), norm_id, phon_id, phon_count, first, year, month, day,
+                        ylo, yhi, nat, gen, phones, docs, tokens, agency)
+    table.agency_pairs = agency_pair_rates(table)
+    return table
+
+
+def agency_pair_rates(t: PersonTable) -> np.ndarray:
+    """How often two agencies' records repeat one person, learnt without labels: per agency pair, the share of
+    its record pairs that agree exactly on a written name and a full (not 1 January) birth date, against that
+    share over all record pairs, as log2 of the ratio. An agency that records each person once (an arrivals
+    register) gets a strongly negative value for its own pairs; agencies that see the same people get a
+    positive one. The ratio does not grow with the population: both shares are per pair."""
+    k = int(t.agency.max()) + 1 if t.n else 0
+    if k == 0 or (t.agency < 0).any():
+        return np.zeros((max(k, 1), max(k, 1)))
+    rec = t.name_rec
+    y, mo, d = t.year[rec], t.month[rec], t.day[rec]
+    ok = (d >= 0) & ~((mo == 1) & (d == 1)) & (t.name_norm != "")
+    rows = np.flatnonzero(ok)
+    # one row per (record, key): a record with two names that both agree still counts once per key
+    key = ((t.norm_id[rows].astype(np.int64) * 3000 + y[rows]) * 13 + mo[rows]) * 32 + d[rows]
+    pairs_rec = np.unique(np.stack([key, rec[rows]], 1), axis=0) if len(rows) else np.zeros((0, 2), np.int64)
+    strong = np.zeros((k, k))
+    if len(pairs_rec):
+        _, grp = np.unique(pairs_rec[:, 0], return_inverse=True)
+        ag = t.agency[pairs_rec[:, 1]]
+        counts = np.zeros((grp.max() + 1, k))
+        np.add.at(counts, (grp, ag), 1)
+        counts = counts[counts.sum(1) > 1]
+        strong = counts.T @ counts
+        strong[np.diag_indices(k)] = (counts * (counts - 1) / 2).sum(0)
+    n = np.bincount(t.agency, minlength=k).astype(float)
+    total = np.outer(n, n)
+    total[np.diag_indices(k)] = n * (n - 1) / 2
+    upper = np.triu(np.ones((k, k), dtype=bool))
+    overall = strong[upper].sum() / max(total[upper].sum(), 1.0)
+    if overall <= 0:
+        return np.zeros((k, k))
+    return np.log2((strong + 0.5) / np.maximum(total, 1.0) / overall)
 
 
 # ---------------------------------------------------------------- blocking
@@ -165,7 +204,7 @@ def _group_pairs(keys: np.ndarray, recs: np.ndarray, max_block: int) -> tuple[np
 
 def block_keys(t: PersonTable) -> list[tuple[object, int]]:
     """(key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
-    pairs, full birth date with a token's first letter, phones and documents."""
+    pairs, the whole phonetic name, full birth date with a token's first letter, phones and documents."""
     rows: list[tuple[object, int]] = []
     add = rows.append
     for r in range(t.n):
@@ -186,6 +225,9 @@ def block_keys(t: PersonTable) -> list[tuple[object, int]]:
         for kind, values in t.docs[r].items():
             for v in values:
                 add((("doc", kind, v), r))
+    for row, r in enumerate(t.name_rec.tolist()):  # the whole written name, whatever the dates say
+        if t.name_phon[row]:
+            add((("n", t.name_phon[row]), r))
     return rows
 
 
@@ -291,6 +333,10 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
         if kinds:
             doc[k] = 0 if any(da[kind] & db[kind] for kind in kinds) else 1
     out["document"] = doc
+    if t.agency_pairs is not None and len(t.agency_pairs) > 1:
+        out["agency_pair"] = t.agency_pairs[t.agency[i], t.agency[j]]
+    else:
+        out["agency_pair"] = np.zeros(len(i))
     return out
 
 
@@ -310,6 +356,7 @@ def dob_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         ("same_year", dy == 0),
         ("year_only", (dy == 0) & ~full),
         ("estimate_near", (est1 | est2) & (dy <= 1) & ~(est1 & est2 & (dy == 0))),
+        ("estimate_year", (est1 ^ est2) & full & (dy == 0)),  # a 1 January estimate says the year, nothing more
         ("one_year_same_day", same_md & (dy == 1) & ~est1),
         ("one_part", full & (dy == 0) & ~est1 & ~est2 & ((m1 == m2) | (d1 == d2)) & ~same_md),
         ("day_month_swap", full & (dy == 0) & (m1 == d2) & (d1 == m2) & (m1 != d1)),
@@ -375,6 +422,14 @@ def prior(model: dict) -> float:
     return math.log2(model["lambda"] / (1 - model["lambda"])) if "m" in model else model["prior"]
 
 
+def agency_adjustment(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
+    """Weight for the agency pair's repeat rate (agency_pair_rates), scaled and clipped by the model."""
+    cfg = model.get("agency_pairs")
+    if not cfg or "agency_pair" not in levels:
+        return np.zeros(len(levels["name"]))
+    return np.clip(cfg["weight"] * levels["agency_pair"], cfg["min"], cfg["max"])
+
+
 def tf_adjustments(levels: dict[str, np.ndarray], model: dict) -> tuple[np.ndarray, np.ndarray]:
     """(name, phone) weight adjustments: a name or phone held by more than `expected` records loses
     weight * log2(count / expected), clipped (common names and hostel or hub phones are weaker evidence)."""
@@ -382,7 +437,8 @@ def tf_adjustments(levels: dict[str, np.ndarray], model: dict) -> tuple[np.ndarr
     name_lv = levels["name"]
     strong = (name_lv >= 0) & (name_lv <= LEVELS["name"].index(tf["name_applies_to"]))
     excess = np.maximum(levels["name_count"] / tf["name_expected"], 1.0)
-    name_adj = np.where(strong, -np.minimum(tf["name_weight"] * np.log2(excess), tf["max_name_penalty"]), 0.0)
+    penalty = np.minimum(tf["name_weight"] * np.log2(excess), tf["max_name_penalty"])
+    name_adj = np.where(strong, -penalty, 0.0)
     shared = levels["phone"] == 0
     excess = np.maximum(levels["phone_count"] / tf["phone_expected"], 1.0)
     phone_adj = np.where(shared, -np.minimum(tf["phone_weight"] * np.log2(excess), tf["max_phone_penalty"]), 0.0)
@@ -398,4 +454,4 @@ def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
         ok = lv >= 0
         total[ok] += w[c][lv[ok]]
     name_adj, phone_adj = tf_adjustments(levels, model)
-    return total + name_adj + phone_adj
+    return total + name_adj + phone_adj + agency_adjustment(levels, model)

@@ -82,6 +82,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
     refused = refusals(table, i, j, model)
     weights = compare.weights(model)
     name_adj, phone_adj = compare.tf_adjustments(levels, model)
+    agency_adj = compare.agency_adjustment(levels, model)
     for k in np.argsort(-total, kind="stable")[:limit].tolist():
         comparisons = []
         for c in compare.COMPARISONS:
@@ -92,7 +93,8 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
                  "comparisons": comparisons, "name_similarity": round(float(levels["name_score"][k]), 1),
                  "name_frequency": int(levels["name_count"][k]),
                  "adjustments": {"common_name": round(float(name_adj[k]), 2),
-                                 "shared_phone_hub": round(float(phone_adj[k]), 2)},
+                                 "shared_phone_hub": round(float(phone_adj[k]), 2),
+                                 "agency_pair": round(float(agency_adj[k]), 2)},
                  "total": round(float(total[k]), 2), "threshold": model["threshold"],
                  "refused": None}
         if refused[k]:
