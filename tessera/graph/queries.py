@@ -345,9 +345,10 @@ def communities(ix: GraphIndex, flt: EdgeFilter | None = None, min_size: int = 2
 
 def fold(g: nk.Graph, labels: np.ndarray, share: float = FOLD_SHARE, least: float = FOLD_MIN,
          rounds: int = 20) -> np.ndarray:
-    """Labels after folding each community into the one most of its outside ties lead to, when those ties are at
-    more than `share` of its outside strength and `least` of its total strength and the other is no smaller; smaller
-    communities first, a community that receives another is not moved in the same round; repeated until stable."""
+    """Labels after folding each community into the one most of its outside ties lead to, when those ties are more
+    than `share` of its outside strength and at least `least` of its total strength and the other is no smaller;
+    smaller communities first, a community that receives another is not moved in the same round; repeated until
+    stable. Ties spread over many communities (chance links in a large graph) fold nothing."""
     u, v, w = _edge_arrays(g)
     labels = np.asarray(labels).copy()
     for _ in range(rounds):
