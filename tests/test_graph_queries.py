@@ -243,6 +243,8 @@ def test_organiser_seen_only_as_split_payees_is_still_a_key_player_by_the_money_
     by_id = {p.id: p for p in key_players(ix, members, top=len(members))}
     assert by_id["boss0"].money == 50000 and by_id["hp0"].money == 0  # a payer keeps nothing
     assert by_id["h0"].money == 3500
+    # both take members' money; only the one keeping (near) the most of it is taken for the organiser
+    assert by_id["boss0"].role == "organiser" and by_id["h0"].role == "money handler"
 
 
 def test_cores_of_one_network_tied_by_a_few_weak_links_are_one_network_unrelated_ones_are_not():

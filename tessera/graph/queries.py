@@ -259,6 +259,7 @@ RESOLUTION = 1.0  # modularity resolution
 # merges everything whose links are at chance level. Instead a core is folded into another afterwards when most
 # of its outside ties lead there (more than FOLD_SHARE) and those ties are a noticeable part of its strength (FOLD_MIN).
 FOLD_SHARE = 0.5
+ORGANISER_KEEPS = 0.5  # an organiser keeps at least this share of the most money any member of the network keeps
 FOLD_MIN = 0.01
 
 
@@ -440,7 +441,8 @@ def _money_rank(ix: GraphIndex, nodes: list[int], flt: EdgeFilter | None) -> dic
 
 def infer_roles(ix: GraphIndex, members: list[str], flt: EdgeFilter | None = None) -> dict[str, str]:
     """A role for each member from the kinds of links it has: who takes clients' money, who talks to clients,
-    who receives money from those who take it, who drives, who holds the boats and engines."""
+    who receives money from those who take it and keeps the most of it, who drives, who holds the boats and
+    engines."""
     nodes = [ix.node(m) for m in members]
     inside = set(nodes)
     typ, src, dst = ix.row("type"), ix.row("src"), ix.row("dst")
@@ -467,12 +469,17 @@ def infer_roles(ix: GraphIndex, members: list[str], flt: EdgeFilter | None = Non
         f["arrested"] = sum(1 for ev in ix.events_of(u) if ev.kind == "arrest")
         facts[u] = f
     handlers = {u for u, f in facts.items() if f["paid_by_client"] >= 2}
+    kept = _money_rank(ix, nodes, flt)
+    most = max(kept.values(), default=0.0)
     for u in nodes:
         f, sch = facts[u], ix.schema(u)
         if sch not in (None, "Person", "LegalEntity"):
             role = sch.lower()
-        elif f["paid_by_member"] and not f["pays_member"] and (u not in handlers or f["paid_by_member"] >= 2):
+        elif (f["paid_by_member"] and not f["pays_member"] and (u not in handlers or f["paid_by_member"] >= 2)
+              and kept.get(u, 0.0) >= ORGANISER_KEEPS * most):
             role = "organiser"
+        elif f["paid_by_member"] and not f["pays_member"]:
+            role = "money handler"  # takes payments, keeps little of what the network's money comes to
         elif u in handlers:
             role = "money handler"
         elif f["calls_client"] >= 2:
