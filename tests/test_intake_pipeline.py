@@ -57,6 +57,28 @@ def test_a_value_that_cannot_be_normalised_is_kept_with_a_warning(store, tmp_pat
     assert row["phone"]["original"] == "call me maybe"
 
 
+DATE_FORMATS_MAPPING = """
+records:
+  queries:
+    - entities:
+        person:
+          schema: Person
+          keys: [ref]
+          key_literal: person
+          properties:
+            name: {column: name}
+            birthDate: {column: born, format: ["%Y%m%d", "%d.%m.%Y"]}
+"""
+
+
+def test_a_list_of_date_formats_in_the_mapping_reads_each_of_them(store, tmp_path):
+    csv_file = write(tmp_path / "d.csv", "ref,name,born\nA,Ana Lee,19151111\nB,Ben Ode,04.03.1985\nC,Cy Ng,1985\n")
+    result = ingest_file(store, csv_file, "UKPOL", write(tmp_path / "d.yml", DATE_FORMATS_MAPPING))
+    assert result.warnings == 0
+    born = {r["original"]: r["value"] for r in statements_of(store) if r["prop"] == "birthDate"}
+    assert born == {"19151111": "1915-11-11", "04.03.1985": "1985-03-04", "1985": "1985"}
+
+
 def test_the_agency_default_region_reads_national_numbers(store, tmp_path):
     from sqlalchemy import insert
 

@@ -13,6 +13,7 @@ supplies it) and may carry Tessera's extensions:
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 from collections.abc import Callable
@@ -150,10 +151,13 @@ def parse_mapping(text: str, path: str, key_prefix: str) -> Mapping:
 
 
 def _formats(prop_mapping) -> tuple[str, ...]:
+    """The date formats of a property mapping: `format: "%d/%m/%Y"` or a list of them."""
     fmt = prop_mapping.format
     if fmt is None:
         return ()
-    return tuple(fmt) if isinstance(fmt, (list, tuple)) else (fmt,)
+    if isinstance(fmt, str) and fmt.startswith("[") and fmt.endswith("]"):
+        fmt = ast.literal_eval(fmt)  # FtM keeps a list as the text of its repr: ['%Y%m%d', '%Y']
+    return tuple(str(f) for f in fmt) if isinstance(fmt, (list, tuple)) else (fmt,)
 
 
 @dataclass(frozen=True)

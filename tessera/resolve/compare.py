@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from tessera.resolve.names import NameKeys, phonetic, skeleton
 
@@ -20,7 +21,7 @@ LEVELS: dict[str, list[str]] = {
     "gender": ["same", "different"],
     "phone": ["shared", "different"],
     "source": ["same_agency", "other_agency"],
-    "document": ["shared", "different"],
+    "document": ["shared", "one_typo", "different"],
 }
 MISSING = -1
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
@@ -328,10 +329,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     doc = np.full(len(i), MISSING, dtype=np.int8)
     has_doc = np.fromiter((bool(d) for d in t.docs), dtype=bool, count=t.n)
     for k in np.flatnonzero(has_doc[i] & has_doc[j]).tolist():
-        da, db = t.docs[i[k]], t.docs[j[k]]
-        kinds = da.keys() & db.keys()
-        if kinds:
-            doc[k] = 0 if any(da[kind] & db[kind] for kind in kinds) else 1
+        doc[k] = document_level(t.docs[i[k]], t.docs[j[k]])
     out["document"] = doc
     if t.agency_pairs is not None and len(t.agency_pairs) > 1:
         out["agency_pair"] = t.agency_pairs[t.agency[i], t.agency[j]]
@@ -409,6 +407,33 @@ def estimate_m(levels: dict[str, np.ndarray], u: dict[str, list[float]], m0: dic
             lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
         m = {c: _shares(levels[c], len(LEVELS[c]), p) for c in COMPARISONS}
     return m, lam
+
+
+def one_typo_apart(a: str, b: str) -> bool:
+    """Two document numbers one keying slip apart: one character changed, added or dropped, or two neighbours
+    swapped (Damerau-Levenshtein 1), as when a number is copied by hand from a passport."""
+    return a != b and DamerauLevenshtein.distance(a, b, score_cutoff=1) <= 1
+
+
+def document_level(da: dict[str, set[str]], db: dict[str, set[str]]) -> int:
+    """Documents of the kinds both records hold: 0 one number shared, 1 one number a typo apart, 2 all different,
+    MISSING when they hold no kind in common."""
+    kinds = da.keys() & db.keys()
+    if not kinds:
+        return MISSING
+    if any(da[kind] & db[kind] for kind in kinds):
+        return 0
+    if any(one_typo_apart(x, y) for kind in kinds for x in da[kind] for y in db[kind]):
+        return 1
+    return 2
+
+
+def documents_conflict(da: dict[str, set[str]] | None, db: dict[str, set[str]] | None) -> bool:
+    """Different documents of one kind: neither shared nor a typo apart (two people, not one person twice)."""
+    if not da or not db:
+        return False
+    return any(db.get(kind) and not any(x == y or one_typo_apart(x, y) for x in values for y in db[kind])
+               for kind, values in da.items())
 
 
 def weights(model: dict) -> dict[str, np.ndarray]:

@@ -105,12 +105,8 @@ class Clusters:
         return False
 
     def conflict(self, a: int, b: int) -> bool:
-        da, db = self.docs.get(a), self.docs.get(b)
-        if da and db:
-            for kind, values in da.items():
-                other = db.get(kind)
-                if other and values.isdisjoint(other):
-                    return True
+        if compare.documents_conflict(self.docs.get(a), self.docs.get(b)):
+            return True
         ya, yb = self.years.get(a), self.years.get(b)
         if ya and yb and max(ya[1], yb[1]) - min(ya[0], yb[0]) > self.year_gap:
             return True
@@ -190,8 +186,7 @@ def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: di
         with_docs = np.flatnonzero(np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)[i]
                                    & np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)[j])
         for k in with_docs.tolist():
-            da, db = table.docs[i[k]], table.docs[j[k]]
-            if any(db.get(kind) and values.isdisjoint(db[kind]) for kind, values in da.items()):
+            if compare.documents_conflict(table.docs[i[k]], table.docs[j[k]]):
                 far[k] = True
     return far
 
