@@ -97,3 +97,39 @@ def test_a_cluster_keeps_the_canonical_id_most_of_its_members_held():
     assert out[0] == out[1] == "c-a" and out[2] == out[3] == new_canonical_id("c")
     member = "9f0e" * 10  # a source id as FtM makes them: the new cluster's id must not carry it
     assert member not in new_canonical_id(member) and new_canonical_id(member).startswith("c-")
+
+
+def _payments(payees: list[tuple[str, str, str]]) -> list[dict]:
+    """One suspicious-activity payment per (record id, payee name, payee IBAN as written)."""
+    out = []
+    for k, (pid, name, iban) in enumerate(payees):
+        out += [{"id": pid, "schema": "Person", "properties": {"name": [name]}},
+                {"id": f"acct{k}", "schema": "BankAccount", "properties": {"iban": [iban]}},
+                {"id": f"pay{k}", "schema": "Payment", "properties": {
+                    "beneficiary": [pid], "beneficiaryAccount": [f"acct{k}"], "amount": ["950.00"],
+                    "date": ["2024-03-0" + str(k % 9 + 1)]}}]
+    return out
+
+
+def test_payees_with_close_names_and_one_beneficiary_account_are_one_money_handler(store, tmp_path):
+    ftm(store, tmp_path, "UKFIU", _payments([
+        ("p1", "Dilshad Karim", "DE87 3958 1542 6488 1186 34"),
+        ("p2", "Dilshad Kareem", "DE87395815426488118634"),
+        ("p3", "Dilshad Kareem", "GB03MONZ71036156305719")]))  # the same name, someone else's account
+    resolve(store)
+    ids = canon(store)
+    assert ids["ukfiu.p1"] == ids["ukfiu.p2"]  # names alone stay under the threshold; the account decides
+    assert ids["ukfiu.p3"] not in (ids["ukfiu.p1"], ids["ukfiu.p2"])
+
+
+def test_an_account_many_different_people_are_paid_into_is_a_hub_and_joins_no_one(store, tmp_path):
+    others = ["Rebwar Qadir", "Hevar Ahmed", "Sirwan Aziz", "Nguyen Van Minh", "Arman Rahimi", "Tesfay Berhe",
+              "Ilir Hoxha", "Baran Yilmaz", "Zana Mahmud", "Karwan Salih"]
+    hub = "GB29 NWBK 6016 1331 9268 19"
+    ftm(store, tmp_path, "UKFIU", _payments(
+        [("p1", "Dilshad Karim", hub), ("p2", "Dilshad Kareem", hub)]
+        + [(f"o{k}", name, hub) for k, name in enumerate(others)]))
+    resolve(store)
+    ids = canon(store)
+    assert ids["ukfiu.p1"] != ids["ukfiu.p2"]
+    assert len({ids[f"ukfiu.o{k}"] for k in range(len(others))}) == len(others)

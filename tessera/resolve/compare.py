@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ LEVELS: dict[str, list[str]] = {
     "phone": ["shared", "different"],
     "source": ["same_agency", "other_agency"],
     "document": ["shared", "one_typo", "different"],
+    "account": ["shared", "different"],
+    "address": ["shared", "different"],
 }
 MISSING = -1
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
@@ -52,10 +55,22 @@ class PersonTable:
     tokens: list[set[str]]      # phonetic tokens of all names (blocking)
     agency: np.ndarray          # int code of the (first) agency that holds the record, -1 unknown
     agency_pairs: np.ndarray | None = None  # log2 (repeat rate of agency pair / overall), see agency_pair_rates
+    accounts: list[set[str]] | None = None   # normalised IBANs / account numbers the record pays from or into
+    addresses: list[set[str]] | None = None  # normalised address texts
+    key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> distinct phonetic names holding it
+
+    def keys_of(self, kind: str) -> list[set[str]]:
+        return keys_of(self, kind)
 
     @property
     def n(self) -> int:
         return len(self.ids)
+
+
+def keys_of(t, kind: str) -> list[set[str]]:
+    """The account or address keys per record of a table (or of a slice of one, as Spark blocking takes)."""
+    got = getattr(t, "accounts" if kind == "account" else "addresses", None)
+    return got if got is not None else [set()] * t.n
 
 
 def _parse_date(value: str) -> tuple[int, int, int] | None:
@@ -74,8 +89,27 @@ def _factor(values: list[str]) -> np.ndarray:
     return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
 
 
+_ADDR_CLEAN = re.compile(r"[^0-9a-z]+")
+
+
+def normalise_address(value: str) -> str:
+    """Lower case, punctuation and spacing removed: "12 High St., Dover" and "12 high st dover" are one key."""
+    return _ADDR_CLEAN.sub(" ", value.lower()).strip()
+
+
+def _key_names(kind: str, sets: list[set[str]], phon_id: np.ndarray, first: np.ndarray,
+               out: dict[tuple[str, str], int]) -> None:
+    """How many distinct (phonetic) names hold each key: an account or address many people use is a hub."""
+    names: dict[str, set[int]] = {}
+    for r, ks in enumerate(sets):
+        for k in ks:
+            names.setdefault(k, set()).add(int(phon_id[first[r]]))
+    out.update(((kind, k), len(v)) for k, v in names.items())
+
+
 def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys,
-                doc_props: tuple[str, ...], agencies: list[set[str]] | None = None) -> PersonTable:
+                doc_props: tuple[str, ...], agencies: list[set[str]] | None = None,
+                accounts: list[set[str]] | None = None) -> PersonTable:
     n = len(ids)
     name_rec, norm, phon, skel, first = [], [], [], [], np.zeros(n, dtype=np.int64)
     year = np.full(n, -1, dtype=np.int32)
@@ -134,6 +168,11 @@ def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys
                         np.asarray(skel, dtype=object), norm_id, phon_id, phon_count, first, year, month, day,
                         ylo, yhi, nat, gen, phones, docs, tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
+    table.accounts = [set(a) for a in accounts] if accounts is not None else [set() for _ in range(n)]
+    table.addresses = [{a for a in (normalise_address(v) for v in p.get("address", ())) if a} for p in props]
+    table.key_names = {}
+    for kind in ("account", "address"):
+        _key_names(kind, table.keys_of(kind), phon_id, first, table.key_names)
     return table
 
 
@@ -226,6 +265,9 @@ def block_keys(t: PersonTable) -> list[tuple[object, int]]:
         for kind, values in t.docs[r].items():
             for v in values:
                 add((("doc", kind, v), r))
+        for kind in ("account", "address"):
+            for v in keys_of(t, kind)[r]:
+                add(((kind, v), r))
     for row, r in enumerate(t.name_rec.tolist()):  # the whole written name, whatever the dates say
         if t.name_phon[row]:
             add((("n", t.name_phon[row]), r))
@@ -331,11 +373,29 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     for k in np.flatnonzero(has_doc[i] & has_doc[j]).tolist():
         doc[k] = document_level(t.docs[i[k]], t.docs[j[k]])
     out["document"] = doc
+    for kind in ("account", "address"):
+        out[kind], out[kind + "_count"] = shared_key_levels(t, kind, i, j)
     if t.agency_pairs is not None and len(t.agency_pairs) > 1:
         out["agency_pair"] = t.agency_pairs[t.agency[i], t.agency[j]]
     else:
         out["agency_pair"] = np.zeros(len(i))
     return out
+
+
+def shared_key_levels(t: PersonTable, kind: str, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level, hub size) per pair for a set-valued key (account, address): 0 shared, 1 both hold one and none is
+    shared, MISSING otherwise; the hub size is the fewest distinct names holding any shared key."""
+    sets = t.keys_of(kind)
+    lvl = np.full(len(i), MISSING, dtype=np.int8)
+    count = np.ones(len(i), dtype=np.int64)
+    has = np.fromiter((bool(s) for s in sets), dtype=bool, count=t.n)
+    names = t.key_names or {}
+    for k in np.flatnonzero(has[i] & has[j]).tolist():
+        shared = sets[i[k]] & sets[j[k]]
+        lvl[k] = 0 if shared else 1
+        if shared:
+            count[k] = min(names.get((kind, v), 1) for v in shared)
+    return lvl, count
 
 
 def dob_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -369,7 +429,7 @@ def dob_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- weights
 
-COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source", "document")
+COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source", "document", "account", "address")
 
 
 def u_probabilities(t: PersonTable, sample: int, seed: int = 0) -> dict[str, list[float]]:
@@ -397,7 +457,7 @@ def estimate_m(levels: dict[str, np.ndarray], u: dict[str, list[float]], m0: dic
     n = len(levels["name"])
     for _ in range(iterations):
         logit = np.full(n, math.log(lam / (1 - lam)))
-        for c in COMPARISONS:
+        for c in m:
             w = np.log(np.asarray(m[c]) / np.asarray(u[c]))
             lv = levels[c]
             ok = lv >= 0
@@ -405,7 +465,7 @@ def estimate_m(levels: dict[str, np.ndarray], u: dict[str, list[float]], m0: dic
         p = 1 / (1 + np.exp(-np.clip(logit, -50, 50)))
         if not fix_lambda:
             lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
-        m = {c: _shares(levels[c], len(LEVELS[c]), p) for c in COMPARISONS}
+        m = {c: _shares(levels[c], len(LEVELS[c]), p) for c in m}
     return m, lam
 
 
@@ -439,8 +499,10 @@ def documents_conflict(da: dict[str, set[str]] | None, db: dict[str, set[str]] |
 def weights(model: dict) -> dict[str, np.ndarray]:
     """log2 weight per level of each comparison: set in the model, or log2(m/u) of estimated probabilities."""
     if "m" in model:
-        return {c: np.log2(np.asarray(model["m"][c]) / np.asarray(model["u"][c])) for c in COMPARISONS}
-    return {c: np.asarray([model["weights"][c][label] for label in LEVELS[c]], dtype=float) for c in COMPARISONS}
+        return {c: np.log2(np.asarray(model["m"][c]) / np.asarray(model["u"][c])) for c in COMPARISONS
+                if c in model["m"]}
+    return {c: np.asarray([model["weights"][c][label] for label in LEVELS[c]], dtype=float) for c in COMPARISONS
+            if c in model["weights"]}
 
 
 def prior(model: dict) -> float:
@@ -470,13 +532,29 @@ def tf_adjustments(levels: dict[str, np.ndarray], model: dict) -> tuple[np.ndarr
     return name_adj, phone_adj
 
 
+def hub_adjustments(levels: dict[str, np.ndarray], model: dict) -> dict[str, np.ndarray]:
+    """Per shared-key comparison (account, address): a key held by more than `<kind>_expected` distinct names
+    loses `<kind>_weight` * log2(names / expected), at most `max_<kind>_penalty` (hostels, hubs, collectors)."""
+    tf = model["tf"]
+    out = {}
+    for kind in ("account", "address"):
+        if kind not in levels or f"{kind}_expected" not in tf:
+            continue
+        excess = np.maximum(levels[kind + "_count"] / tf[f"{kind}_expected"], 1.0)
+        pen = np.minimum(tf[f"{kind}_weight"] * np.log2(excess), tf[f"max_{kind}_penalty"])
+        out[kind] = np.where(levels[kind] == 0, -pen, 0.0)
+    return out
+
+
 def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
     """Match weight per pair: prior plus each comparison's level weight plus term-frequency adjustments."""
     w = weights(model)
     total = np.full(len(levels["name"]), prior(model))
-    for c in COMPARISONS:
+    for c in w:
         lv = levels[c]
         ok = lv >= 0
         total[ok] += w[c][lv[ok]]
     name_adj, phone_adj = tf_adjustments(levels, model)
+    for adj in hub_adjustments(levels, model).values():
+        total += adj
     return total + name_adj + phone_adj + agency_adjustment(levels, model)

@@ -47,6 +47,11 @@ class Entity:
     canonical_id: str | None
     props: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     agencies: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)  # Person: normalised IBANs / numbers it pays from or into
+
+# (link schema, person property, account property): how a Person is tied to a BankAccount
+ACCOUNT_LINKS = (("Payment", "payer", "payerAccount"), ("Payment", "beneficiary", "beneficiaryAccount"),
+                 ("Ownership", "owner", "asset"))
 
 
 def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, Entity]:
@@ -64,7 +69,44 @@ def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, En
             if ent is not None:
                 ent.props[prop].add(value)
                 ent.agencies.add(agency)
+        if not schemas or "Person" in schemas:
+            attach_accounts(conn, out)
     return out
+
+
+def attach_accounts(conn, ents: dict[str, Entity]) -> None:
+    """Give each Person the normalised account keys (IBAN, else account number) of the bank accounts it pays
+    from, is paid into, or owns: Payment payer/payerAccount and beneficiary/beneficiaryAccount, Ownership."""
+    s = tables.statements
+    link_schemas = sorted({schema for schema, _p, _a in ACCOUNT_LINKS})
+    link_props = sorted({p for _s, p, a in ACCOUNT_LINKS} | {a for _s, _p, a in ACCOUNT_LINKS})
+    links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for eid, prop, value in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value).where(
+            s.c.prop_type == "entity", s.c.schema.in_(link_schemas), s.c.prop.in_(link_props))):
+        links[eid][prop].add(value)
+    if not links:
+        return
+    keys: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for eid, prop, value in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value).where(
+            s.c.schema == "BankAccount", s.c.prop.in_(["iban", "accountNumber"]))):
+        keys[eid][prop].add(_norm_key(value))
+    for eid, props in links.items():
+        ent = ents.get(eid)
+        schema = ent.schema if ent is not None else None
+        for link_schema, person_prop, account_prop in ACCOUNT_LINKS:
+            if schema not in (None, link_schema) or person_prop not in props or account_prop not in props:
+                continue
+            acc = set()
+            for a in props[account_prop]:
+                k = keys.get(a)
+                if k:
+                    acc |= k.get("iban") or k.get("accountNumber", set())
+            if not acc:
+                continue
+            for pid in props[person_prop]:
+                person = ents.get(pid)
+                if person is not None and person.schema == "Person":
+                    person.accounts |= acc
 
 
 # ---------------------------------------------------------------- union-find with conflict guard
@@ -158,7 +200,7 @@ def _dates_compatible(x: tuple[int, int, int], y: tuple[int, int, int]) -> bool:
 def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> compare.PersonTable:
     keys = NameKeys(model["name_equivalents"], model["name_stopwords"])
     return compare.build_table(people, [ents[eid].props for eid in people], keys, PERSON_DOCS,
-                               [ents[eid].agencies for eid in people])
+                               [ents[eid].agencies for eid in people], [ents[eid].accounts for eid in people])
 
 
 def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dict:

@@ -83,9 +83,12 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
     weights = compare.weights(model)
     name_adj, phone_adj = compare.tf_adjustments(levels, model)
     agency_adj = compare.agency_adjustment(levels, model)
+    hub_adj = compare.hub_adjustments(levels, model)
     for k in np.argsort(-total, kind="stable")[:limit].tolist():
         comparisons = []
         for c in compare.COMPARISONS:
+            if c not in weights:
+                continue
             lv = int(levels[c][k])
             comparisons.append({"comparison": c, "level": compare.LEVELS[c][lv] if lv >= 0 else "missing",
                                 "weight": round(float(weights[c][lv]), 2) if lv >= 0 else 0.0})
@@ -94,6 +97,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
                  "name_frequency": int(levels["name_count"][k]),
                  "adjustments": {"common_name": round(float(name_adj[k]), 2),
                                  "shared_phone_hub": round(float(phone_adj[k]), 2),
+                                 **{f"shared_{kind}_hub": round(float(adj[k]), 2) for kind, adj in hub_adj.items()},
                                  "agency_pair": round(float(agency_adj[k]), 2)},
                  "total": round(float(total[k]), 2), "threshold": model["threshold"],
                  "refused": None}

@@ -26,7 +26,7 @@ import numpy as np
 from tessera.resolve import compare
 
 # The attributes of the Person table that `compare.block_keys` reads per record.
-_BLOCK_FIELDS = ("tokens", "year", "month", "day", "phones", "docs")
+_BLOCK_FIELDS = ("tokens", "year", "month", "day", "phones", "docs", "accounts", "addresses")
 
 
 @dataclass
