@@ -61,8 +61,11 @@ def local_session(cores: int = 2, memory: str = "1g", app_name: str = "tessera-r
 
 
 def _slice(table: compare.PersonTable, lo: int, hi: int) -> SimpleNamespace:
-    """Records lo..hi of the table, as much of it as blocking reads."""
-    return SimpleNamespace(n=hi - lo, **{name: getattr(table, name)[lo:hi] for name in _BLOCK_FIELDS})
+    """Records lo..hi of the table, as much of it as blocking reads: per-record fields, and the name rows of
+    those records numbered from lo."""
+    rows = np.flatnonzero((table.name_rec >= lo) & (table.name_rec < hi))
+    fields = {name: None if getattr(table, name) is None else getattr(table, name)[lo:hi] for name in _BLOCK_FIELDS}
+    return SimpleNamespace(n=hi - lo, name_rec=table.name_rec[rows] - lo, name_phon=table.name_phon[rows], **fields)
 
 
 def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
