@@ -207,3 +207,13 @@ def test_a_passport_number_as_written_or_without_its_spaces_finds_its_holder(cli
         assert body["results"][0]["properties"]["passportNumber"][0]["value"] == "ER 0123 4567"
     other = client.get("/api/v1/search", params={"q": "ER 0123 4568"}, headers=bearer(world.tokens["alice"])).json()
     assert other["results"] == []
+
+
+def test_search_keys_fold_spellings_of_one_sound_but_keep_different_names_apart():
+    from tessera.api.search import name_key, matches
+
+    assert name_key("Carwan Uthman") == name_key("Karwan Othman")
+    assert name_key("Khalid Qasim") == name_key("Chalid Kasim")
+    assert matches(name_key("Muhammad Karimi"), name_key("محمد الكريمي"))
+    assert not matches(name_key("Mehdi Karimi"), name_key("Mohammed Al-Karimi"))
+    assert not matches(name_key("Karwan Othman"), name_key("Karim Osman"))

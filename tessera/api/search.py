@@ -17,7 +17,7 @@ from tessera.access.policy import User, visible_clause
 from tessera.api import search_index
 from tessera.intake.normalise import phone
 from tessera.resolve.engine import load_model
-from tessera.resolve.names import NameKeys, skeleton
+from tessera.resolve.names import NameKeys, sound_skeleton
 from tessera.store import tables
 
 NAME_TYPES = ("name",)
@@ -33,8 +33,8 @@ def name_keys() -> NameKeys:
 
 
 def name_key(text: str) -> tuple[str, ...]:
-    """The search key of a name: rigour-folded tokens, equivalent spellings joined, consonant skeletons, sorted."""
-    return tuple(sorted(skeleton(t) for t in name_keys().tokens(text)))
+    """The search key of a name: rigour-folded tokens, equivalent spellings joined, sound skeletons, sorted."""
+    return tuple(sorted(sound_skeleton(t) for t in name_keys().tokens(text)))
 
 
 def matches(query_key: tuple[str, ...], value_key: tuple[str, ...]) -> bool:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from tessera.api.tables import search_index_state, search_keys
 from tessera.store import tables
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 CHUNK = 50_000
 NAME_TYPES = ("name",)
 IDENTIFIER_TYPES = ("identifier", "iban", "email")

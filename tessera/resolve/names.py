@@ -62,6 +62,21 @@ _VOWEL_RUN = re.compile(r"[aeiouy]+")
 _REPEAT = re.compile(r"(.)\1+")
 
 
+_SEARCH_FOLDS = tuple(pair for pair in _DIGRAPHS if pair != ("w", "v"))  # w stays a vowel: Awad / Aouad
+_INITIAL_VOWEL = re.compile(r"^[aeiouy]")
+
+
+@lru_cache(maxsize=200_000)
+def sound_skeleton(token: str) -> str:
+    """The consonant skeleton after folding spellings of one sound (kh/k, c/k, q/k, th/t, sh/s, ph/f, ...) and
+    an opening vowel to a: Karwan and Carwan -> krn, Uthman and Othman -> atmn, Muhammad and mhmd -> mhmd,
+    while Mehdi (mhd) stays apart from Mohammed."""
+    for a, b in _SEARCH_FOLDS:
+        if a in token:
+            token = token.replace(a, b)
+    return skeleton(_INITIAL_VOWEL.sub("a", token))
+
+
 @lru_cache(maxsize=200_000)
 def phonetic(token: str) -> str:
     """A loose sound key for one token: digraphs folded, an inner h dropped, every vowel run one 'a', repeats
