@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from playwright.sync_api import expect
 
 from web_helpers import *  # noqa: F401,F403
 from web_helpers import login, offsite
@@ -105,7 +106,8 @@ def test_an_officer_cleared_official_gets_pointers_not_sensitive_values(page, we
 
 def test_search_and_profile_by_keyboard_alone(page, web_server):
     login(page, web_server, "alice")
-    page.keyboard.type("John Smith")            # the search box has focus on arrival
+    expect(page.locator("#q")).to_be_focused()  # the search box has focus on arrival
+    page.keyboard.type("John Smith")
     page.keyboard.press("Enter")
     page.locator("#results li").first.wait_for()
     page.keyboard.press("Tab")                  # from the box to the Search button
