@@ -61,3 +61,13 @@ def record_cli_audit(store: Store, action: str, entities: Iterable[str] = (), qu
         query = f"{query} (via {actor()})" if query else f"via {actor()}"
     with store.engine.begin() as connection:
         audit.record(connection, as_user or actor(), action, entities, query=query, purpose=purpose)
+
+
+def purpose_of(user, purpose: str | None, as_json: bool) -> str | None:
+    """The purpose a command's --as user states, or exit 2 when their role must state one (purpose.yml)."""
+    from tessera.access.purpose import PurposeRequired, stated_purpose
+
+    try:
+        return stated_purpose(user, purpose)
+    except PurposeRequired as err:
+        fail(f"{err}: --purpose TEXT", EXIT_USAGE, as_json)

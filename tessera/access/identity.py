@@ -139,6 +139,11 @@ def add_user(connection: Connection, name: str, agency: str, clearance: str, pas
 def _user(connection: Connection, row) -> User:
     country = connection.execute(select(tables.agencies.c.country)
                                  .where(tables.agencies.c.code == row.agency)).scalar_one()
+    return _user_of(row, country)
+
+
+def _user_of(row, country: str) -> User:
+    """A users row (id, name, agency, clearance, nationality, roles, disabled) and its agency's country."""
     return User(row.id, row.name, row.agency, country, row.clearance, row.nationality,
                 tuple(r for r in row.roles.split(",") if r), bool(row.disabled))
 
@@ -228,8 +233,7 @@ def authenticate_token(connection: Connection, token: str, now: datetime | None 
     expires = _aware(row.expires_at)
     if expires is not None and expires <= (now or _now()):
         raise TokenRefused("token expired")
-    user = User(row.id, row.name, row.agency, row.country, row.clearance, row.nationality,
-                tuple(r for r in row.roles.split(",") if r), bool(row.disabled))
+    user = _user_of(row, row.country)
     if user.disabled:
         raise TokenRefused("user disabled")
     return user

@@ -17,8 +17,8 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Query, Request
-from pydantic import AfterValidator
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 
 from tessera.access import audit, identity, purpose as purposes, sessions
 from tessera.access.policy import User

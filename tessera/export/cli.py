@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tessera.cli_common import (EXIT_DENIED, EXIT_ERROR, EXIT_USAGE, DbOption, JsonOption, emit_json, fail,
-                                open_store, out)
+from tessera.cli_common import (EXIT_DENIED, EXIT_ERROR, DbOption, JsonOption, emit_json, fail, open_store,
+                                out, purpose_of)
 from tessera.export.clusters import CLUSTER_COLUMNS, cluster_rows
 from tessera.export.csvsafe import write_csv
 from tessera.export.ftm import export_ftm
@@ -46,16 +46,13 @@ AgencyOption = Annotated[str | None, typer.Option("--for-agency", help="Sanitise
 def _stated_purpose(store, user: str, purpose: str | None, as_json: bool) -> str | None:
     """The purpose given, or exit 2 when the user's role must state one (tessera/access/purpose.yml)."""
     from tessera.access.identity import NotFound, get_user
-    from tessera.access.purpose import PurposeRequired, stated_purpose
 
     try:
         with store.engine.connect() as connection:
-            return stated_purpose(get_user(connection, user), purpose)
+            found = get_user(connection, user)
     except NotFound:
         return purpose  # the export itself refuses an unknown user
-    except PurposeRequired:
-        store.close()
-        fail(f"{user} must state a purpose for an export: --purpose TEXT", EXIT_USAGE, as_json)
+    return purpose_of(found, purpose, as_json)
 
 
 def _run(kind: str, user: str, out_path: Path, entity: list[str] | None, purpose: str | None,

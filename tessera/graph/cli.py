@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli_common import (EXIT_DENIED, EXIT_NOT_FOUND, EXIT_USAGE, DbOption, JsonOption, emit_json, fail,
-                                open_store, out, record_cli_audit)
+                                open_store, out, purpose_of, record_cli_audit)
 from tessera.graph.index import LINK_TYPES, EdgeFilter
 
 AsOption = Annotated[str | None, typer.Option("--as", help="Show only links resting on a statement this user may see")]
@@ -51,12 +51,7 @@ def _setup(db, as_user, types, as_json, since=None, until=None, min_grade=None, 
                 user = get_user(conn, as_user)
         except NotFound as err:
             fail(str(err), EXIT_DENIED, as_json)
-        from tessera.access.purpose import PurposeRequired, stated_purpose
-
-        try:
-            purpose = stated_purpose(user, purpose)
-        except PurposeRequired as err:
-            fail(f"{err}: --purpose TEXT", EXIT_USAGE, as_json)
+        purpose = purpose_of(user, purpose, as_json)
         visible = statement_visibility(store, user, all_statements(ix))
     for d in (since, until):
         try:

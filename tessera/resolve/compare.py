@@ -526,10 +526,15 @@ def tf_adjustments(levels: dict[str, np.ndarray], model: dict) -> tuple[np.ndarr
     excess = np.maximum(levels["name_count"] / tf["name_expected"], 1.0)
     penalty = np.minimum(tf["name_weight"] * np.log2(excess), tf["max_name_penalty"])
     name_adj = np.where(strong, -penalty, 0.0)
-    shared = levels["phone"] == 0
-    excess = np.maximum(levels["phone_count"] / tf["phone_expected"], 1.0)
-    phone_adj = np.where(shared, -np.minimum(tf["phone_weight"] * np.log2(excess), tf["max_phone_penalty"]), 0.0)
-    return name_adj, phone_adj
+    return name_adj, _shared_key_penalty(levels, "phone", tf)
+
+
+def _shared_key_penalty(levels: dict[str, np.ndarray], kind: str, tf: dict) -> np.ndarray:
+    """Where two records share a `kind` key held by more than `<kind>_expected` (records or names): minus
+    `<kind>_weight` * log2(count / expected), at most `max_<kind>_penalty`; 0 elsewhere."""
+    excess = np.maximum(levels[kind + "_count"] / tf[f"{kind}_expected"], 1.0)
+    penalty = np.minimum(tf[f"{kind}_weight"] * np.log2(excess), tf[f"max_{kind}_penalty"])
+    return np.where(levels[kind] == 0, -penalty, 0.0)
 
 
 def hub_adjustments(levels: dict[str, np.ndarray], model: dict) -> dict[str, np.ndarray]:
@@ -538,11 +543,8 @@ def hub_adjustments(levels: dict[str, np.ndarray], model: dict) -> dict[str, np.
     tf = model["tf"]
     out = {}
     for kind in ("account", "address"):
-        if kind not in levels or f"{kind}_expected" not in tf:
-            continue
-        excess = np.maximum(levels[kind + "_count"] / tf[f"{kind}_expected"], 1.0)
-        pen = np.minimum(tf[f"{kind}_weight"] * np.log2(excess), tf[f"max_{kind}_penalty"])
-        out[kind] = np.where(levels[kind] == 0, -pen, 0.0)
+        if kind in levels and f"{kind}_expected" in tf:
+            out[kind] = _shared_key_penalty(levels, kind, tf)
     return out
 
 

@@ -225,9 +225,8 @@ def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: di
     far = both & ((np.maximum(y2[i], y2[j]) - np.minimum(y1[i], y1[j])) > gap) & \
         (np.abs(table.year[i] - table.year[j]) > gap)
     if model["refuse"]["document_conflict"]:
-        with_docs = np.flatnonzero(np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)[i]
-                                   & np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)[j])
-        for k in with_docs.tolist():
+        has_docs = np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)
+        for k in np.flatnonzero(has_docs[i] & has_docs[j]).tolist():
             if compare.documents_conflict(table.docs[i[k]], table.docs[j[k]]):
                 far[k] = True
     return far
