@@ -226,10 +226,11 @@ def sees_every_person(connection: Connection, user: User) -> bool:
 
 
 def without_term_frequencies(pair: dict) -> dict:
-    """A compared pair without what counts other records (how common the name is, how many hold the phone),
-    and so without the total and decision those adjust: the viewer gets the weights of the two records."""
+    """A compared pair without what counts other records (how common the name is, how many hold the phone,
+    how many companions they share), and so without the total and decision those adjust: the viewer gets the
+    weights of the two records."""
     before = round(pair["prior"] + sum(c["weight"] for c in pair["comparisons"]), 2)
-    return {k: v for k, v in pair.items() if k not in ("name_frequency", "adjustments", "total", "decision")} | dict(
+    return {k: v for k, v in pair.items() if k not in ("name_frequency", "adjustments", "context", "total", "decision")} | dict(
         total_before_adjustments=before, adjustments_withheld=True)
 
 

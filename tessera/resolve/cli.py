@@ -124,6 +124,9 @@ def explain_command(
             if value:
                 table.add_row(label.replace("_", " "), "term frequency", f"{value:+.2f}")
         table.add_row("total", f"threshold {p['threshold']}", f"{p['total']:+.2f}")
+        if p.get("context", {}).get("shared_companions"):
+            ctx = p["context"]
+            table.add_row("group context", f"{ctx['shared_companions']} companions in common", f"{ctx['weight']:+.2f}")
         out.print(table)
         if p["refused"]:
             out.print(f"refused: {p['refused']}", highlight=False)

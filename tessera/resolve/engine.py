@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import bindparam, select, update
 
 from tessera.resolve import compare
+from tessera.resolve.context import GroupContext, context_pass, event_members, near_pairs
 from tessera.resolve.names import NameKeys
 from tessera.store import tables
 from tessera.store.store import Store
@@ -122,6 +123,7 @@ class Clusters:
         self.years: dict[int, tuple[int, int]] = {}
         self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
         self.dates: dict[int, set[tuple[int, int, int]]] = {}  # root -> full, non-estimated birth dates
+        self.events: dict[int, set[int]] = {}  # root -> events its records were seen at (one person each)
         self.year_gap = year_gap
         self.refused = 0
         self.refused_by_judgement = 0
@@ -155,6 +157,9 @@ class Clusters:
         ta, tb = self.dates.get(a), self.dates.get(b)
         if ta and tb and not any(_dates_compatible(x, y) for x in ta for y in tb):
             return True  # a chain must not join two people with full birth dates that cannot be one typo apart
+        ea, eb = self.events.get(a), self.events.get(b)
+        if ea and eb and not ea.isdisjoint(eb):
+            return True  # an event's list names each person once: two records at one event are two people
         return False
 
     def union(self, i: int, j: int, guard: bool = True) -> bool:
@@ -183,6 +188,8 @@ class Clusters:
             self.cannot.setdefault(a, {}).update(self.cannot.pop(b))
         if b in self.dates:
             self.dates.setdefault(a, set()).update(self.dates.pop(b))
+        if b in self.events:
+            self.events.setdefault(a, set()).update(self.events.pop(b))
         return True
 
 
@@ -246,6 +253,7 @@ class ResolveResult:
     new_entities: int | None = None
     refused_by_judgement: int = 0
     exact_key_joins: int = 0
+    context_joins: int = 0
     clusters: int = 0
     multi_clusters: int = 0
     largest_cluster: int = 0
@@ -355,6 +363,12 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         for k in range(0, len(pi), step):
             weight[k:k + step] = compare.score(compare.compare(table, pi[k:k + step], pj[k:k + step]), model)
     refused = refusals(table, pi, pj, model)
+    group = None
+    if model.get("context"):
+        with store.engine.connect() as conn:
+            group = GroupContext(*event_members(conn, index), model["context"]["max_event"])
+        for r, evs in group.small_events().items():  # for the guard: one event's list names each person once
+            clusters.events.setdefault(clusters.find(r), set()).update(evs)
     ok = (weight >= model["threshold"]) & ~refused
     res.pairs_scored = len(pi)
     res.pairs_accepted = int(ok.sum())
@@ -363,6 +377,14 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     gi, gj = rec_index[pi[order]], rec_index[pj[order]]
     for i, j in zip(gi.tolist(), gj.tolist()):
         clusters.union(i, j)
+    if model.get("context"):
+        say("weighing group context")
+        cfg = model["context"]
+        cfg = dict(cfg, name_level=compare.LEVELS["name"].index(cfg["name_level"]))
+        near = near_pairs(weight, refused, lambda k: compare.compare(table, pi[k], pj[k]), cfg,
+                          model["threshold"])
+        res.context_joins = context_pass(clusters, rec_index[pi], rec_index[pj], weight, near, group, cfg,
+                                         model["threshold"])
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
     res.seconds["score_cluster"] = round(time.perf_counter() - t3, 2)

@@ -1,0 +1,114 @@
+"""Group context: two records of people seen at events alongside the same, already resolved, people."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from sqlalchemy import select
+
+from tessera.store import tables
+
+# Event properties that name the people present (FollowTheMoney's Event.involved).
+EVENT_LINKS = (("Event", "involved"),)
+
+
+def event_members(conn, index: dict[str, int]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """(record -> events it was seen at, event -> records seen there), as positions in `index`."""
+    s = tables.statements
+    members: dict[str, list[int]] = defaultdict(list)
+    for schema, prop in EVENT_LINKS:
+        for event, person in conn.execute(select(s.c.entity_id, s.c.value).where(
+                s.c.schema == schema, s.c.prop == prop, s.c.prop_type == "entity")):
+            r = index.get(person)
+            if r is not None:
+                members[event].append(r)
+    event_of: dict[int, list[int]] = defaultdict(list)
+    by_event: dict[int, list[int]] = {}
+    for k, recs in enumerate(members.values()):
+        recs = sorted(set(recs))
+        by_event[k] = recs
+        for r in recs:
+            event_of[r].append(k)
+    return dict(event_of), by_event
+
+
+class GroupContext:
+    """Who was seen with whom, read through the clusters as they stand: the people (cluster roots) sharing an
+    event with a record, itself excluded."""
+
+    def __init__(self, event_of: dict[int, list[int]], by_event: dict[int, list[int]], max_event: int):
+        self.event_of = event_of
+        self.by_event = by_event
+        self.max_event = max_event  # larger events (a port's whole day, a festival) say nothing of a group
+
+    def small_events(self) -> dict[int, set[int]]:
+        """record -> the events of at most max_event people it was seen at."""
+        out = {}
+        for r, evs in self.event_of.items():
+            small = {e for e in evs if len(self.by_event[e]) <= self.max_event}
+            if small:
+                out[r] = small
+        return out
+
+    def companions(self, r: int, find) -> set[int]:
+        own = find(r)
+        out: set[int] = set()
+        for e in self.event_of.get(r, ()):
+            recs = self.by_event[e]
+            if len(recs) <= self.max_event:
+                out.update(find(x) for x in recs)
+        out.discard(own)
+        return out
+
+    def shared(self, i: int, j: int, find) -> int:
+        """How many people (clusters other than i's and j's) were seen with record i and also with record j;
+        0 when the two records were seen at the same event (one event records two people, not one twice)."""
+        if i not in self.event_of or j not in self.event_of or set(self.event_of[i]) & set(self.event_of[j]):
+            return 0
+        common = self.companions(i, find) & self.companions(j, find)
+        common.discard(find(j))
+        common.discard(find(i))
+        return len(common)
+
+
+def context_bonus(shared: np.ndarray, cfg: dict) -> np.ndarray:
+    """Weight for the number of people two records were both seen with: `weight` from `min_shared` up."""
+    return np.where(shared >= cfg["min_shared"], cfg["weight"], 0.0)
+
+
+def near_pairs(weight: np.ndarray, refused: np.ndarray, levels_of, cfg: dict, threshold: float) -> np.ndarray:
+    """Pairs the context could lift over the threshold: short of it by at most the context weight, not refused,
+    with names at least at `name_level` (a shared group confirms a spelling, not another given name) and, if
+    `needs_dob`, a birth date on both sides. `levels_of(k)` gives the comparison levels of pairs k."""
+    near = np.flatnonzero((weight < threshold) & (weight >= threshold - cfg["weight"]) & ~refused)
+    levels = levels_of(near)
+    ok = (levels["name"] >= 0) & (levels["name"] <= cfg["name_level"])
+    if cfg.get("needs_dob"):
+        ok &= levels["dob"] >= 0
+    return near[ok]
+
+
+def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, near: np.ndarray,
+                 context: GroupContext, cfg: dict, threshold: float) -> int:
+    """Join near pairs (see near_pairs) whose records were seen with at least `min_shared` of the same people;
+    repeated `rounds` times, as each round's joins widen the groups. Returns the number of pairs joined. The
+    clusters' conflict guard still refuses conflicting joins."""
+    joined = 0
+    for _ in range(cfg.get("rounds", 1)):
+        find = clusters.find
+        open_pairs = [k for k in near.tolist() if find(int(gi[k])) != find(int(gj[k]))]
+        if not open_pairs:
+            break
+        shared = np.fromiter((context.shared(int(gi[k]), int(gj[k]), find) for k in open_pairs),
+                             dtype=np.int64, count=len(open_pairs))
+        total = weight[open_pairs] + context_bonus(shared, cfg)
+        passing = np.flatnonzero(total >= threshold)
+        before = joined
+        for k in passing[np.argsort(-total[passing], kind="stable")].tolist():
+            a, b = int(gi[open_pairs[k]]), int(gj[open_pairs[k]])
+            if find(a) != find(b) and clusters.union(a, b):
+                joined += 1
+        if joined == before:
+            break
+    return joined

@@ -1,0 +1,93 @@
+"""Group context: people intercepted together arrive together, so a spelling that falls short alone joins when
+the records' companions were already resolved as the same people; one event's list names each person once."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from intake_helpers import write
+from tessera.intake.pipeline import ingest_file
+from tessera.resolve.engine import load_model, resolve
+from tessera.resolve.explain import explain
+from tessera.store import tables
+
+# Companions recorded by both agencies with full birth dates: they resolve on their own.
+COMPANIONS = [("Rebin Aziz", "1991-03-14"), ("Hevar Salih", "1988-07-02"), ("Dilan Karimi", "1995-11-23"),
+              ("Arben Hoxha", "1979-05-30")]
+
+
+def canon(store) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(tables.entities.c.id, tables.entities.c.canonical_id)).all())
+
+
+def person(eid, name, dob=None):
+    props = {"name": [name], "nationality": ["af"]}
+    if dob:
+        props["birthDate"] = [dob]
+    return {"id": eid, "schema": "Person", "properties": props}
+
+
+def event(eid, date, people):
+    return {"id": eid, "schema": "Event", "properties": {"name": ["small boat"], "date": [date], "involved": people}}
+
+
+def ingest(store, tmp_path, agency, entities):
+    lines = "\n".join(json.dumps(e, ensure_ascii=False) for e in entities) + "\n"
+    ingest_file(store, write(tmp_path / f"{agency.lower()}.ftm.jsonl", lines), agency, None)
+
+
+def world(store, tmp_path, together: bool):
+    """The French police intercept a group; Border Force records an arrival (with the same group or not)."""
+    fr = [person(f"f{k}", name, dob) for k, (name, dob) in enumerate(COMPANIONS)]
+    fr.append(person("f-target", "Ahmad Soltani", "1990-01-01"))
+    fr.append(event("interception", "2024-05-02", [f"f{k}" for k in range(len(COMPANIONS))] + ["f-target"]))
+    bf = [person(f"b{k}", name, dob) for k, (name, dob) in enumerate(COMPANIONS)]
+    bf.append(person("b-target", "Ahmed Sultani"))
+    aboard = [f"b{k}" for k in range(len(COMPANIONS))] if together else []
+    bf.append(event("arrival", "2024-05-20", aboard + ["b-target"]))
+    ingest(store, tmp_path, "FRPOL", fr)
+    ingest(store, tmp_path, "BF", bf)
+
+
+def test_a_weak_spelling_joins_when_its_companions_crossed_with_it(store, tmp_path):
+    world(store, tmp_path, together=True)
+    result = resolve(store)
+    ids = canon(store)
+    for k in range(len(COMPANIONS)):
+        assert ids[f"frpol.f{k}"] == ids[f"bf.b{k}"]
+    assert ids["frpol.f-target"] == ids["bf.b-target"]
+    assert result.context_joins >= 1
+    pair = explain(store, "frpol.f-target", "bf.b-target")["pairs"][0]
+    assert pair["total"] < pair["threshold"]  # the records alone fall short ...
+    assert pair["context"]["shared_companions"] == len(COMPANIONS)  # ... their companions carry them over
+    assert pair["context"]["weight"] > 0 and pair["decision"] == "match (group context)"
+
+
+def test_the_same_spelling_without_shared_companions_stays_apart(store, tmp_path):
+    world(store, tmp_path, together=False)
+    result = resolve(store)
+    ids = canon(store)
+    assert ids["frpol.f0"] == ids["bf.b0"]
+    assert ids["frpol.f-target"] != ids["bf.b-target"]
+    assert result.context_joins == 0
+
+
+def test_without_the_context_section_the_model_ignores_companions(store, tmp_path):
+    world(store, tmp_path, together=True)
+    model = load_model()
+    model.pop("context")
+    resolve(store, model=model)
+    assert canon(store)["frpol.f-target"] != canon(store)["bf.b-target"]
+
+
+def test_two_records_on_one_arrival_list_are_two_people(store, tmp_path):
+    namesakes = [person("m1", "Maryam Sadeghi", "2000-01-01"), person("m2", "Maryam Sadeghi", "2000-01-01")]
+    ingest(store, tmp_path, "BF", namesakes + [event("arrival", "2024-06-01", ["m1", "m2"])])
+    ingest(store, tmp_path, "UKPOL", [person("m1", "Maryam Sadeghi", "2000-01-01")])
+    resolve(store)
+    ids = canon(store)
+    assert ids["bf.m1"] != ids["bf.m2"]
+    assert ids["ukpol.m1"] in (ids["bf.m1"], ids["bf.m2"])  # the police record may join one of them, not both
