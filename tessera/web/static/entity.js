@@ -45,7 +45,8 @@
   function explanation(first, other, data) {
     var box = el("div", {class: "panel", "data-explain": other}, el("h3", null, recordName(first) + " and " + recordName(other)));
     (data.pairs || []).forEach(function (pair) {
-      var verdict = pair.adjustments_withheld ? "Compared" : pair.decision === "match" ? "Matched" : "Not matched";
+      var verdict = pair.adjustments_withheld ? "Compared" : pair.decision === "match" ? "Matched"
+        : pair.decision === "match (group context)" ? "Matched by group context" : "Not matched";
       var weight = pair.adjustments_withheld
         ? ": weight " + pair.total_before_adjustments + " before the adjustments for common names and shared phones" +
           " (they count records you may not see, so they and the total are withheld); threshold " + pair.threshold
@@ -53,7 +54,9 @@
       box.appendChild(el("p", null, el("strong", null, verdict), weight +
         (pair.prior !== undefined ? " (prior " + pair.prior + ")" : "") +
         (pair.name_similarity !== undefined ? "; name similarity " + pair.name_similarity + "%" : "") +
-        (pair.refused ? "; refused: " + pair.refused : "")));
+        (pair.refused ? "; refused: " + pair.refused : "") +
+        (pair.context && pair.context.shared_companions ? "; seen with " + pair.context.shared_companions +
+          " of the same people (group context " + (pair.context.weight > 0 ? "+" : "") + pair.context.weight + ")" : "")));
       box.appendChild(el("table", {class: "data"},
         el("caption", null, "Comparisons"),
         el("thead", null, el("tr", null, el("th", {scope: "col"}, "Comparison"), el("th", {scope: "col"}, "Level"),
