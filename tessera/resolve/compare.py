@@ -213,6 +213,7 @@ def agency_pair_rates(t: PersonTable) -> np.ndarray:
 
 # ---------------------------------------------------------------- blocking
 
+PREFIX = 3  # letters of a written token in the prefix-pair blocking key
 _TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -271,6 +272,18 @@ def block_keys(t: PersonTable) -> list[tuple[object, int]]:
     for row, r in enumerate(t.name_rec.tolist()):  # the whole written name, whatever the dates say
         if t.name_phon[row]:
             add((("n", t.name_phon[row]), r))
+        # the first letters of each two written tokens: a dropped or doubled letter at the end of both names
+        # ("Arben Hoxhaj", "Arbenn Hoxha") changes every phonetic key but not these
+        heads = sorted({tok[:PREFIX] for tok in t.name_norm[row].split() if len(tok) >= PREFIX})
+        y = int(t.year[r])
+        if y >= 0:  # consonant skeletons with the birth year: "Filmon" and "Filimon" share flmn
+            for sk in set(t.name_skel[row].split()):
+                if len(sk) >= 3:
+                    add((("s", sk, y), r))
+                    add((("s", sk, y + 1), r))
+        for k, h in enumerate(heads):
+            for h2 in heads[k + 1:]:
+                add((("p", h, h2), r))
     return rows
 
 
