@@ -42,16 +42,14 @@ def _exact_keys(ent) -> set[tuple]:
     return keys
 
 
-def _group(store: Store, ents: dict, model: dict) -> GroupContext:
-    """Who was seen with whom, read through the canonical ids as they stand."""
+def _companions(store: Store, ents: dict, model: dict):
+    """shared(a, b): how many people, as resolved now, were seen at events with both source entities."""
     ids = sorted(ents)
     index = {eid: r for r, eid in enumerate(ids)}
     canonical = [ents[eid].canonical_id or eid for eid in ids]
     with store.engine.connect() as conn:
         group = GroupContext(*event_members(conn, index), model["context"]["max_event"])
-    group.index = index
-    group.find = canonical.__getitem__
-    return group
+    return lambda a, b: group.shared(index[a], index[b], canonical.__getitem__)
 
 
 def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int = 5) -> dict:
@@ -88,7 +86,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
         return out
     pairs = pairs[:MAX_PAIRS]
     table = person_table(ents, people, model)
-    group = _group(store, ents, model) if model.get("context") else None
+    companions = _companions(store, ents, model) if model.get("context") else None
     i = np.asarray([p[0] for p in pairs], dtype=np.int64)
     j = np.asarray([p[1] for p in pairs], dtype=np.int64)
     levels = compare.compare(table, i, j)
@@ -119,17 +117,16 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
             entry["refused"] = "conflicting evidence: birth years too far apart or different documents of one kind"
         entry["decision"] = ("refused" if refused[k] else
                              "match" if total[k] >= model["threshold"] else "no match")
-        if group is not None:
-            entry["context"] = _context(group, levels, k, people[i[k]], people[j[k]], entry, model)
+        if companions is not None:
+            entry["context"] = _context(companions(people[i[k]], people[j[k]]), levels, k, entry, model)
         out["pairs"].append(entry)
     return out
 
 
-def _context(group: GroupContext, levels: dict, k: int, left: str, right: str, entry: dict, model: dict) -> dict:
-    """The group context of one pair as resolution weighs it: how many people, as now resolved, were seen
-    with both records, the weight that earns, and whether it carried the pair over the threshold."""
+def _context(shared: int, levels: dict, k: int, entry: dict, model: dict) -> dict:
+    """The group context of pair k as resolution weighs it: the people seen with both records, the weight
+    that earns, and whether it carried the pair over the threshold."""
     cfg = model["context"]
-    shared = group.shared(group.index[left], group.index[right], group.find)
     eligible = 0 <= levels["name"][k] <= compare.LEVELS["name"].index(cfg["name_level"]) and (
         not cfg.get("needs_dob") or levels["dob"][k] >= 0)
     weight = float(context_bonus(np.asarray([shared]), cfg)[0]) if eligible else 0.0
