@@ -61,12 +61,18 @@ class GroupContext:
         out.discard(own)
         return out
 
-    def shared(self, i: int, j: int, find) -> int:
+    def shared(self, i: int, j: int, find, seen: dict[int, set[int]] | None = None) -> int:
         """How many people (clusters other than i's and j's) were seen with record i and also with record j;
-        0 when the two records were seen at the same event (one event records two people, not one twice)."""
+        0 when the two records were seen at the same event (one event records two people, not one twice).
+        `seen` caches companions while the clusters do not change."""
         if i not in self.event_of or j not in self.event_of or set(self.event_of[i]) & set(self.event_of[j]):
             return 0
-        common = self.companions(i, find) & self.companions(j, find)
+        if seen is None:
+            seen = {}
+        for r in (i, j):
+            if r not in seen:
+                seen[r] = self.companions(r, find)
+        common = seen[i] & seen[j]
         common.discard(find(j))
         common.discard(find(i))
         return len(common)
@@ -100,7 +106,8 @@ def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, n
         open_pairs = [k for k in near.tolist() if find(int(gi[k])) != find(int(gj[k]))]
         if not open_pairs:
             break
-        shared = np.fromiter((context.shared(int(gi[k]), int(gj[k]), find) for k in open_pairs),
+        seen: dict[int, set[int]] = {}
+        shared = np.fromiter((context.shared(int(gi[k]), int(gj[k]), find, seen) for k in open_pairs),
                              dtype=np.int64, count=len(open_pairs))
         total = weight[open_pairs] + context_bonus(shared, cfg)
         passing = np.flatnonzero(total >= threshold)
