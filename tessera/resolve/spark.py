@@ -65,7 +65,8 @@ def _slice(table: compare.PersonTable, lo: int, hi: int) -> SimpleNamespace:
     those records numbered from lo."""
     rows = np.flatnonzero((table.name_rec >= lo) & (table.name_rec < hi))
     fields = {name: None if getattr(table, name) is None else getattr(table, name)[lo:hi] for name in _BLOCK_FIELDS}
-    return SimpleNamespace(n=hi - lo, name_rec=table.name_rec[rows] - lo, name_phon=table.name_phon[rows], **fields)
+    return SimpleNamespace(n=hi - lo, name_rec=table.name_rec[rows] - lo, name_phon=table.name_phon[rows],
+                           name_norm=table.name_norm[rows], name_skel=table.name_skel[rows], **fields)
 
 
 def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
