@@ -116,7 +116,7 @@ class Clusters:
     """Union-find whose roots remember document numbers, birth years and cannot-link sides, to refuse
     conflicting merges (a not-same judgement is never overridden, even by an exact identifier)."""
 
-    def __init__(self, ids: list[str], year_gap: int):
+    def __init__(self, ids: list[str], refuse: dict):
         self.parent = list(range(len(ids)))
         self.size = [1] * len(ids)
         self.docs: dict[int, dict[str, set[str]]] = {}
@@ -124,7 +124,9 @@ class Clusters:
         self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
         self.dates: dict[int, set[tuple[int, int, int]]] = {}  # root -> full, non-estimated birth dates
         self.events: dict[int, set[int]] = {}  # root -> events its records were seen at (one person each)
-        self.year_gap = year_gap
+        self.year_gap = refuse["dob_year_gap"]
+        self.check_documents = refuse["document_conflict"]
+        self.check_dates = refuse.get("date_conflict", True)
         self.refused = 0
         self.refused_by_judgement = 0
 
@@ -149,13 +151,13 @@ class Clusters:
         return False
 
     def conflict(self, a: int, b: int) -> bool:
-        if compare.documents_conflict(self.docs.get(a), self.docs.get(b)):
+        if self.check_documents and compare.documents_conflict(self.docs.get(a), self.docs.get(b)):
             return True
         ya, yb = self.years.get(a), self.years.get(b)
         if ya and yb and max(ya[1], yb[1]) - min(ya[0], yb[0]) > self.year_gap:
             return True
         ta, tb = self.dates.get(a), self.dates.get(b)
-        if ta and tb and not any(_dates_compatible(x, y) for x in ta for y in tb):
+        if self.check_dates and ta and tb and not any(_dates_compatible(x, y) for x in ta for y in tb):
             return True  # a chain must not join two people with full birth dates that cannot be one typo apart
         ea, eb = self.events.get(a), self.events.get(b)
         if ea and eb and not ea.isdisjoint(eb):
@@ -288,7 +290,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     res.entities = len(ids)
     res.seconds["load"] = round(time.perf_counter() - t0, 2)
 
-    clusters = Clusters(ids, model["refuse"]["dob_year_gap"])
+    clusters = Clusters(ids, model["refuse"])
     from tessera.resolve.judgements import active_constraints
 
     constraints = active_constraints(store)

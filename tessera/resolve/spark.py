@@ -184,7 +184,7 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     ids = sorted(ents)
     index = {eid: i for i, eid in enumerate(ids)}
     res.entities = len(ids)
-    clusters = Clusters(ids, model["refuse"]["dob_year_gap"])
+    clusters = Clusters(ids, model["refuse"])
     constraints = active_constraints(store)
     clusters.cannot_link([(index[a], index[b]) for a, b in constraints.not_same if a in index and b in index])
     for a, b in constraints.same:
