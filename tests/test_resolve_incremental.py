@@ -48,3 +48,21 @@ def test_a_new_batch_joins_existing_people_and_only_its_own_pairs_are_scored(sto
     assert after["bf.y"] == "bf.y"
     assert {k: v for k, v in after.items() if k in before} == before
     assert summary["feed"]["attached"] == 1
+
+
+def test_a_new_record_is_checked_against_every_document_of_the_cluster_it_would_join(store, tmp_path):
+    """The earlier cluster holds a passport on one member only; a new record with another passport of the same
+    kind must not join through the member that holds none."""
+    def holder(eid, passport=None):
+        return {"id": eid, "schema": "Person", "properties": {
+            "name": ["Karwan Othman"], "birthDate": ["1986-12-27"], "nationality": ["iq"],
+            **({"passportNumber": [passport]} if passport else {})}}
+
+    ftm(store, tmp_path, "UKPOL", [holder("a", "P1234567"), holder("b")])
+    resolve(store)
+    assert canon(store)["ukpol.a"] == canon(store)["ukpol.b"]
+    ftm(store, tmp_path, "BF", [holder("c", "Q7654321")])
+    resolve(store, changed=True)
+    ids = canon(store)
+    assert ids["bf.c"] != ids["ukpol.a"]
+    assert ids["ukpol.a"] == ids["ukpol.b"]

@@ -164,6 +164,22 @@ class Clusters:
             return True  # an event's list names each person once: two records at one event are two people
         return False
 
+    def take_evidence(self, table: compare.PersonTable, positions: np.ndarray) -> None:
+        """Give each record's cluster (as it stands) the record's documents, birth years and full birth date,
+        which later merges are checked against; record r of the table is position positions[r] here."""
+        for r in range(table.n):
+            root = self.find(int(positions[r]))
+            if table.docs[r]:
+                mine = self.docs.setdefault(root, {})
+                for kind, values in table.docs[r].items():
+                    mine.setdefault(kind, set()).update(values)
+            if table.years_lo[r] >= 0:
+                lo, hi = int(table.years_lo[r]), int(table.years_hi[r])
+                have = self.years.get(root)
+                self.years[root] = (min(have[0], lo), max(have[1], hi)) if have else (lo, hi)
+            if table.day[r] >= 0 and (table.month[r], table.day[r]) != (1, 1):
+                self.dates.setdefault(root, set()).add((int(table.year[r]), int(table.month[r]), int(table.day[r])))
+
     def union(self, i: int, j: int, guard: bool = True) -> bool:
         a, b = self.find(i), self.find(j)
         if a == b:
@@ -334,14 +350,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     res.persons = len(people)
     table = person_table(ents, people, model)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
-    for r in range(table.n):
-        g = int(rec_index[r])
-        if table.docs[r]:
-            clusters.docs[g] = {k: set(v) for k, v in table.docs[r].items()}
-        if table.years_lo[r] >= 0:
-            clusters.years[g] = (int(table.years_lo[r]), int(table.years_hi[r]))
-        if table.day[r] >= 0 and (table.month[r], table.day[r]) != (1, 1):
-            clusters.dates[g] = {(int(table.year[r]), int(table.month[r]), int(table.day[r]))}
+    clusters.take_evidence(table, rec_index)
     pi, pj, res.blocks_skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
     if changed:
         touches_new = fresh[rec_index[pi]] | fresh[rec_index[pj]]

@@ -207,12 +207,7 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     res.persons = len(people)
     table = build(ents, people, model)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
-    for r in range(table.n):
-        g = int(rec_index[r])
-        if table.docs[r]:
-            clusters.docs[g] = {k: set(v) for k, v in table.docs[r].items()}
-        if table.years_lo[r] >= 0:
-            clusters.years[g] = (int(table.years_lo[r]), int(table.years_hi[r]))
+    clusters.take_evidence(table, rec_index)
     res.seconds["prepare"] = round(time.perf_counter() - t0, 2)
     say("blocking and scoring Person pairs on Spark")
     scored = spark_scored_pairs(spark, table, model, partitions)
