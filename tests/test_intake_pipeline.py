@@ -292,7 +292,7 @@ def test_mapping_in_other_processes_gives_the_same_batch(store, tmp_path, monkey
 
 
 def test_a_load_that_doubles_the_store_rebuilds_its_indexes_and_finds_the_same(store, tmp_path, monkeypatch):
-    from sqlalchemy import inspect, select
+    from sqlalchemy import func, inspect, select
 
     from tessera.intake import pipeline
     from tessera.store import store as store_module
@@ -307,11 +307,16 @@ def test_a_load_that_doubles_the_store_rebuilds_its_indexes_and_finds_the_same(s
     with store.engine.connect() as conn:
         names = {ix["name"] for ix in inspect(conn).get_indexes("statements")}
         referred = [fk["referred_table"] for fk in inspect(conn).get_foreign_keys("statements")]
+        entity_names = {ix["name"] for ix in inspect(conn).get_indexes("entities")}
+        entity_referred = [fk["referred_table"] for fk in inspect(conn).get_foreign_keys("entities")]
+        first_seen = dict(conn.execute(select(tables.entities.c.agency, func.count()).group_by(tables.entities.c.agency)).all())
         s = tables.statements
         holders = conn.execute(select(s.c.agency).where(s.c.prop_type == "phone", s.c.value == "+447700900042")
                                .order_by(s.c.agency)).scalars().all()
     assert {ix.name for ix in tables.statements.indexes} <= names and referred == ["batches"]
+    assert {ix.name for ix in tables.entities.indexes} <= entity_names and entity_referred == ["batches"]
     assert holders == ["NCA", "UKPOL"]
+    assert first_seen == {"UKPOL": 500, "NCA": 500}   # NCA's entities have ids of their own
     a = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="UKPOL")]
     b = [(r["record_no"], r["prop"], r["value"]) for r in statements_of(store, agency="NCA")]
     assert a == b

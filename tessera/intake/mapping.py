@@ -27,7 +27,9 @@ from followthemoney.mapping.entity import EntityMapping
 from followthemoney.mapping.property import PropertyMapping
 from followthemoney.mapping.query import QueryMapping
 
-from tessera.intake.normalise import normaliser
+from tessera.intake.normalise import Result, normaliser
+
+CACHE_LIMIT = 20_000  # normalised values kept per property and process; the cache is emptied when full
 
 EXTENSION_KEYS = ("marking", "region")
 MARKING_COLUMNS = ("classification_column", "caveat_column", "release_to_column", "grading_column")
@@ -173,14 +175,35 @@ class PropertyPlan:
     required: bool
     entity: str | None
     column: str | None
-    normalise: Callable[[str, str], tuple[str | None, str | None]]
+    normalise: Callable[[str, str], Result]
     source: PropertyMapping      # for templates, which FtM fills in itself
+    only_column: str | None = None   # the value is this one column as it is (no literal, template, join or split)
+    seen: dict[str, dict[str, Result]] = field(default_factory=dict, compare=False)   # region -> value -> result
 
     @classmethod
     def of(cls, pm: PropertyMapping) -> PropertyPlan:
         prop = pm.prop
+        simple = (pm.template is None and not pm.literals and len(pm.refs) == 1 and pm.join is None
+                  and pm.split is None and pm.entity is None)
         return cls(prop.name, prop.type.name, tuple(pm.refs), tuple(pm.literals), pm.join, pm.split, pm.required,
-                   pm.entity, _column_of(pm), normaliser(prop.type.name, _formats(pm)), pm)
+                   pm.entity, _column_of(pm), normaliser(prop.type.name, _formats(pm), cached=False), pm,
+                   pm.refs[0] if simple else None)
+
+    def cache(self, region: str) -> dict[str, Result]:
+        """Values of this property already normalised for a region (names, countries and dates repeat)."""
+        seen = self.seen.get(region)
+        if seen is None:
+            seen = self.seen[region] = {}
+        return seen
+
+    def normalised(self, value: str, region: str, seen: dict[str, Result]) -> Result:
+        result = seen.get(value)
+        if result is None:
+            result = self.normalise(value, region)
+            if len(seen) >= CACHE_LIMIT:
+                seen.clear()
+            seen[value] = result
+        return result
 
     def raw_values(self, record: dict[str, str]) -> list[str]:
         if self.source.template is not None:
@@ -212,6 +235,15 @@ def _plan(query: Query) -> tuple[EntityPlan, ...]:
     return plan
 
 
+def prepare(query: Query) -> None:
+    """Build a query's plan and load the lookup tables its types read (country names take ~1 s), so that
+    processes forked to map records share them instead of each loading its own."""
+    for em in _plan(query):
+        for pm in em.properties:
+            if pm.type_name == "country":
+                pm.normalise("GB", "GB")
+
+
 def map_record(query: Query, record: dict[str, str], region: str):
     """Statements of one record as (entity id, schema, prop, type, value, original, warning) tuples.
 
@@ -234,6 +266,25 @@ def map_record(query: Query, record: dict[str, str], region: str):
                     continue
                 values.append((pm, ref, ref, None))
                 continue
+            column = pm.only_column
+            if column is not None:   # the common case, without building lists
+                value = record.get(column)
+                value = value.strip() if value is not None else ""
+                if not value:
+                    if pm.required:
+                        raise Problem(pm.column, f"required {pm.name} is empty")
+                    continue
+                seen = pm.seen.get(region)
+                if seen is None:
+                    seen = pm.cache(region)
+                normal, warning = seen.get(value) or pm.normalised(value, region, seen)
+                if normal is None:
+                    if pm.required:
+                        raise Problem(pm.column, f"required {pm.name} unreadable: {warning}")
+                    normal = value
+                values.append((pm, normal, value, warning))
+                continue
+            seen = pm.cache(region)
             raw = pm.raw_values(record)
             if pm.join is not None:
                 raw = [pm.join.join(v for v in raw if v.strip())]
@@ -244,7 +295,7 @@ def map_record(query: Query, record: dict[str, str], region: str):
                 value = value.strip()
                 if not value:
                     continue
-                normal, warning = pm.normalise(value, region)
+                normal, warning = pm.normalised(value, region, seen)
                 if normal is None:
                     if pm.required:
                         raise Problem(pm.column, f"required {pm.name} unreadable: {warning}")

@@ -194,19 +194,26 @@ def normalise(type_name: str, value: str, region: str = "GB", formats: tuple[str
 
 
 @lru_cache(maxsize=1024)
-def normaliser(type_name: str, formats: tuple[str, ...] = ()) -> Callable[[str, str], Result]:
-    """The function (value, region) -> Result for one property type and date formats, chosen once per mapping."""
+def normaliser(type_name: str, formats: tuple[str, ...] = (), cached: bool = True) -> Callable[[str, str], Result]:
+    """The function (value, region) -> Result for one property type and date formats, chosen once per mapping.
+
+    cached=False skips the module's own caches, for a caller that keeps one of its own (mapping plans).
+    """
     if type_name in TEXT_TYPES:
         return _text
+    plain = (lambda f: f) if cached else (lambda f: f.__wrapped__)
     if type_name == "phone":
-        return phone
+        return plain(phone)
     if type_name == "date":
-        return lambda value, _region: date(value, formats)
+        parse = plain(date)
+        return lambda value, _region: parse(value, formats)
     if type_name == "country":
-        return lambda value, _region: country(value)
+        lookup = plain(country)
+        return lambda value, _region: lookup(value)
     if type_name in ("entity", "json"):
         return _as_is
-    return lambda value, _region: by_registry(type_name, value)
+    clean = plain(by_registry)
+    return lambda value, _region: clean(type_name, value)
 
 
 def _text(value: str, _region: str) -> Result:

@@ -15,12 +15,12 @@ from followthemoney import model
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tessera.intake.mapping import Mapping, MappingError, Problem, Query, load_mapping, map_record
+from tessera.intake.mapping import Mapping, MappingError, Problem, Query, load_mapping, map_record, prepare
 from tessera.intake.normalise import normalise
 from tessera.intake.readers import Record, UnreadableFile, file_sha256, open_reader
 from tessera.model.markings import Grading, Marking, MarkingError, normalise_classification
 from tessera.store import tables
-from tessera.store.store import Store
+from tessera.store.store import StatementBuffer, StatementRuns, Store
 
 CHUNK = 50_000  # statement rows written at a time
 PARALLEL_BYTES = 4 << 20  # files this large are mapped in a second process
@@ -155,7 +155,19 @@ class ChunkContext:
     row_markings: list[RowMarking]
     default_marking: tuple
     region: str
-    store: Store | None = None   # its prepare_* put rows in the form it writes fastest
+    store: Store | None = None   # its statement_buffer and prepare_entities put rows in the form it writes fastest
+
+    def __post_init__(self):
+        self._fixed: dict[tuple, tuple] = {}
+
+    def fixed(self, marking: tuple) -> tuple:
+        """A statement's columns besides its record's: batch, agency and marking (one tuple per marking)."""
+        fixed = self._fixed.get(marking)
+        if fixed is None:
+            if len(self._fixed) > 1000:
+                self._fixed.clear()
+            fixed = self._fixed[marking] = (self.batch_id, self.agency) + tuple(marking)
+        return fixed
 
 
 @dataclass
@@ -164,28 +176,36 @@ class Chunk:
 
     records: int = 0
     warnings: int = 0
-    statements: list[tuple] | bytes = field(default_factory=list)
-    entities: list[dict] | bytes = field(default_factory=list)
+    buffer: StatementBuffer = field(default_factory=StatementBuffer)   # statements while mapping
+    statements: StatementRuns | bytes = b""   # the buffer's payload, once prepared
+    entities: list[tuple] | bytes = field(default_factory=list)   # (id, schema, agency, batch_id, record_no)
     quarantine: list[dict] = field(default_factory=list)
     statement_count: int = 0
     entity_count: int = 0
 
-    entity_hashes: list[int] | None = None   # hash() of its new entities' ids, when several processes map
+    entity_hashes: list[int] | None = None   # hash() of its entities' ids, for the parent to count them once
     block: int = 0   # mapped by several processes: the file's block of records it holds
 
-    def prepared(self, store: Store | None, with_ids: bool = False) -> Chunk:
+    @classmethod
+    def start(cls, ctx: ChunkContext, block: int = 0) -> Chunk:
+        return cls(buffer=ctx.store.statement_buffer() if ctx.store is not None else StatementBuffer(), block=block)
+
+    def prepared(self, store: Store | None) -> Chunk:
         """The chunk with its counts taken and its rows in the store's preferred form."""
-        self.statement_count, self.entity_count = len(self.statements), len(self.entities)
-        if with_ids:
-            self.entity_hashes = [hash(e["id"]) for e in self.entities]   # forked: the parent's hash seed
+        self.statement_count, self.entity_count = self.buffer.count, len(self.entities)
+        self.statements, self.buffer = self.buffer.payload(), None
+        self.entity_hashes = [hash(e[0]) for e in self.entities]   # forked: the parent's hash seed
         if store is not None:
-            self.statements = store.prepare_statements(self.statements)
             self.entities = store.prepare_entities(self.entities)
         return self
 
 
 def _map_record_into(chunk: Chunk, record: Record, ctx: ChunkContext, seen_entities: set[str]) -> None:
-    """Add one record's statement and entity rows to a chunk, or its quarantine row."""
+    """Add one record's statement and entity rows to a chunk, or its quarantine row.
+
+    seen_entities holds the chunk's entities: one seen in an earlier chunk is sent again, and the
+    store keeps its first sighting (so that memory does not grow with the file).
+    """
     chunk.records += 1
     problem = record.problem
     if problem is None:
@@ -200,27 +220,30 @@ def _map_record_into(chunk: Chunk, record: Record, ctx: ChunkContext, seen_entit
             field=problem.field, reason=problem.reason, created_at=ctx.received,
             raw=json.dumps(record.raw, ensure_ascii=False, default=str)))
         return
-    head = (ctx.batch_id,)
+    number = record.number
     for stmts, marking in rows:
-        tail = (record.number, ctx.agency) + marking
-        chunk.statements.extend([head + stmt + tail for stmt in stmts])
-        for entity_id, schema, *_rest in stmts:
-            if entity_id not in seen_entities:
-                seen_entities.add(entity_id)
-                chunk.entities.append(dict(id=entity_id, schema=schema, agency=ctx.agency,
-                                           batch_id=ctx.batch_id, record_no=record.number))
-        chunk.warnings += sum(1 for stmt in stmts if stmt[6] is not None)
+        chunk.buffer.add(ctx.fixed(marking), number, stmts)
+        last = None
+        for stmt in stmts:
+            entity_id = stmt[0]
+            if entity_id is not last:
+                last = entity_id
+                if entity_id not in seen_entities:
+                    seen_entities.add(entity_id)
+                    chunk.entities.append((entity_id, stmt[1], ctx.agency, ctx.batch_id, number))
+            if stmt[6] is not None:
+                chunk.warnings += 1
 
 
 def mapped_chunks(reader, ctx: ChunkContext) -> Iterator[Chunk]:
     """Statement, entity and quarantine rows of a file, about CHUNK statements at a time."""
     seen_entities: set[str] = set()
-    chunk = Chunk()
+    chunk = Chunk.start(ctx)
     for record in reader.records():
         _map_record_into(chunk, record, ctx, seen_entities)
-        if len(chunk.statements) >= CHUNK:
+        if chunk.buffer.count >= CHUNK:
             yield chunk.prepared(ctx.store)
-            chunk = Chunk()
+            chunk, seen_entities = Chunk.start(ctx), set()
     yield chunk.prepared(ctx.store)
 
 
@@ -228,7 +251,7 @@ def mapped_blocks(reader, ctx: ChunkContext, worker: int, workers: int) -> Itera
     """One chunk for each of this worker's blocks of BLOCK records (blocks worker, worker + workers, …).
 
     Blocks with no record send nothing; chunks carry their block number, so that the parent can put
-    the workers' chunks back in the file's order. A chunk also names its new entities, for the parent
+    the workers' chunks back in the file's order. A chunk also names its entities, for the parent
     to count them once.
     """
     seen_entities: set[str] = set()
@@ -240,13 +263,13 @@ def mapped_blocks(reader, ctx: ChunkContext, worker: int, workers: int) -> Itera
             continue
         at = (record.number - 1) // BLOCK
         if chunk is not None and chunk.block != at:
-            yield chunk.prepared(ctx.store, with_ids=True)
+            yield chunk.prepared(ctx.store)
             chunk = None
         if chunk is None:
-            chunk = Chunk(block=at)
+            chunk, seen_entities = Chunk.start(ctx, block=at), set()
         _map_record_into(chunk, record, ctx, seen_entities)
     if chunk is not None:
-        yield chunk.prepared(ctx.store, with_ids=True)
+        yield chunk.prepared(ctx.store)
 
 
 def in_child_processes(producers: list[Iterator[Chunk]]) -> Iterator[Chunk]:
@@ -373,6 +396,9 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
                                default_marking, region, store)
         size = path.stat().st_size
         workers = MAP_PROCESSES if reader.format != "xlsx" else 1  # reading a workbook twice costs more than it saves
+        if size >= PARALLEL_BYTES:
+            for query in queries:
+                prepare(query)   # before the fork, so that the mapping processes share its tables
         if size < PARALLEL_BYTES:
             chunks = mapped_chunks(reader, context)
         elif workers == 1:
@@ -388,12 +414,9 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
                     conn.execute(insert(tables.quarantine), chunk.quarantine)
                 result.records += chunk.records
                 result.statements += chunk.statement_count
-                if chunk.entity_hashes is None:
-                    result.entities += chunk.entity_count
-                else:  # mapped by several processes: an entity may be new to more than one
-                    fresh = set(chunk.entity_hashes) - entity_hashes
-                    entity_hashes |= fresh
-                    result.entities += len(fresh)
+                fresh = set(chunk.entity_hashes) - entity_hashes   # an entity may be in several chunks
+                entity_hashes |= fresh
+                result.entities += len(fresh)
                 result.quarantined += len(chunk.quarantine)
                 result.warnings += chunk.warnings
                 if progress:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from tessera.store import tables
 
 DEFAULT_PATH = Path("tessera.db")
 MIGRATIONS = Path(__file__).parent / "migrations"
+BULK_TABLES = ("statements", "entities")   # what a batch fills; a big first load rebuilds their indexes
 REBUILD_MIN = 200_000  # statements in a batch before its load may rebuild indexes instead of updating them
 
 STATEMENT_COLUMNS = ("batch_id", "entity_id", "schema", "prop", "prop_type", "value", "original", "warning",
@@ -62,6 +63,86 @@ def copy_text(rows: Sequence[tuple]) -> bytes:
         out.append(f"{batch_id}\t{esc(entity_id)}\t{schema}\t{prop}\t{prop_type}\t{esc(value)}\t{esc(original)}\t"
                    f"{esc(warning)}\t{tail}\n")
     return "".join(out).encode("utf-8")
+
+
+FIXED_COLUMNS = ("batch_id", "agency", "classification", "caveat", "release_to", "grading")
+RUN_COLUMNS = ("entity_id", "schema", "prop", "prop_type", "value", "original", "warning", "record_no")
+
+
+class StatementRuns(list):
+    """Statement rows as runs sharing their batch and marking: [(fixed, rows), …] in the order written.
+
+    fixed holds FIXED_COLUMNS (batch, agency and the marking), each row RUN_COLUMNS; a batch's rows
+    usually form one run, so neither process repeats (or pickles, or binds) its six columns per row.
+    """
+
+    def rows(self) -> Iterator[tuple]:
+        """The rows in STATEMENT_COLUMNS order."""
+        for (batch_id, *marking), rows in self:
+            head, tail = (batch_id,), tuple(marking)
+            for row in rows:
+                yield head + row + tail
+
+
+class StatementBuffer:
+    """Gathers a run of records' statements in the form a store writes fastest (see Store.statement_buffer)."""
+
+    def __init__(self):
+        self.count = 0
+        self.runs = StatementRuns()
+        self._fixed, self._rows = None, None
+
+    def add(self, fixed: tuple, record_no: int, statements: list[tuple]) -> None:
+        """One record's statements, each (entity_id, schema, prop, prop_type, value, original, warning)."""
+        if fixed is not self._fixed and fixed != self._fixed:
+            self._fixed, self._rows = fixed, []
+            self.runs.append((fixed, self._rows))
+        tail = (record_no,)
+        self._rows.extend([stmt + tail for stmt in statements])
+        self.count += len(statements)
+
+    def payload(self) -> StatementRuns | bytes:
+        return self.runs
+
+
+class CopyBuffer(StatementBuffer):
+    """PostgreSQL: statements as COPY text from the start, without rows to format afterwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+        self._head, self._marking = "", ""
+
+    def add(self, fixed: tuple, record_no: int, statements: list[tuple]) -> None:
+        if fixed is not self._fixed and fixed != self._fixed:
+            self._fixed = fixed
+            self._head = f"{fixed[0]}\t"
+            self._marking = "\t".join(map(_copy_field, fixed[1:])) + "\n"
+        head, tail, esc = self._head, f"\t{record_no}\t{self._marking}", _copy_field
+        last, key = None, ""
+        out = self.lines
+        for entity_id, schema, prop, prop_type, value, original, warning in statements:
+            if entity_id is not last:
+                last, key = entity_id, head + esc(entity_id)
+            # schema, prop and prop_type are FollowTheMoney names: letters only, nothing to escape
+            text = esc(value)
+            out.append(f"{key}\t{schema}\t{prop}\t{prop_type}\t{text}\t"
+                       f"{text if original is value else esc(original)}\t{esc(warning)}{tail}")
+        self.count += len(statements)
+
+    def payload(self) -> bytes:
+        return "".join(self.lines).encode("utf-8")
+
+
+def _sql_literal(value) -> str | None:
+    """A constant as SQL text, or None when it is better bound (a string with a NUL)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(int(value))
+    if "\x00" in value:
+        return None
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -120,9 +201,10 @@ class Store:
         """Settings for one large batch, inside the caller's transaction.
 
         When the batch is expected to hold at least REBUILD_MIN statements and at least as many as the
-        store already has, the statements table's secondary indexes (and on PostgreSQL its foreign keys,
-        whose per-row checks cost more than the rows themselves) are dropped and made again, exactly as
-        the catalogue defined them, once at the end: a sort instead of millions of random inserts.
+        store already has, the secondary indexes of the statements and entities tables (and on PostgreSQL
+        their foreign keys, whose per-row checks cost more than the rows themselves) are dropped and made
+        again, exactly as the catalogue defined them, once at the end: a sort instead of millions of
+        random inserts.
         Being DDL in the same transaction, a batch that fails or is killed leaves them as they were.
         On PostgreSQL the drop locks the table against readers until the batch commits, which is why
         only a load that at least doubles the store does it.
@@ -147,59 +229,81 @@ class Store:
                 raw.execute("PRAGMA cache_size=-65536")
 
     def _statement_ddl(self, connection: Connection) -> list[tuple[str, str]]:
-        """(drop, create) statements for the statements table's secondary indexes and foreign keys."""
-        if self.dialect == "sqlite":
-            rows = connection.exec_driver_sql(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'statements' "
-                "AND sql IS NOT NULL").all()
-            return [(f'DROP INDEX "{name}"', sql) for name, sql in rows]
-        if self.dialect != "postgresql":
-            return []
-        keys = connection.exec_driver_sql(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = 'statements'::regclass AND contype = 'f'").all()
-        indexes = connection.exec_driver_sql(
-            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-            "WHERE x.indrelid = 'statements'::regclass "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)").all()
-        return ([(f'ALTER TABLE statements DROP CONSTRAINT "{name}"',
-                  f'ALTER TABLE statements ADD CONSTRAINT "{name}" {definition}') for name, definition in keys]
-                + [(f'DROP INDEX "{name}"', definition) for name, definition in indexes])
+        """(drop, create) statements for the secondary indexes and foreign keys of the tables a batch fills
+        (statements and entities)."""
+        ddl = []
+        for table in BULK_TABLES:
+            if self.dialect == "sqlite":
+                rows = connection.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                    "AND sql IS NOT NULL", (table,)).all()
+                ddl += [(f'DROP INDEX "{name}"', sql) for name, sql in rows]
+            elif self.dialect == "postgresql":
+                keys = connection.exec_driver_sql(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass AND contype = 'f'", (table,)).all()
+                indexes = connection.exec_driver_sql(
+                    "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                    "WHERE x.indrelid = %s::regclass "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)", (table,)).all()
+                ddl += ([(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"',
+                          f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}') for name, definition in keys]
+                        + [(f'DROP INDEX "{name}"', definition) for name, definition in indexes])
+        return ddl
+
+    def statement_buffer(self) -> StatementBuffer:
+        """A buffer that gathers statements in the form `copy_statements` writes fastest: COPY text on
+        PostgreSQL, runs of rows sharing their batch and marking elsewhere. Its payload is cheap to send
+        between processes, so a mapping process can do this part of the work."""
+        return CopyBuffer() if self.dialect == "postgresql" else StatementBuffer()
 
     def prepare_statements(self, rows: Sequence[tuple]) -> Sequence[tuple] | bytes:
-        """Statement rows in the form `copy_statements` writes fastest: COPY text on PostgreSQL, else as they are.
-
-        Cheap to send between processes, so a mapping process can do this part of the work.
-        """
+        """Statement rows (STATEMENT_COLUMNS order) in the form `copy_statements` writes fastest."""
         return copy_text(rows) if self.dialect == "postgresql" else rows
 
-    def prepare_entities(self, rows: Sequence[dict]) -> Sequence[dict] | bytes:
-        """Entity rows in the form `add_entities` writes fastest (see prepare_statements)."""
+    def prepare_entities(self, rows: Sequence[dict | tuple]) -> Sequence[dict | tuple] | bytes:
+        """Entity rows (dicts, or tuples of id, schema, agency, batch_id, record_no) in the form
+        `add_entities` writes fastest (see statement_buffer)."""
         if self.dialect != "postgresql":
             return rows
-        return "".join(_copy_line((r["id"], r["schema"], r["agency"], r["batch_id"], r["record_no"]))
-                       for r in rows).encode("utf-8")
+        return "".join(_copy_line(_entity_tuple(r)) for r in rows).encode("utf-8")
 
-    def copy_statements(self, connection: Connection, rows: Sequence[tuple] | bytes) -> None:
-        """Append statement rows (tuples in STATEMENT_COLUMNS order, or prepare_statements' result) inside
+    def copy_statements(self, connection: Connection, rows: Sequence[tuple] | StatementRuns | bytes) -> None:
+        """Append statement rows (tuples in STATEMENT_COLUMNS order, or a statement buffer's payload) inside
         the caller's transaction."""
         if not rows:
             return
         if self.dialect == "postgresql":
             raw = connection.connection.driver_connection
+            if isinstance(rows, StatementRuns):
+                rows = list(rows.rows())
             data = rows if isinstance(rows, bytes) else copy_text(rows)
             with raw.cursor() as cursor:
                 with cursor.copy(f"COPY statements ({', '.join(STATEMENT_COLUMNS)}) FROM STDIN") as copy:
                     copy.write(data)
         elif self.dialect == "sqlite":
             raw = connection.connection.driver_connection
-            marks = ", ".join("?" * len(STATEMENT_COLUMNS))
-            raw.executemany(f"INSERT INTO statements ({', '.join(STATEMENT_COLUMNS)}) VALUES ({marks})", rows)
+            if not isinstance(rows, StatementRuns):
+                marks = ", ".join("?" * len(STATEMENT_COLUMNS))
+                raw.executemany(f"INSERT INTO statements ({', '.join(STATEMENT_COLUMNS)}) VALUES ({marks})", rows)
+                return
+            for fixed, run in rows:
+                constants = dict(zip(FIXED_COLUMNS, map(_sql_literal, fixed)))
+                if None in constants.values():   # a NUL in a marking: bind every column
+                    self.copy_statements(connection, list(StatementRuns([(fixed, run)]).rows()))
+                    continue
+                values = ", ".join(constants.get(c, "?") for c in STATEMENT_COLUMNS)   # ? for RUN_COLUMNS, in order
+                raw.executemany(f"INSERT INTO statements ({', '.join(STATEMENT_COLUMNS)}) VALUES ({values})", run)
         else:
+            if isinstance(rows, StatementRuns):
+                rows = list(rows.rows())
             connection.execute(insert(tables.statements), [dict(zip(STATEMENT_COLUMNS, r)) for r in rows])
 
-    def add_entities(self, connection: Connection, rows: Iterable[dict] | bytes) -> None:
-        """Record source entities first seen in this batch; ones already known keep their first sighting."""
+    def add_entities(self, connection: Connection, rows: Iterable[dict | tuple] | bytes) -> None:
+        """Record source entities first seen in this batch; ones already known keep their first sighting.
+
+        Rows are dicts, tuples (id, schema, agency, batch_id, record_no) or prepare_entities' result.
+        """
         if not isinstance(rows, bytes):
             rows = list(rows)
         if not rows:
@@ -219,6 +323,13 @@ class Store:
         elif self.dialect == "sqlite":
             raw = connection.connection.driver_connection
             raw.executemany("INSERT OR IGNORE INTO entities (id, schema, agency, batch_id, record_no) "
-                            "VALUES (:id, :schema, :agency, :batch_id, :record_no)", rows)
+                            "VALUES (?, ?, ?, ?, ?)", map(_entity_tuple, rows))
         else:
-            connection.execute(insert(tables.entities), rows)
+            connection.execute(insert(tables.entities), [dict(zip(ENTITY_COLUMNS, _entity_tuple(r))) for r in rows])
+
+
+ENTITY_COLUMNS = ("id", "schema", "agency", "batch_id", "record_no")
+
+
+def _entity_tuple(row: dict | tuple) -> tuple:
+    return tuple(row[c] for c in ENTITY_COLUMNS) if isinstance(row, dict) else row
