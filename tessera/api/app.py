@@ -31,11 +31,12 @@ ROUTERS = [
 # The connection pool, sized to the server: sync routes run in anyio's worker threads (40 by default) and a
 # request holds at most two connections at once (its read, and a write of its own such as an audit entry or a
 # deconfliction notice). 20 stay open; more are opened on demand up to that bound, so a request never waits
-# for a connection (SQLAlchemy's default of 5 + 10 made requests queue, and time out after 30 s, under load).
+# for a connection (SQLAlchemy's default of 5 + 10 made requests queue, and time out after 30 s, under load);
+# one more for the reads done on the event loop itself (bearer tokens, see deps.authenticated_user).
 # LIFO: the most recently used connection is handed out first, so the few a steady load needs stay warm
 # (each SQLite connection has its own page cache).
 API_THREADS = 40
-POOL_OPTIONS = dict(pool_size=20, max_overflow=2 * API_THREADS - 20, pool_use_lifo=True)
+POOL_OPTIONS = dict(pool_size=20, max_overflow=2 * API_THREADS + 1 - 20, pool_use_lifo=True)
 
 
 def open_store(store_url: str | None = None) -> Store:

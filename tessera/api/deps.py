@@ -17,6 +17,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
 
@@ -129,7 +130,15 @@ def current_user(request: Request) -> User:
     return user
 
 
-UserDep = Annotated[User, Depends(current_user)]
+async def authenticated_user(request: Request) -> User:
+    """current_user as a route dependency. A bearer token is checked here on the event loop (one indexed read,
+    no worker thread); a session cookie, whose check may write (the idle timer), in a worker thread."""
+    if request.headers.get("authorization") or not request.cookies.get(SESSION_COOKIE):
+        return current_user(request)
+    return await run_in_threadpool(current_user, request)
+
+
+UserDep = Annotated[User, Depends(authenticated_user)]
 
 PURPOSE_HEADER = "X-Tessera-Purpose"
 PurposeHeader = Annotated[str | None, Header(alias=PURPOSE_HEADER, max_length=purposes.MAX_PURPOSE,

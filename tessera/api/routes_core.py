@@ -1,17 +1,26 @@
-"""Core API routes: the caller's identity, search across scripts and identifiers, entity profiles."""
+"""Core API routes: the caller's identity, search across scripts and identifiers, entity profiles.
+
+Search and profile are the hot paths, so they are `async def` and read on the event loop: each is a few
+indexed queries of a millisecond or so, cheaper run in place than handed to a worker thread and back. What
+may take longer goes to a worker thread: a search when many statements are not yet in the search-key index
+(it would scan them), and the writes -- notices to the owners of what a search met, and the audit entries,
+which are committed (group commit) before the response is sent.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from tessera.api import search as searching
 from tessera.api import search_index
-from tessera.api.deps import (PREFIX, Problem, PurposeDep, UserDep, audit_item, record_audit, record_audits, store_of,
-                              with_note)
+from tessera.api.deps import PREFIX, Problem, PurposeDep, UserDep, audit_item, record_audits, store_of, with_note
 
 router = APIRouter(prefix=PREFIX)
+
+INLINE_TAIL = 2_000  # a search scanning more statements past the index than this runs in a worker thread
 
 
 @router.get("/me", summary="The caller's identity and clearance")
@@ -20,32 +29,45 @@ def me(request: Request, user: UserDep) -> dict:
                 nationality=user.citizenship, roles=list(user.roles))
 
 
-@router.get("/search", summary="Search names across scripts and identifiers; pointers to what the caller cannot see")
-def search(request: Request, user: UserDep,
-           q: Annotated[str, Query(min_length=1, max_length=500, description="a name or an identifier")],
-           limit: Annotated[int, Query(ge=1, le=200)] = 20,
-           offset: Annotated[int, Query(ge=0)] = 0, purpose: PurposeDep = None) -> dict:
-    store = store_of(request)
+def _search(store, user, q: str, limit: int, offset: int, max_tail: int | None = None) -> dict:
     with store.engine.connect() as connection:
-        result = searching.search(connection, user, q, limit, offset)
+        return searching.search(connection, user, q, limit, offset, max_tail)
+
+
+def _told_and_audited(store, user, notices: list, entries: list[dict]) -> None:
+    searching.tell_owners(store.engine, user, notices)
+    record_audits(store, entries)
+
+
+@router.get("/search", summary="Search names across scripts and identifiers; pointers to what the caller cannot see")
+async def search(request: Request, user: UserDep,
+                 q: Annotated[str, Query(min_length=1, max_length=500, description="a name or an identifier")],
+                 limit: Annotated[int, Query(ge=1, le=200)] = 20,
+                 offset: Annotated[int, Query(ge=0)] = 0, purpose: PurposeDep = None) -> dict:
+    store = store_of(request)
+    try:
+        result = _search(store, user, q, limit, offset, max_tail=INLINE_TAIL)
+    except searching.LongTail:
+        result = await run_in_threadpool(_search, store, user, q, limit, offset)
     entries = []
     for pointer in result["pointers"]:
         cid = pointer.pop("canonical_id")
         entries.append(audit_item(user, "search.pointer", [cid, f"agency:{pointer['agency']}"], q,
                                   purpose=with_note(purpose, f"pointer {pointer['reference']} shown to {user.agency}")))
     entries.append(audit_item(user, "search", [r["id"] for r in result["results"]], q, purpose))
-    record_audits(store, entries)
+    await run_in_threadpool(_told_and_audited, store, user, result.pop("notices"), entries)
     search_index.refresh_soon(store)  # batches landed since the index last caught up: key them in the background
     return result
 
 
 @router.get("/entities/{entity_id}", summary="Every value the caller may see of an entity, with provenance")
-def entity(request: Request, user: UserDep, entity_id: str, purpose: PurposeDep = None) -> dict:
+async def entity(request: Request, user: UserDep, entity_id: str, purpose: PurposeDep = None) -> dict:
     store = store_of(request)
     with store.engine.connect() as connection:
         found = searching.profile(connection, user, entity_id)
     if found is None:
-        record_audit(store, user, "entity.view", [], entity_id, purpose=with_note(purpose, "not found"))
+        await run_in_threadpool(record_audits, store, [audit_item(user, "entity.view", [], entity_id,
+                                                                  with_note(purpose, "not found"))])
         raise Problem(404, "Not Found", f"no entity {entity_id!r}")
-    record_audit(store, user, "entity.view", [found["id"]], entity_id, purpose)
+    await run_in_threadpool(record_audits, store, [audit_item(user, "entity.view", [found["id"]], entity_id, purpose)])
     return found

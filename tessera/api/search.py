@@ -10,11 +10,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from tessera.access.deconfliction import searched as tell_owner
 from tessera.access.policy import User, visible_clause
 from tessera.api import search_index
+from tessera.api.tables import search_keys
 from tessera.intake.normalise import phone
 from tessera.resolve.engine import load_model
 from tessera.resolve.names import NameKeys, sound_skeleton
@@ -76,15 +77,47 @@ def _canon_col():
     return func.coalesce(e.c.canonical_id, e.c.id)
 
 
-def _matching_entities(connection: Connection, q: str, visible) -> tuple[dict[str, str], dict[str, str]]:
+# The hot queries are built once (per viewer where the policy's clause is in them) with bound parameters:
+# building a statement and computing SQLAlchemy's cache key of the policy's clause cost more than running it.
+_MAX_KEYS = 16  # name keys a search query uses at most (longer queries are cut; every hit is still checked)
+
+
+@lru_cache(maxsize=1024)
+def _name_hits(user: User, keys: int):
+    """Statements (id <= :upto) holding every name key :k0 .. :k<keys-1>, with their entity, canonical id and
+    whether the user may see them. Driven by the first key's rows (the longest key: the rarest, as a rule), each
+    probed for the other keys in the (key, statement_id) index."""
+    s, e = tables.statements, tables.entities
+    first = search_keys.alias("k0")
+    query = (select(s.c.entity_id, s.c.value, _canon_col(), _visible(user).label("visible"))
+             .select_from(first.join(s, s.c.id == first.c.statement_id).outerjoin(e, e.c.id == s.c.entity_id))
+             .where(first.c.key == bindparam("k0"), first.c.statement_id <= bindparam("upto")))
+    for i in range(1, keys):
+        other = search_keys.alias(f"k{i}")
+        query = query.where(select(other.c.statement_id).where(
+            other.c.key == bindparam(f"k{i}"), other.c.statement_id == first.c.statement_id).exists())
+    return query
+
+
+@lru_cache(maxsize=1024)
+def _identifier_hits(user: User):
+    """Statements (id <= :upto) holding any of the identifier keys :keys, as _name_hits."""
+    s, e, k = tables.statements, tables.entities, search_keys
+    return (select(s.c.entity_id, s.c.value, _canon_col(), _visible(user).label("visible"))
+            .select_from(k.join(s, s.c.id == k.c.statement_id).outerjoin(e, e.c.id == s.c.entity_id))
+            .where(k.c.key.in_(bindparam("keys", expanding=True)), k.c.statement_id <= bindparam("upto")))
+
+
+def _matching_entities(connection: Connection, q: str, user: User,
+                       max_tail: int | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Entities whose statements match the query, as two maps source entity id -> canonical id: those matching
-    through statements `visible` admits, and those matching through statements it refuses.
+    through statements the user may see, and those matching through statements the user may not see.
 
     One pass serves both: the policy's clause is read as a column beside each candidate statement, true for
     a statement the viewer may see and false for one they may not -- exactly the statements `WHERE visible`
     and `WHERE NOT visible` would each return (a statement for which it is NULL is in neither, as there).
-    Statements the search-key index covers are looked up there by id; newer ones (the tail) are read by
-    id range and compared here, as the index would have keyed them.
+    Statements the search-key index covers are found through it, joined to their statement rows in one query;
+    newer ones (the tail) are read by id range and compared here, as the index would have keyed them.
     """
     s, e = tables.statements, tables.entities
     shown: dict[str, str] = {}
@@ -94,10 +127,10 @@ def _matching_entities(connection: Connection, q: str, visible) -> tuple[dict[st
     if not key and not digits:
         return shown, hidden
     upto, newest = search_index.span(connection)
+    if max_tail is not None and newest - upto > max_tail:
+        raise LongTail(f"{newest - upto} statements are not in the search-key index")
     compact = _SPACES.sub("", q).upper()
     spellings = sorted(identifier_candidates(q)) if digits else []
-    canon = func.coalesce(e.c.canonical_id, e.c.id)
-    flag = visible.label("visible")
 
     def hit(eid: str, cid: str | None, seen) -> None:
         if seen is None:
@@ -105,23 +138,19 @@ def _matching_entities(connection: Connection, q: str, visible) -> tuple[dict[st
         (shown if seen else hidden)[eid] = cid or eid
 
     if upto:
-        by_id = select(s.c.entity_id, s.c.value, canon, flag).select_from(
-            s.outerjoin(e, e.c.id == s.c.entity_id))
         if key:
-            candidates = search_index.statements_with_all(connection, ("n:" + t for t in key), upto)
-            for i in range(0, len(candidates), 500):
-                for eid, value, cid, seen in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))):
-                    if matches(key, name_key(value)):
-                        hit(eid, cid, seen)
-        if digits:
-            candidates = search_index.statements_with_any(
-                connection, [f"v:{c}" for c in spellings] + [f"c:{compact}"], upto)
-            for i in range(0, len(candidates), 500):
-                for eid, _value, cid, seen in connection.execute(by_id.where(s.c.id.in_(candidates[i:i + 500]))):
+            keys = sorted({"n:" + t for t in key}, key=lambda k: (-len(k), k))[:_MAX_KEYS]
+            params = {f"k{i}": k for i, k in enumerate(keys)} | dict(upto=upto)
+            for eid, value, cid, seen in connection.execute(_name_hits(user, len(keys)), params):
+                if matches(key, name_key(value)):
                     hit(eid, cid, seen)
+        if digits:
+            keys = sorted({f"v:{c}" for c in spellings} | {f"c:{compact}"})
+            for eid, _value, cid, seen in connection.execute(_identifier_hits(user), dict(keys=keys, upto=upto)):
+                hit(eid, cid, seen)
     if newest > upto:
         wanted = set(spellings)
-        tail = (select(s.c.entity_id, s.c.prop_type, s.c.value, canon, flag)
+        tail = (select(s.c.entity_id, s.c.prop_type, s.c.value, _canon_col(), _visible(user).label("visible"))
                 .select_from(s.outerjoin(e, e.c.id == s.c.entity_id)).where(s.c.id > upto).order_by(s.c.id))
         for eid, prop_type, value, cid, seen in connection.execution_options(yield_per=20_000).execute(tail):
             if prop_type in NAME_TYPES:
@@ -131,6 +160,10 @@ def _matching_entities(connection: Connection, q: str, visible) -> tuple[dict[st
                     value in wanted or (prop_type in IDENTIFIER_TYPES and search_index.compact(value) == compact)):
                 hit(eid, cid, seen)
     return shown, hidden
+
+
+class LongTail(Exception):
+    """More statements lie past the search-key index than the caller wants scanned."""
 
 
 @dataclass
@@ -149,22 +182,28 @@ class Value:
                     source_entity=self.source_entity, **self.extra)
 
 
-def _visible_values(connection: Connection, user: User, canonical_ids: list[str],
-                    provenance: bool = False) -> dict[str, list[Value]]:
-    """canonical id -> every statement the user may see of the entities in that canonical group."""
+@lru_cache(maxsize=1024)
+def _values_query(user: User, provenance: bool):
+    """The statements the user may see of the canonical groups bound as :ids, oldest first."""
     s, e, b = tables.statements, tables.entities, tables.batches
-    canon = _canon_col().label("canon")
-    cols = [canon, s.c.id, s.c.entity_id, s.c.schema, s.c.prop, s.c.prop_type, s.c.value, s.c.agency]
+    ids = bindparam("ids", expanding=True)
+    cols = [_canon_col().label("canon"), s.c.id, s.c.entity_id, s.c.schema, s.c.prop, s.c.prop_type, s.c.value,
+            s.c.agency]
     if provenance:
         cols += [s.c.original, s.c.record_no, s.c.classification, s.c.caveat, s.c.release_to, s.c.grading,
                  b.c.file_name, b.c.received_at, b.c.id.label("batch")]
+    return (select(*cols).select_from(s.join(e, e.c.id == s.c.entity_id).join(b, b.c.id == s.c.batch_id))
+            .where(or_(e.c.canonical_id.in_(ids), e.c.id.in_(ids)))
+            .where(_visible(user)).order_by(s.c.id))
+
+
+def _visible_values(connection: Connection, user: User, canonical_ids: list[str],
+                    provenance: bool = False) -> dict[str, list[Value]]:
+    """canonical id -> every statement the user may see of the entities in that canonical group."""
     out: dict[str, list[Value]] = defaultdict(list)
+    query = _values_query(user, provenance)
     for i in range(0, len(canonical_ids), 500):
-        chunk = canonical_ids[i:i + 500]
-        query = (select(*cols).select_from(s.join(e, e.c.id == s.c.entity_id).join(b, b.c.id == s.c.batch_id))
-                 .where(or_(e.c.canonical_id.in_(chunk), e.c.id.in_(chunk)))
-                 .where(_visible(user)).order_by(s.c.id))
-        for r in connection.execute(query):
+        for r in connection.execute(query, dict(ids=canonical_ids[i:i + 500])):
             extra = {}
             if provenance:
                 received = r.received_at.isoformat() if hasattr(r.received_at, "isoformat") else r.received_at
@@ -184,10 +223,12 @@ def _caption(values: list[Value]) -> str | None:
     return None
 
 
-def search(connection: Connection, user: User, q: str, limit: int, offset: int) -> dict:
-    """Visible matches grouped by canonical entity, and pointers to matches the user cannot see at all."""
-    visible = _visible(user)
-    found, hidden = _matching_entities(connection, q, visible)
+def search(connection: Connection, user: User, q: str, limit: int, offset: int, max_tail: int | None = None) -> dict:
+    """Visible matches grouped by canonical entity, pointers to matches the user cannot see at all, and the owners
+    to tell of the search ("notices", for tell_owners: a write, left to the caller).
+
+    LongTail when more than `max_tail` statements lie past the search-key index (they would be scanned)."""
+    found, hidden = _matching_entities(connection, q, user, max_tail)
     canonical = sorted(set(found.values()))
     values = _visible_values(connection, user, canonical)
     results = []
@@ -204,17 +245,27 @@ def search(connection: Connection, user: User, q: str, limit: int, offset: int) 
                             agencies=sorted({v.agency for v in vals}),
                             names=list(dict.fromkeys(v.value for v in vals if v.prop_type in NAME_TYPES)),
                             properties=dict(props)))
+    pointers, notices = _pointers(connection, user, hidden, set(found.values()))
     return dict(query=q, total=len(results), limit=limit, offset=offset,
-                results=results[offset:offset + limit], pointers=_pointers(connection, user, hidden, set(found.values())))
+                results=results[offset:offset + limit], pointers=pointers, notices=notices)
 
 
-def _pointers(connection: Connection, user: User, hidden: dict[str, str], seen: set[str]) -> list[dict]:
-    """Entities matching the query that the user can see nothing of, owned by an agency with an open hit policy.
+def tell_owners(engine, user: User, notices: list[tuple[str, str | None, str]]) -> None:
+    """Tell the owners of what a search met (search's "notices"), each in its own transaction on `engine`."""
+    for agency, policy, cid in notices:
+        tell_owner(engine, user, agency, policy, cid)
+
+
+def _pointers(connection: Connection, user: User, hidden: dict[str, str],
+              seen: set[str]) -> tuple[list[dict], list[tuple[str, str | None, str]]]:
+    """Entities matching the query that the user can see nothing of, owned by an agency with an open hit policy;
+    and the owners to tell of the search, as (agency, hit policy, canonical id).
 
     `hidden`: source entity id -> canonical id of the entities matching through statements the user may not see."""
     hidden_canon = sorted(set(hidden.values()) - seen)
+    notices: list[tuple[str, str | None, str]] = []
     if not hidden_canon:
-        return []
+        return [], notices
     # A canonical group with any visible statement was already shown (or its visible part did not match);
     # point only at groups the user sees nothing of.
     shown = _visible_values(connection, user, hidden_canon)
@@ -229,20 +280,37 @@ def _pointers(connection: Connection, user: User, hidden: dict[str, str], seen: 
             .where(or_(e.c.canonical_id == cid, e.c.id == cid))
             .where(s.c.entity_id.in_(sorted(k for k, v in hidden.items() if v == cid)))).all()
         for agency, contact, policy in owners:
-            tell_owner(connection.engine, user, agency, policy, cid)  # open or silent: the owner is told
+            notices.append((agency, policy, cid))  # open or silent: the owner is told
             if (policy or "open") != "open":
                 continue
             pointers[(agency, cid)] = dict(agency=agency, contact=contact, reference=pointer_reference(cid),
                                            canonical_id=cid)
-    return sorted(pointers.values(), key=lambda p: (p["agency"], p["reference"]))
+    return sorted(pointers.values(), key=lambda p: (p["agency"], p["reference"])), notices
+
+
+@lru_cache(maxsize=1024)
+def _named_query(user: User):
+    """A statement the user may see of the source entity :source, or naming it."""
+    s = tables.statements
+    source = bindparam("source")
+    return select(s.c.id).where(_visible(user)).where(or_(
+        s.c.entity_id == source, and_(s.c.prop_type == "entity", s.c.value == source))).limit(1)
 
 
 def _named(connection: Connection, user: User, source_id: str) -> bool:
     """Whether the user may know of a source entity: they see a statement of it, or one naming it."""
-    s = tables.statements
-    return connection.execute(select(s.c.id).where(_visible(user)).where(or_(
-        s.c.entity_id == source_id, and_(s.c.prop_type == "entity", s.c.value == source_id))).limit(1)).first() \
-        is not None
+    return connection.execute(_named_query(user), dict(source=source_id)).first() is not None
+
+
+def _entity_row():
+    """The canonical id of the entity :entity (a source or canonical id), and whether it is a source id."""
+    e = tables.entities
+    wanted = bindparam("entity")
+    return (select(_canon_col(), e.c.id == wanted).where(or_(e.c.id == wanted, e.c.canonical_id == wanted))
+            .order_by((e.c.id == wanted).desc()).limit(1))
+
+
+_ENTITY_ROW = _entity_row()
 
 
 def profile(connection: Connection, user: User, entity_id: str) -> dict | None:
@@ -250,10 +318,7 @@ def profile(connection: Connection, user: User, entity_id: str) -> dict | None:
 
     A source id the user may not know of is not found, even when it was joined to an entity they may see (else
     its answer would tell that a hidden record exists and to whom it was joined)."""
-    e = tables.entities
-    row = connection.execute(select(_canon_col(), e.c.id == entity_id)
-                             .where(or_(e.c.id == entity_id, e.c.canonical_id == entity_id))
-                             .order_by((e.c.id == entity_id).desc()).limit(1)).first()
+    row = connection.execute(_ENTITY_ROW, dict(entity=entity_id)).first()
     if row is None or (row[1] and not _named(connection, user, entity_id)):
         return None
     cid = row[0]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from tessera.api.tables import search_index_state, search_keys
 from tessera.store import tables
@@ -80,13 +80,15 @@ def covered(connection: Connection) -> int:
     return int(row.statement_id)
 
 
+_SPAN = select(select(search_index_state.c.statement_id)
+               .where(search_index_state.c.id == 1, search_index_state.c.fingerprint == bindparam("fingerprint"))
+               .scalar_subquery(),
+               select(func.max(tables.statements.c.id)).scalar_subquery())
+
+
 def span(connection: Connection) -> tuple[int, int]:
     """(covered(connection), the newest statement id) in one query."""
-    state = search_index_state
-    covered_id = (select(state.c.statement_id)
-                  .where(state.c.id == 1, state.c.fingerprint == fingerprint()).scalar_subquery())
-    newest = select(func.max(tables.statements.c.id)).scalar_subquery()
-    upto, top = connection.execute(select(covered_id, newest)).one()
+    upto, top = connection.execute(_SPAN, dict(fingerprint=fingerprint())).one()
     return int(upto or 0), int(top or 0)
 
 
