@@ -58,6 +58,7 @@ class PersonTable:
     accounts: list[set[str]] | None = None   # normalised IBANs / account numbers the record pays from or into
     addresses: list[set[str]] | None = None  # normalised address texts
     key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> distinct phonetic names holding it
+    phone_counts: Counter | None = None  # phone -> records holding it, when the population is wider than the table
 
     def keys_of(self, kind: str) -> list[set[str]]:
         return keys_of(self, kind)
@@ -380,7 +381,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     has = np.fromiter((bool(p) for p in t.phones), dtype=bool, count=t.n)
     both = np.flatnonzero(has[i] & has[j])
     if len(both):
-        counts = Counter(p for ps in t.phones for p in ps)
+        counts = t.phone_counts if t.phone_counts is not None else Counter(p for ps in t.phones for p in ps)
         for k in both.tolist():
             shared = t.phones[i[k]] & t.phones[j[k]]
             ph[k] = 0 if shared else 1

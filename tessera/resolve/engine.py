@@ -164,10 +164,11 @@ class Clusters:
             return True  # an event's list names each person once: two records at one event are two people
         return False
 
-    def take_evidence(self, table: compare.PersonTable, positions: np.ndarray) -> None:
+    def take_evidence(self, table: compare.PersonTable, positions, rows=None) -> None:
         """Give each record's cluster (as it stands) the record's documents, birth years and full birth date,
-        which later merges are checked against; record r of the table is position positions[r] here."""
-        for r in range(table.n):
+        which later merges are checked against; record r of the table (all, or those in `rows`) is position
+        positions[r] here."""
+        for r in range(table.n) if rows is None else rows:
             root = self.find(int(positions[r]))
             if table.docs[r]:
                 mine = self.docs.setdefault(root, {})

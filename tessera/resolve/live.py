@@ -1,0 +1,263 @@
+"""The warm resolver: Person records already resolved, held in memory as one comparison table with its blocking
+keys and canonical ids, so that a new batch is scored against them without a pass over the whole store."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter, defaultdict
+from types import SimpleNamespace
+
+import numpy as np
+from sqlalchemy import bindparam, select, update
+
+from tessera.resolve import compare
+from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts,
+                                    load_entities, load_model, person_table, refusals)
+from tessera.store import tables
+from tessera.store.store import Store
+
+NEW_CHUNK = 5_000  # entity ids per query when loading new records
+
+
+class LiveIndex:
+    """Every resolved Person record in one comparison table (codes of names, nationalities and agencies kept
+    consistent as batches are appended), its blocking keys as sorted 64-bit codes, and its canonical ids.
+
+    Built once from the store after a full `resolve`; `resolve_new` then scores each new batch against it as a
+    full run scores those pairs (same keys, same comparisons, the population's name and phone counts, the cluster
+    guard and the analysts' judgements), writes the canonical ids and the change feed, and appends the batch.
+    Not weighed here: group context, which a full run adds."""
+
+    def __init__(self, store: Store, model: dict | None = None):
+        t0 = time.perf_counter()
+        self.model = model or load_model()
+        ents = load_entities(store, {"Person"})
+        self.people = {eid: e for eid, e in ents.items() if e.schema == "Person" and e.canonical_id is not None}
+        self.canonical: dict[str, str] = {eid: e.canonical_id for eid, e in self.people.items()}
+        self.members: dict[str, set[str]] = defaultdict(set)
+        for eid, cid in self.canonical.items():
+            self.members[cid].add(eid)
+        self.codes: dict[str, dict[str, int]] = {"norm": {}, "phon": {}, "nationality": {}, "agency": {}}
+        self.table = self._coded(person_table(self.people, sorted(self.people), self.model))
+        self.name_totals = _name_totals(self.table, np.zeros(0, np.int64), len(self.codes["phon"]))
+        self.position = {eid: r for r, eid in enumerate(self.table.ids)}
+        self.table.phone_counts = Counter(p for ps in self.table.phones for p in ps)
+        self.table.agency_pairs = compare.agency_pair_rates(self.table) if self.table.n else np.zeros((1, 1))
+        self.keys, self.recs = _sorted_keys(self.table)
+        self.seconds = round(time.perf_counter() - t0, 2)
+
+    def _coded(self, table: compare.PersonTable) -> compare.PersonTable:
+        """The table with its codes (written and phonetic names, nationality, agency) in the index's numbering."""
+        def recode(kind: str, values) -> np.ndarray:
+            codes = self.codes[kind]
+            return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+
+        table.norm_id = recode("norm", table.name_norm.tolist())
+        table.phon_id = recode("phon", table.name_phon.tolist())
+        nationality = [min(self.people[eid].props.get("nationality") or {""}) for eid in table.ids]
+        table.nationality = np.where(np.asarray([n == "" for n in nationality], dtype=bool), -1,
+                                     recode("nationality", nationality))
+        table.agency = recode("agency", [min(self.people[eid].agencies or {""}) for eid in table.ids])
+        return table
+
+    # ---------------------------------------------------------------- new records
+
+    def load_new(self, store: Store) -> list[str]:
+        """Person records the store holds that were never resolved and the index does not hold: read them."""
+        e, s = tables.entities, tables.statements
+        with store.engine.connect() as conn:
+            fresh = [eid for (eid,) in conn.execute(select(e.c.id).where(
+                e.c.canonical_id.is_(None), e.c.schema == "Person")) if eid not in self.people]
+            for k in range(0, len(fresh), NEW_CHUNK):
+                chunk = fresh[k:k + NEW_CHUNK]
+                for eid in chunk:
+                    self.people[eid] = Entity(eid, "Person", None)
+                for eid, prop, value, agency in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency)
+                                                             .where(s.c.entity_id.in_(chunk), s.c.prop_type != "entity")):
+                    ent = self.people[eid]
+                    ent.props[prop].add(value)
+                    ent.agencies.add(agency)
+            attach_accounts(conn, {eid: self.people[eid] for eid in fresh})
+        return fresh
+
+    def with_batch(self, new_ids: list[str]) -> tuple[compare.PersonTable, np.ndarray]:
+        """The index's table with the new records appended (positions from self.table.n on) and its population
+        counts including them, and the records per phonetic name code; the index is unchanged until `_keep`."""
+        new = self._coded(person_table(self.people, new_ids, self.model))
+        both = _concat(self.table, new)
+        totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
+        both.phon_count = totals[both.phon_id]
+        both.phone_counts = self.table.phone_counts + Counter(p for ps in new.phones for p in ps)
+        k = len(self.codes["agency"])
+        pairs = np.zeros((k, k))  # an agency first seen in this batch weighs neutrally
+        old = self.table.agency_pairs
+        pairs[:old.shape[0], :old.shape[1]] = old
+        both.agency_pairs = pairs
+        return both, totals
+
+    def candidates(self, both: compare.PersonTable, n_old: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (i, j) of `both` sharing a blocking key where j is new (i indexed or new, i < j); a key held by
+        more than the model's max_block records, indexed and new together, is skipped, as in a full run."""
+        max_block = self.model["blocking"]["max_block"]
+        new_part = _slice_from(both, n_old)
+        codes, new = _key_codes(new_part)
+        new = new + n_old
+        lo = np.searchsorted(self.keys, codes, "left")
+        hi = np.searchsorted(self.keys, codes, "right")
+        by_code: dict[int, list[int]] = defaultdict(list)
+        for c, r in zip(codes.tolist(), new.tolist()):
+            by_code[c].append(r)
+        pairs = set()
+        for k, c in enumerate(codes.tolist()):
+            mine = by_code[c]
+            if hi[k] - lo[k] + len(mine) > max_block:
+                continue
+            r = int(new[k])
+            pairs.update((int(x), r) for x in self.recs[lo[k]:hi[k]].tolist())
+            pairs.update((x, r) for x in mine if x < r)
+        ordered = sorted(pairs)
+        return (np.fromiter((p[0] for p in ordered), np.int64, len(ordered)),
+                np.fromiter((p[1] for p in ordered), np.int64, len(ordered)))
+
+    def resolve_new(self, store: Store) -> ResolveResult:
+        """Resolve the records new since the index was built (or last grown) against it and write their
+        canonical ids, those of clusters they merged, and the change feed, in one transaction."""
+        from tessera.resolve.changes import record_changes
+        from tessera.resolve.judgements import active_constraints
+
+        res = ResolveResult()
+        t0 = time.perf_counter()
+        new_ids = self.load_new(store)
+        res.new_entities = res.persons = len(new_ids)
+        res.seconds["load"] = round(time.perf_counter() - t0, 2)
+        if not new_ids:
+            return res
+        t1 = time.perf_counter()
+        n_old = self.table.n
+        both, totals = self.with_batch(new_ids)
+        i, j = self.candidates(both, n_old)
+        levels = compare.compare(both, i, j)
+        weight, refused = compare.score(levels, self.model), refusals(both, i, j, self.model)
+        res.candidate_pairs = res.pairs_scored = len(i)
+        res.seconds["score"] = round(time.perf_counter() - t1, 2)
+
+        # the clusters touched: every member of every cluster a new record was compared with, and the new records
+        t2 = time.perf_counter()
+        ok = np.flatnonzero((weight >= self.model["threshold"]) & ~refused)
+        met = {self.canonical[both.ids[x]] for x in set(i[ok].tolist()) if x < n_old}
+        involved = [self.position[m] for cid in sorted(met) for m in sorted(self.members[cid])] + \
+            list(range(n_old, both.n))
+        small = {r: k for k, r in enumerate(involved)}
+        ids = [both.ids[r] for r in involved]
+        clusters = Clusters(ids, self.model["refuse"])
+        constraints = active_constraints(store)
+        at = {eid: k for k, eid in enumerate(ids)}
+        clusters.cannot_link([(at[a], at[b]) for a, b in constraints.not_same if a in at and b in at])
+        first: dict[str, int] = {}
+        for k, eid in enumerate(ids):  # the clusters as they are
+            if eid in self.canonical:
+                clusters.union(k, first.setdefault(self.canonical[eid], k), guard=False)
+        for a, b in constraints.same:
+            if a in at and b in at and clusters.union(at[a], at[b], guard=False):
+                res.judged_same += 1
+        clusters.take_evidence(both, small, involved)
+        res.pairs_accepted = len(ok)
+        for k in ok[np.argsort(-weight[ok], kind="stable")].tolist():
+            clusters.union(small[int(i[k])], small[int(j[k])])
+        res.merges_refused = clusters.refused
+        res.refused_by_judgement = clusters.refused_by_judgement
+        groups: dict[int, list[int]] = defaultdict(list)
+        for k in range(len(ids)):
+            groups[clusters.find(k)].append(k)
+        before = {eid: self.canonical.get(eid) for eid in ids}
+        after = dict(zip(ids, assign_canonical(ids, [before[eid] for eid in ids], list(groups.values()))))
+        changes = [{"eid": eid, "cid": cid} for eid, cid in after.items() if before[eid] != cid]
+        res.canonical_changed = len(changes)
+        ent = tables.entities
+        with store.engine.begin() as conn:
+            if changes:
+                conn.execute(update(ent).where(ent.c.id == bindparam("eid")).values(canonical_id=bindparam("cid")),
+                             changes)
+            res.feed = record_changes(conn, before, after)
+        self._keep(both, totals, n_old, after, before)
+        res.clusters = len(groups)
+        res.multi_clusters = sum(1 for g in groups.values() if len(g) > 1)
+        res.largest_cluster = max(len(g) for g in groups.values())
+        res.seconds["cluster_write"] = round(time.perf_counter() - t2, 2)
+        res.seconds["total"] = round(time.perf_counter() - t0, 2)
+        return res
+
+    def _keep(self, both: compare.PersonTable, totals: np.ndarray, n_old: int, after: dict[str, str],
+              before: dict) -> None:
+        """Make the batch part of the index: its table rows, keys, counts and canonical ids."""
+        new_part = _slice_from(both, n_old)
+        codes, recs = _key_codes(new_part)
+        keys = np.concatenate([self.keys, codes])
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.recs = keys[order], np.concatenate([self.recs, recs + n_old])[order]
+        self.name_totals = totals
+        self.table = both
+        self.position.update((eid, n_old + r) for r, eid in enumerate(both.ids[n_old:]))
+        for eid, cid in after.items():
+            old = before[eid]
+            if old is not None:
+                self.members[old].discard(eid)
+                if not self.members[old]:
+                    del self.members[old]
+            self.canonical[eid] = cid
+            self.members[cid].add(eid)
+
+
+def _sorted_keys(table: compare.PersonTable) -> tuple[np.ndarray, np.ndarray]:
+    codes, recs = _key_codes(table)
+    order = np.argsort(codes, kind="stable")
+    return codes[order], recs[order]
+
+
+def _key_codes(table) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit code, record) per blocking key of a table (codes are this process's hashes of the keys)."""
+    rows = compare.block_keys(table)
+    return (np.fromiter((hash(k) for k, _ in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((r for _, r in rows), dtype=np.int64, count=len(rows)))
+
+
+def _name_totals(table: compare.PersonTable, totals: np.ndarray, size: int) -> np.ndarray:
+    """Records per phonetic name code (what phon_count counts): `totals` plus the table's records."""
+    distinct = np.unique(np.stack([table.name_rec, table.phon_id]), axis=1)[1] if table.n else np.zeros(0, np.int64)
+    out = np.zeros(size, dtype=np.int64)
+    out[:len(totals)] = totals
+    np.add.at(out, distinct, 1)
+    return out
+
+
+_ROW_FIELDS = ("year", "month", "day", "years_lo", "years_hi", "nationality", "gender", "agency")
+_LIST_FIELDS = ("phones", "docs", "tokens", "accounts", "addresses")
+_NAME_FIELDS = ("name_norm", "name_phon", "name_skel", "norm_id", "phon_id", "phon_count")
+
+
+def _concat(a: compare.PersonTable, b: compare.PersonTable) -> compare.PersonTable:
+    """Table a with table b's records after its own (codes must already share one numbering)."""
+    out = dataclasses.replace(a, ids=a.ids + b.ids)
+    for name in _ROW_FIELDS + _NAME_FIELDS:
+        setattr(out, name, np.concatenate([getattr(a, name), getattr(b, name)]))
+    for name in _LIST_FIELDS:
+        setattr(out, name, list(getattr(a, name)) + list(getattr(b, name)))
+    out.name_rec = np.concatenate([a.name_rec, b.name_rec + a.n])
+    out.first_name = np.concatenate([a.first_name, b.first_name + len(a.name_rec)])
+    names = dict(a.key_names or {})
+    for k, v in (b.key_names or {}).items():
+        names[k] = names.get(k, 0) + v
+    out.key_names = names
+    return out
+
+
+def _slice_from(table: compare.PersonTable, lo: int) -> SimpleNamespace:
+    """Records lo.. of a table, as much of it as blocking reads, numbered from 0."""
+    rows = np.flatnonzero(table.name_rec >= lo)
+    return SimpleNamespace(
+        n=table.n - lo, name_rec=table.name_rec[rows] - lo, name_phon=table.name_phon[rows],
+        name_norm=table.name_norm[rows], name_skel=table.name_skel[rows],
+        **{f: getattr(table, f)[lo:] for f in ("tokens", "year", "month", "day", "phones", "docs")},
+        accounts=table.accounts[lo:] if table.accounts is not None else None,
+        addresses=table.addresses[lo:] if table.addresses is not None else None)
