@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Sequence
 import networkit as nk
 import numpy as np
 
+from tessera.graph.paths import PathGraph
 from tessera.model.markings import Grading
 
 LINK_TYPES = (
@@ -211,6 +212,7 @@ class GraphIndex:
     def __init__(self):
         self.graph = nk.Graph(0, weighted=True)  # weight = link strength (stronger = heavier)
         self._dist: nk.Graph | None = None  # same topology, weight = 1 / strength, for paths
+        self._paths: PathGraph | None = None  # the same lengths in rows, for strongest paths
         self.lock = threading.RLock()
         self._ids: list[str] = []
         self._node: dict[str, int] = {}
@@ -255,6 +257,8 @@ class GraphIndex:
             self.graph.addNodes(missing)
             if self._dist is not None:
                 self._dist.addNodes(missing)
+            if self._paths is not None:
+                self._paths.grow(len(ids))
             grown = np.zeros((len(ids), len(LINK_TYPES)), dtype=np.int32)
             grown[: len(self._type_degree)] = self._type_degree
             self._type_degree = grown
@@ -394,7 +398,10 @@ class GraphIndex:
         g_last = np.maximum.reduceat(last[order], starts)
         g_amount = np.add.reduceat(amount[order], starts)
         g_pk, g_sub = pk_s[starts], sub_s[starts]
-        g_stm = [list(chain.from_iterable(stm[i] for i in order[s:e])) for s, e in zip(starts, ends)]
+        if len(starts) == n:  # every record its own group (a first load): no statements to join
+            g_stm = [list(stm[i]) for i in order.tolist()]
+        else:
+            g_stm = [list(chain.from_iterable(stm[i] for i in order[s:e])) for s, e in zip(starts, ends)]
 
         rows = self._rows
         rowkey, pairhead = self._rowkey, self._pairhead
@@ -432,9 +439,8 @@ class GraphIndex:
             new_rows = np.arange(s.start, s.stop)
             first_of_type = np.ones(len(gi), bool)
             types = rows["type"]
-            for j, (g, row) in enumerate(zip(gi.tolist(), new_rows.tolist())):
+            for j, (g, row, p) in enumerate(zip(gi.tolist(), new_rows.tolist(), g_pk[gi].tolist())):
                 rowkey[keys[g]] = row
-                p = int(g_pk[g])
                 head = pairhead.get(p, -1)
                 if head < 0:
                     new_pairs.append(p)
@@ -465,11 +471,16 @@ class GraphIndex:
             g.addEdges((delta[is_new].astype(np.float64), (a[is_new], c[is_new])))
         for x, y, d in zip(a[~is_new].tolist(), c[~is_new].tolist(), delta[~is_new].tolist()):
             g.increaseWeight(x, y, d)
-        if self._dist is not None:
-            for x, y, nw in zip(a[is_new].tolist(), c[is_new].tolist(), is_new[is_new]):
-                self._dist.addEdge(x, y, 1.0 / g.weight(x, y))
-            for x, y in zip(a[~is_new].tolist(), c[~is_new].tolist()):
-                self._dist.setWeight(x, y, 1.0 / g.weight(x, y))
+        if self._dist is not None or self._paths is not None:
+            length = 1.0 / np.array([g.weight(x, y) for x, y in zip(a.tolist(), c.tolist())], dtype=np.float64)
+            if self._paths is not None:
+                self._paths.update(a, c, length)
+            if self._dist is not None:
+                for x, y, ln, new in zip(a.tolist(), c.tolist(), length.tolist(), is_new.tolist()):
+                    if new:
+                        self._dist.addEdge(x, y, ln)
+                    else:
+                        self._dist.setWeight(x, y, ln)
         return len(new_pairs)
 
     def _grade(self, code: str | None) -> int:
@@ -491,6 +502,31 @@ class GraphIndex:
                     d.addEdges((1.0 / e[:, 2], (e[:, 0].astype(np.int64), e[:, 1].astype(np.int64))))
                 self._dist = d
             return self._dist
+
+    def path_graph(self, flt: EdgeFilter | None = None) -> PathGraph:
+        """Link lengths (1 / strength) for strongest paths: without a filter one kept up to date (built on first
+        use); with one, a new one over the passing links only, their strength re-summed."""
+        with self.lock:
+            if flt is not None and not flt.empty:
+                return PathGraph(self.num_nodes, *self._pair_lengths(self.row_mask(flt)))
+            if self._paths is None:
+                self._paths = PathGraph(self.num_nodes, *self._pair_lengths(None))
+            return self._paths
+
+    def _pair_lengths(self, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Linked pairs (a < b) and 1 / their strength, summed over the link records in `mask` (all if None)."""
+        c = self._rows
+        src, dst = c["src"], c["dst"]
+        contrib = _contrib(c["count"], c["score"], c["type"])
+        if mask is not None:
+            src, dst, contrib = src[mask], dst[mask], contrib[mask]
+        key = (np.minimum(src, dst) << 32) | np.maximum(src, dst)
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        strength = np.add.reduceat(contrib[order], starts) if len(key) else np.zeros(0)
+        pairs = key[starts]
+        return pairs >> 32, pairs & 0xFFFFFFFF, 1.0 / strength
 
     def neighbours(self, node: int) -> list[int]:
         return list(self.graph.iterNeighbors(node))

@@ -191,15 +191,39 @@ def shortest_path(ix: GraphIndex, a: str, b: str, flt: EdgeFilter | None = None,
     if s == t:
         return Path([a], 0.0)
     with ix.lock:
-        d, flt = _distance_for(ix, flt)
-        removed: list = []
-        try:
-            found = _path_with_bans(ix, d, s, t, flt, removed, weighted=weighted)
-        finally:
-            _restore(d, removed)
+        if weighted:
+            found = _strongest_path(ix, s, t, flt)
+        else:
+            d, flt = _distance_for(ix, flt)
+            removed: list = []
+            try:
+                found = _path_with_bans(ix, d, s, t, flt, removed, weighted=False)
+            finally:
+                _restore(d, removed)
     if found is None:
         return None
     return Path([ix.id_of(n) for n in found[0]], found[1])
+
+
+def _strongest_path(ix: GraphIndex, s: int, t: int, flt: EdgeFilter | None,
+                    max_rounds: int = 200) -> tuple[list[int], float] | None:
+    """The strongest path on the kept link lengths, searched again without each pair that fails the filter; under
+    an access predicate, on the visible links alone (as `_distance_for`)."""
+    if flt is not None and flt.visible is not None:
+        pg, flt = ix.path_graph(flt), None
+    else:
+        pg = ix.path_graph()
+    banned: set[int] = set()
+    for _ in range(max_rounds):
+        found = pg.strongest_path(s, t, np.fromiter(banned, np.int64, len(banned)) if banned else None)
+        if found is None:
+            return None
+        length, path = found
+        bad = [(min(x, y) << 32) | max(x, y) for x, y in zip(path, path[1:]) if not ix.pair_ok(x, y, flt)]
+        if not bad:
+            return path, length
+        banned.update(bad)
+    raise RuntimeError("too many filtered links on the way; filter the graph first")
 
 
 def k_shortest_paths(ix: GraphIndex, a: str, b: str, k: int = 3, flt: EdgeFilter | None = None) -> list[Path]:

@@ -1,0 +1,180 @@
+"""Strongest paths: a bidirectional Dijkstra that settles nodes in NumPy batches over link lengths in rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+BATCH = 512  # frontier nodes settled per round at most: fewer rounds of NumPy work against a few more nodes settled
+MERGE_SHARE = 0.05  # links added since the rows were built are merged into them once they reach this share
+
+# networkit's BidirectionalDijkstra clears arrays as long as the graph has nodes on every query (about 40 MB at a
+# million nodes), which costs more than the search. Here the work of a query is only the nodes it reaches: scratch
+# arrays are allocated once and only the entries a query touched are reset afterwards.
+
+
+class PathGraph:
+    """Link lengths (1 / strength, stronger = shorter) of an undirected graph in compressed rows; links added or
+    shortened later are kept beside the rows (a batch does not rebuild them) and merged in once they are many.
+    Not thread-safe: callers hold the graph's lock."""
+
+    def __init__(self, n: int, a: np.ndarray, b: np.ndarray, length: np.ndarray):
+        self.n = n
+        self._rows(np.r_[a, b].astype(np.int64), np.r_[b, a].astype(np.int64), np.r_[length, length])
+        self._extra: dict[int, tuple[list[int], list[float]]] = {}
+        self._n_extra = 0
+        self._scratch_n = 0
+
+    def _rows(self, src: np.ndarray, dst: np.ndarray, length: np.ndarray) -> None:
+        order = np.argsort(src, kind="stable")
+        self.indptr = np.zeros(self.n + 1, np.int64)
+        np.cumsum(np.bincount(src, minlength=self.n), out=self.indptr[1:])
+        self.indices = dst[order]
+        self.lengths = np.asarray(length, np.float64)[order]
+        self._has_extra = np.zeros(self.n, bool)
+
+    @property
+    def num_links(self) -> int:
+        """Stored directed entries (each undirected link twice, plus shortened links kept beside the rows)."""
+        return len(self.indices) + 2 * self._n_extra
+
+    def grow(self, n: int) -> None:
+        """Make room for nodes added since (they have no links yet)."""
+        if n > self.n:
+            self.indptr = np.r_[self.indptr, np.full(n - self.n, self.indptr[-1])]
+            self._has_extra = np.r_[self._has_extra, np.zeros(n - self.n, bool)]
+            self.n = n
+
+    def update(self, a: np.ndarray, b: np.ndarray, length: np.ndarray) -> None:
+        """Links that appeared or got shorter. Lengths only ever shrink (strength only grows), so the old, longer
+        entry can stay: a search always takes the shorter one."""
+        self.grow(int(max(a.max(initial=-1), b.max(initial=-1))) + 1)
+        extra = self._extra
+        for x, y, w in zip(a.tolist(), b.tolist(), length.tolist()):
+            for p, q in ((x, y), (y, x)):
+                e = extra.get(p)
+                if e is None:
+                    e = extra[p] = ([], [])
+                e[0].append(q)
+                e[1].append(w)
+        self._has_extra[a] = True
+        self._has_extra[b] = True
+        self._n_extra += len(a)
+        if self._n_extra > MERGE_SHARE * len(self.indices):
+            self._merge()
+
+    def _merge(self) -> None:
+        src = np.repeat(np.arange(self.n), np.diff(self.indptr))
+        dst, length = self.indices, self.lengths
+        if self._extra:
+            es = np.concatenate([np.full(len(v[0]), k) for k, v in self._extra.items()])
+            ed = np.concatenate([np.asarray(v[0], np.int64) for v in self._extra.values()])
+            ew = np.concatenate([np.asarray(v[1], np.float64) for v in self._extra.values()])
+            src, dst, length = np.r_[src, es], np.r_[dst, ed], np.r_[length, ew]
+        key = (src << 32) | dst
+        order = np.lexsort((length, key))
+        first = order[np.r_[True, key[order][1:] != key[order][:-1]]]  # the shortest entry of each link
+        self._rows(src[first], dst[first], length[first])
+        self._extra, self._n_extra = {}, 0
+
+    def neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All links out of `nodes` as (from, to, length) arrays."""
+        start = self.indptr[nodes]
+        count = self.indptr[nodes + 1] - start
+        total = int(count.sum())
+        at = np.repeat(start - (np.cumsum(count) - count), count) + np.arange(total)
+        src, dst, length = np.repeat(nodes, count), self.indices[at], self.lengths[at]
+        if self._n_extra:
+            more = nodes[self._has_extra[nodes]]
+            if len(more):
+                ex = [self._extra[x] for x in more.tolist()]
+                src = np.r_[src, np.repeat(more, [len(e[0]) for e in ex])]
+                dst = np.r_[dst, np.concatenate([e[0] for e in ex]).astype(np.int64)]
+                length = np.r_[length, np.concatenate([e[1] for e in ex])]
+        return src, dst, length
+
+    def _scratch(self) -> None:
+        if self._scratch_n < self.n:
+            n = self.n
+            self._dist = (np.full(n, np.inf), np.full(n, np.inf))
+            self._pred = (np.full(n, -1, np.int64), np.full(n, -1, np.int64))
+            self._done = (np.zeros(n, bool), np.zeros(n, bool))
+            self._stamp = np.zeros(n, np.int64)
+            self._scratch_n = n
+
+    def strongest_path(self, s: int, t: int, banned: np.ndarray | None = None) -> tuple[float, list[int]] | None:
+        """The shortest path from s to t as (length, nodes), or None; `banned` holds pair keys (lo << 32 | hi)
+        of links the path may not use.
+
+        Both searches settle, in rounds, the up to BATCH nodes nearest to their end (re-relaxing within a round
+        until nothing nearer than its bound changes, so what is settled is exact), the smaller frontier first; a
+        node is only reached if it could still lie on a path shorter than the best found, and the search stops
+        once the two frontiers are together at least that far apart."""
+        if s == t:
+            return 0.0, [s]
+        self._scratch()
+        dist, pred, done = self._dist, self._pred, self._done
+        dist[0][s] = dist[1][t] = 0.0
+        front = [np.array([s]), np.array([t])]
+        top = [0.0, 0.0]
+        touched = [np.array([s, t])]
+        best, meet = np.inf, -1
+        try:
+            while len(front[0]) and len(front[1]) and top[0] + top[1] < best:
+                side = 0 if len(front[0]) <= len(front[1]) else 1
+                d, p, other, settled = dist[side], pred[side], dist[1 - side], done[side]
+                bound = top[1 - side]  # what any node not yet settled from the other end still needs to get there
+                f = front[side]
+                fd = d[f]
+                keep = fd + bound < best
+                f, fd = f[keep], fd[keep]
+                if not len(f):
+                    front[side], top[side] = f, np.inf
+                    continue
+                k = min(BATCH, max(1, len(f) // 2))
+                radius = np.partition(fd, k - 1)[k - 1]
+                now, later = f[fd <= radius], [f[fd > radius]]
+                while len(now):
+                    settled[now] = True
+                    src, dst, length = self.neighbours(now)
+                    if banned is not None and len(banned):
+                        ok = ~np.isin((np.minimum(src, dst) << 32) | np.maximum(src, dst), banned)
+                        src, dst, length = src[ok], dst[ok], length[ok]
+                    nd = d[src] + length
+                    ok = (nd < d[dst]) & (nd + bound < best)
+                    src, dst, nd = src[ok], dst[ok], nd[ok]
+                    if not len(dst):
+                        break
+                    np.minimum.at(d, dst, nd)
+                    won = d[dst] == nd
+                    src, dst, nd = src[won], dst[won], nd[won]
+                    p[dst] = src
+                    touched.append(dst)
+                    via = nd + other[dst]
+                    i = int(np.argmin(via))
+                    if via[i] < best:
+                        best, meet = float(via[i]), int(dst[i])
+                    near = nd <= radius
+                    now = dst[near]
+                    later.append(dst[~near])
+                f = np.concatenate(later)
+                f = f[~settled[f]]
+                order = np.arange(len(f))
+                self._stamp[f] = order
+                f = f[self._stamp[f] == order]  # each node once
+                front[side] = f
+                top[side] = float(d[f].min()) if len(f) else np.inf
+            if meet < 0:
+                return None
+            path = [meet]
+            while path[-1] != s:
+                path.append(int(pred[0][path[-1]]))
+            path.reverse()
+            while path[-1] != t:
+                path.append(int(pred[1][path[-1]]))
+            return best, path
+        finally:
+            seen = np.concatenate(touched)
+            for side in (0, 1):
+                dist[side][seen] = np.inf
+                pred[side][seen] = -1
+                done[side][seen] = False

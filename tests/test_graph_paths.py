@@ -1,0 +1,80 @@
+import random
+
+import networkit as nk
+import numpy as np
+import pytest
+
+from tessera.graph import paths
+from tessera.graph.index import LINK_TYPES, Edge, EdgeFilter, GraphIndex
+from tessera.graph.paths import PathGraph
+from tessera.graph.queries import shortest_path
+
+
+def dijkstra_length(ix: GraphIndex, s: int, t: int) -> float:
+    """The reference: networkit's plain Dijkstra on the kept 1 / strength graph."""
+    d = nk.distance.Dijkstra(ix.distance_graph(), s, False, False, t)
+    d.run()
+    x = d.distance(t)
+    return np.inf if x > 1e300 else x
+
+
+def random_links(rnd: random.Random, people: int, links: int) -> list[Edge]:
+    out = []
+    for _ in range(links):
+        a, b = rnd.sample(range(people), 2)
+        out.append(Edge(f"p{a}", f"p{b}", rnd.choice(LINK_TYPES), count=rnd.randint(1, 30),
+                        grading=rnd.choice([None, "1A", "2B", "3C", "B24"])))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_strongest_paths_match_dijkstra_as_batches_land(seed, monkeypatch):
+    monkeypatch.setattr(paths, "BATCH", 1 + seed * 3)  # rounds of one node (plain Dijkstra) up to several
+    rnd = random.Random(seed)
+    ix = GraphIndex()
+    ix.add_edges(random_links(rnd, 60, 90))
+    ix.path_graph()
+    for batch in range(4):  # later batches add and strengthen links kept beside the rows, then merged into them
+        ix.add_edges(random_links(rnd, 70, 25))
+        for _ in range(40):
+            a, b = rnd.sample(range(70), 2)
+            if f"p{a}" not in ix or f"p{b}" not in ix:
+                continue
+            s, t = ix.node(f"p{a}"), ix.node(f"p{b}")
+            want = dijkstra_length(ix, s, t)
+            got = shortest_path(ix, f"p{a}", f"p{b}")
+            if not np.isfinite(want):
+                assert got is None
+                continue
+            assert got.length == pytest.approx(want, rel=1e-9)
+            steps = list(zip(got.nodes, got.nodes[1:]))
+            assert got.nodes[0] == f"p{a}" and got.nodes[-1] == f"p{b}"
+            assert sum(1.0 / ix.strength(ix.node(x), ix.node(y)) for x, y in steps) == pytest.approx(want, rel=1e-9)
+
+
+def test_links_kept_beside_the_rows_are_merged_into_them():
+    pg = PathGraph(4, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 1.0]))
+    assert pg.strongest_path(0, 3) is None
+    pg.update(np.array([2]), np.array([3]), np.array([5.0]))  # one new link is more than 5% of the rows: merged
+    assert pg.num_links == 6 and not pg._extra
+    assert pg.strongest_path(0, 3) == (7.0, [0, 1, 2, 3])
+    pg.update(np.array([0]), np.array([1]), np.array([0.5]))  # shortened: the shorter entry wins after the merge
+    assert pg.num_links == 6
+    assert pg.strongest_path(0, 3) == (6.5, [0, 1, 2, 3])
+    pg.update(np.array([0, 4]), np.array([4, 3]), np.array([1.0, 1.0]))  # a new node
+    assert pg.strongest_path(0, 3) == (2.0, [0, 4, 3])
+    assert pg.strongest_path(0, 3, banned=np.array([(0 << 32) | 4])) == (6.5, [0, 1, 2, 3])
+
+
+def test_a_filtered_strongest_path_avoids_links_that_fail_the_filter():
+    ix = GraphIndex()
+    ix.add_edges([
+        Edge("a", "b", "call", count=50, grading="1A", statements=["s1"]),
+        Edge("b", "z", "association", count=50, grading="1A", statements=["secret"]),
+        Edge("a", "c", "call", count=2, statements=["s2"]), Edge("c", "z", "call", count=2, statements=["s3"]),
+    ])
+    assert shortest_path(ix, "a", "z").nodes == ["a", "b", "z"]
+    calls = EdgeFilter(types=frozenset({"call"}))
+    assert shortest_path(ix, "a", "z", flt=calls).nodes == ["a", "c", "z"]
+    assert shortest_path(ix, "a", "z", flt=EdgeFilter(visible=lambda st: st != "secret")).nodes == ["a", "c", "z"]
+    assert shortest_path(ix, "a", "z", flt=EdgeFilter(visible=lambda st: False)) is None
