@@ -330,13 +330,14 @@ def name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndar
     exact = (t.norm_id[ra] == t.norm_id[rb]) & ~empty
     phon = (t.phon_id[ra] == t.phon_id[rb]) & ~exact & ~empty
     rest = np.flatnonzero(~exact & ~phon & ~empty)
+    workers = -1 if len(rest) > 10_000 else 1  # threads cost more than they save on a few pairs
     if len(rest):
         a, b = ra[rest], rb[rest]
-        s_norm = process.cpdist(t.name_norm[a], t.name_norm[b], scorer=fuzz.ratio, workers=-1)
-        s_phon = process.cpdist(t.name_phon[a], t.name_phon[b], scorer=fuzz.ratio, workers=-1)
-        s_skel = process.cpdist(t.name_skel[a], t.name_skel[b], scorer=fuzz.ratio, workers=-1)
+        s_norm = process.cpdist(t.name_norm[a], t.name_norm[b], scorer=fuzz.ratio, workers=workers)
+        s_phon = process.cpdist(t.name_phon[a], t.name_phon[b], scorer=fuzz.ratio, workers=workers)
+        s_skel = process.cpdist(t.name_skel[a], t.name_skel[b], scorer=fuzz.ratio, workers=workers)
         s = np.maximum(s_norm, np.maximum(s_phon - 3, s_skel - 8))
-        subset = process.cpdist(t.name_phon[a], t.name_phon[b], scorer=fuzz.token_set_ratio, workers=-1) >= 100
+        subset = process.cpdist(t.name_phon[a], t.name_phon[b], scorer=fuzz.token_set_ratio, workers=workers) >= 100
         lv = np.full(len(rest), len(LEVELS["name"]) - 1, dtype=np.int8)
         names = LEVELS["name"]
         for label, cut in reversed(_NAME_CUTS):
@@ -378,8 +379,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
         out[comp] = lvl
     ph = np.full(len(i), MISSING, dtype=np.int8)
     ph_count = np.ones(len(i), dtype=np.int64)
-    has = np.fromiter((bool(p) for p in t.phones), dtype=bool, count=t.n)
-    both = np.flatnonzero(has[i] & has[j])
+    both = np.flatnonzero(both_hold(t.phones, i, j))
     if len(both):
         counts = t.phone_counts if t.phone_counts is not None else Counter(p for ps in t.phones for p in ps)
         for k in both.tolist():
@@ -390,8 +390,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     out["phone"] = ph
     out["phone_count"] = ph_count
     doc = np.full(len(i), MISSING, dtype=np.int8)
-    has_doc = np.fromiter((bool(d) for d in t.docs), dtype=bool, count=t.n)
-    for k in np.flatnonzero(has_doc[i] & has_doc[j]).tolist():
+    for k in np.flatnonzero(both_hold(t.docs, i, j)).tolist():
         doc[k] = document_level(t.docs[i[k]], t.docs[j[k]])
     out["document"] = doc
     for kind in ("account", "address"):
@@ -403,15 +402,24 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     return out
 
 
+def both_hold(values: list, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per pair, whether both records hold any value: read per pair when the pairs are fewer than the records
+    (a new record against a large table), else per record once."""
+    if 2 * len(i) < len(values):
+        return np.fromiter((bool(values[a]) and bool(values[b]) for a, b in zip(i.tolist(), j.tolist())),
+                           dtype=bool, count=len(i))
+    has = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+    return has[i] & has[j]
+
+
 def shared_key_levels(t: PersonTable, kind: str, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(level, hub size) per pair for a set-valued key (account, address): 0 shared, 1 both hold one and none is
     shared, MISSING otherwise; the hub size is the fewest distinct names holding any shared key."""
     sets = t.keys_of(kind)
     lvl = np.full(len(i), MISSING, dtype=np.int8)
     count = np.ones(len(i), dtype=np.int64)
-    has = np.fromiter((bool(s) for s in sets), dtype=bool, count=t.n)
     names = t.key_names or {}
-    for k in np.flatnonzero(has[i] & has[j]).tolist():
+    for k in np.flatnonzero(both_hold(sets, i, j)).tolist():
         shared = sets[i[k]] & sets[j[k]]
         lvl[k] = 0 if shared else 1
         if shared:

@@ -75,21 +75,32 @@ def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, En
     return out
 
 
-def attach_accounts(conn, ents: dict[str, Entity]) -> None:
+def attach_accounts(conn, ents: dict[str, Entity], few: bool = False) -> None:
     """Give each Person the normalised account keys (IBAN, else account number) of the bank accounts it pays
-    from, is paid into, or owns: Payment payer/payerAccount and beneficiary/beneficiaryAccount, Ownership."""
+    from, is paid into, or owns: Payment payer/payerAccount and beneficiary/beneficiaryAccount, Ownership.
+    few: `ents` is a handful of records (a new batch), so only the links naming them are read, by index."""
     s = tables.statements
     link_schemas = sorted({schema for schema, _p, _a in ACCOUNT_LINKS})
     link_props = sorted({p for _s, p, a in ACCOUNT_LINKS} | {a for _s, _p, a in ACCOUNT_LINKS})
+    query = select(s.c.entity_id, s.c.prop, s.c.value).where(
+        s.c.prop_type == "entity", s.c.schema.in_(link_schemas), s.c.prop.in_(link_props))
+    if few:  # two lookups by index: the links naming these records, then those links' statements
+        naming = conn.execute(select(s.c.entity_id).where(s.c.prop_type == "entity", s.c.value.in_(sorted(ents)),
+                                                          s.c.schema.in_(link_schemas))).scalars()
+        query = select(s.c.entity_id, s.c.prop, s.c.value).where(s.c.entity_id.in_(sorted(set(naming))),
+                                                                s.c.prop.in_(link_props))
     links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for eid, prop, value in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value).where(
-            s.c.prop_type == "entity", s.c.schema.in_(link_schemas), s.c.prop.in_(link_props))):
+    for eid, prop, value in conn.execute(query):
         links[eid][prop].add(value)
     if not links:
         return
+    accounts = select(s.c.entity_id, s.c.prop, s.c.value).where(
+        s.c.schema == "BankAccount", s.c.prop.in_(["iban", "accountNumber"]))
+    if few:
+        named = {v for props in links.values() for _s, _p, a in ACCOUNT_LINKS for v in props.get(a, ())}
+        accounts = accounts.where(s.c.entity_id.in_(sorted(named)))
     keys: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for eid, prop, value in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value).where(
-            s.c.schema == "BankAccount", s.c.prop.in_(["iban", "accountNumber"]))):
+    for eid, prop, value in conn.execute(accounts):
         keys[eid][prop].add(_norm_key(value))
     for eid, props in links.items():
         ent = ents.get(eid)
@@ -251,8 +262,7 @@ def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: di
     far = both & ((np.maximum(y2[i], y2[j]) - np.minimum(y1[i], y1[j])) > gap) & \
         (np.abs(table.year[i] - table.year[j]) > gap)
     if model["refuse"]["document_conflict"]:
-        has_docs = np.fromiter((bool(d) for d in table.docs), dtype=bool, count=table.n)
-        for k in np.flatnonzero(has_docs[i] & has_docs[j]).tolist():
+        for k in np.flatnonzero(compare.both_hold(table.docs, i, j)).tolist():
             if compare.documents_conflict(table.docs[i[k]], table.docs[j[k]]):
                 far[k] = True
     return far

@@ -63,12 +63,14 @@ class LiveIndex:
 
     # ---------------------------------------------------------------- new records
 
-    def load_new(self, store: Store) -> list[str]:
-        """Person records the store holds that were never resolved and the index does not hold: read them."""
+    def load_new(self, store: Store, only: list[str] | None = None) -> list[str]:
+        """Person records the store holds that were never resolved and the index does not hold (of `only`, if
+        given): read them."""
         e, s = tables.entities, tables.statements
+        query = select(e.c.id).where(e.c.canonical_id.is_(None), e.c.schema == "Person")
         with store.engine.connect() as conn:
-            fresh = [eid for (eid,) in conn.execute(select(e.c.id).where(
-                e.c.canonical_id.is_(None), e.c.schema == "Person")) if eid not in self.people]
+            fresh = [eid for (eid,) in conn.execute(query if only is None else query.where(e.c.id.in_(only)))
+                     if eid not in self.people]
             for k in range(0, len(fresh), NEW_CHUNK):
                 chunk = fresh[k:k + NEW_CHUNK]
                 for eid in chunk:
@@ -78,7 +80,7 @@ class LiveIndex:
                     ent = self.people[eid]
                     ent.props[prop].add(value)
                     ent.agencies.add(agency)
-            attach_accounts(conn, {eid: self.people[eid] for eid in fresh})
+            attach_accounts(conn, {eid: self.people[eid] for eid in fresh}, few=True)
         return fresh
 
     def with_batch(self, new_ids: list[str]) -> tuple[compare.PersonTable, np.ndarray]:
@@ -88,7 +90,7 @@ class LiveIndex:
         both = _concat(self.table, new)
         totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
         both.phon_count = totals[both.phon_id]
-        both.phone_counts = self.table.phone_counts + Counter(p for ps in new.phones for p in ps)
+        both.phone_counts = _Sum(self.table.phone_counts, Counter(p for ps in new.phones for p in ps))
         k = len(self.codes["agency"])
         pairs = np.zeros((k, k))  # an agency first seen in this batch weighs neutrally
         old = self.table.agency_pairs
@@ -120,15 +122,15 @@ class LiveIndex:
         return (np.fromiter((p[0] for p in ordered), np.int64, len(ordered)),
                 np.fromiter((p[1] for p in ordered), np.int64, len(ordered)))
 
-    def resolve_new(self, store: Store) -> ResolveResult:
-        """Resolve the records new since the index was built (or last grown) against it and write their
-        canonical ids, those of clusters they merged, and the change feed, in one transaction."""
+    def resolve_new(self, store: Store, only: list[str] | None = None) -> ResolveResult:
+        """Resolve the records new since the index was built (or last grown; of `only`, if given) against it and
+        write their canonical ids, those of clusters they merged, and the change feed, in one transaction."""
         from tessera.resolve.changes import record_changes
         from tessera.resolve.judgements import active_constraints
 
         res = ResolveResult()
         t0 = time.perf_counter()
-        new_ids = self.load_new(store)
+        new_ids = self.load_new(store, only)
         res.new_entities = res.persons = len(new_ids)
         res.seconds["load"] = round(time.perf_counter() - t0, 2)
         if not new_ids:
@@ -191,11 +193,9 @@ class LiveIndex:
     def _keep(self, both: compare.PersonTable, totals: np.ndarray, n_old: int, after: dict[str, str],
               before: dict) -> None:
         """Make the batch part of the index: its table rows, keys, counts and canonical ids."""
-        new_part = _slice_from(both, n_old)
-        codes, recs = _key_codes(new_part)
-        keys = np.concatenate([self.keys, codes])
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.recs = keys[order], np.concatenate([self.recs, recs + n_old])[order]
+        codes, recs = _key_codes(_slice_from(both, n_old))
+        self.keys, self.recs = _merged(self.keys, self.recs, codes, recs + n_old)
+        both.phone_counts = both.phone_counts.merged()
         self.name_totals = totals
         self.table = both
         self.position.update((eid, n_old + r) for r, eid in enumerate(both.ids[n_old:]))
@@ -207,6 +207,29 @@ class LiveIndex:
                     del self.members[old]
             self.canonical[eid] = cid
             self.members[cid].add(eid)
+
+
+class _Sum:
+    """Counts of a population and of a batch read as one, without copying the population's."""
+
+    def __init__(self, base: Counter, extra: Counter):
+        self.base, self.extra = base, extra
+
+    def __getitem__(self, key) -> int:
+        return self.base[key] + self.extra[key]
+
+    def merged(self) -> Counter:
+        """The batch's counts added into the population's (which this then stands for)."""
+        self.base.update(self.extra)
+        return self.base
+
+
+def _merged(keys: np.ndarray, recs: np.ndarray, codes: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted keys with a batch's merged in: the batch sorted, then placed by searchsorted (no full re-sort)."""
+    order = np.argsort(codes, kind="stable")
+    codes, new = codes[order], new[order]
+    at = np.searchsorted(keys, codes, "right")
+    return np.insert(keys, at, codes), np.insert(recs, at, new)
 
 
 def _sorted_keys(table: compare.PersonTable) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,135 @@
+"""Benchmark: a batch of new Person records resolved against everything already resolved, warm (LiveIndex) and
+by a `--changed` run, side by side on the same synthetic world; and single records resolved warm, one by one.
+
+    .venv/bin/python bench/resolve_incremental.py --people 100000 --seed 5 [--batch 1000] [--singles 50]
+
+The world is generated and ingested as bench/resolve.py does (and shares its --work cache), resolved in full,
+then `batch + singles` random Person records are made new again (their canonical ids cleared). Each mode runs
+in its own child process on its own copy of the store: time, peak RSS and accuracy on the whole world after
+the batch. Prints a table and writes bench/results/resolve_incremental.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from resolve import ingest_world, score, truth_of_persons  # noqa: E402  (the same world and scoring)
+
+RESULTS = Path(__file__).with_name("results") / "resolve_incremental.json"
+
+
+def hold_back(db: str, count: int, seed: int) -> list[str]:
+    from sqlalchemy import select, update
+
+    from tessera.resolve.engine import resolve
+    from tessera.store import tables
+    from tessera.store.store import Store
+
+    store = Store.open(db)
+    e = tables.entities
+    with store.engine.connect() as conn:
+        if conn.execute(select(e.c.id).where(e.c.canonical_id.is_not(None)).limit(1)).first() is None:
+            resolve(store)
+        people = sorted(conn.execute(select(e.c.id).where(e.c.schema == "Person")).scalars())
+    held = random.Random(seed).sample(people, count)
+    with store.engine.begin() as conn:
+        for k in range(0, len(held), 5000):
+            conn.execute(update(e).where(e.c.id.in_(held[k:k + 5000])).values(canonical_id=None))
+    return held
+
+
+def child(mode: str, db: str, world: str, held_json: str, batch: int) -> None:
+    from sqlalchemy import func, select
+
+    from tessera.resolve.engine import resolve
+    from tessera.resolve.live import LiveIndex
+    from tessera.store import tables
+    from tessera.store.store import Store
+
+    held = json.loads(Path(held_json).read_text())
+    store = Store.open(db)
+    out: dict = {}
+    t0 = time.perf_counter()
+    if mode == "warm":
+        index = LiveIndex(store)
+        out["index_build_s"] = round(time.perf_counter() - t0, 2)
+        t1 = time.perf_counter()
+        result = index.resolve_new(store, held[:batch])
+        out["batch_s"] = round(time.perf_counter() - t1, 3)
+        singles = []
+        for eid in held[batch:]:
+            t2 = time.perf_counter()
+            index.resolve_new(store, [eid])
+            singles.append((time.perf_counter() - t2) * 1000)
+        if singles:
+            singles.sort()
+            out["single_p50_ms"] = round(singles[len(singles) // 2], 1)
+            out["single_p95_ms"] = round(singles[min(len(singles) - 1, int(len(singles) * 0.95))], 1)
+    else:
+        result = resolve(store, changed=True)
+        out["batch_s"] = round(time.perf_counter() - t0, 3)
+    out.update(pairs_scored=result.pairs_scored, feed={k: v for k, v in result.feed.items() if k != "run_id"},
+               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    with store.engine.connect() as conn:
+        assign = dict(conn.execute(select(tables.entities.c.id,
+                                          func.coalesce(tables.entities.c.canonical_id, tables.entities.c.id))).all())
+    truth, culture = truth_of_persons(store, Path(world))
+    s = score(assign, truth, culture, None)
+    out.update({k: s[k] for k in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "cluster_f1")})
+    print(json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--singles", type=int, default=50)
+    ap.add_argument("--work", type=Path, default=None, help="where worlds and stores are kept (reused)")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="tessera-incr-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    world, db = ingest_world(args.people, args.seed, work)
+    base = Path(db.removeprefix("sqlite:///"))
+    scratch = Path(tempfile.mkdtemp(prefix="tessera-incr-run-"))
+    results = {}
+    for mode in ("warm", "changed"):
+        copy = scratch / f"{mode}.db"
+        shutil.copy(base, copy)
+        held = hold_back(f"sqlite:///{copy}", args.batch + (args.singles if mode == "warm" else 0), args.seed)
+        held_json = scratch / f"{mode}-held.json"
+        held_json.write_text(json.dumps(held))
+        line = subprocess.run([sys.executable, __file__, "--child", mode, f"sqlite:///{copy}", str(world),
+                               str(held_json), str(args.batch)], check=True, capture_output=True, text=True).stdout
+        results[mode] = json.loads(line.strip().splitlines()[-1])
+    prepared = round(time.perf_counter() - t0, 1)
+    columns = ["index_build_s", "batch_s", "single_p50_ms", "single_p95_ms", "pairs_scored", "pairwise_precision",
+               "pairwise_recall", "pairwise_f1", "cluster_f1", "peak_rss_mb"]
+    print(f"\n{args.batch:,} new Person records against {args.people:,} scenario people (seed {args.seed})")
+    print(f"{'mode':<10}" + "".join(f"{c:>20}" for c in columns))
+    for mode, r in results.items():
+        print(f"{mode:<10}" + "".join(f"{str(r.get(c, '-')):>20}" for c in columns))
+    out = dict(people=args.people, seed=args.seed, batch=args.batch, singles=args.singles, results=results,
+               seconds_all=prepared, load_average=open("/proc/loadavg").read().split()[:3],
+               measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"written {RESULTS}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:6], int(sys.argv[6]))
+    else:
+        main()
