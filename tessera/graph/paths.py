@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BATCH = 512  # frontier nodes settled per round at most: fewer rounds of NumPy work against a few more nodes settled
+BATCH = 1024  # frontier nodes settled per round at most: fewer rounds of NumPy work against a few more nodes settled
 MERGE_SHARE = 0.05  # links added since the rows were built are merged into them once they reach this share
 
 # networkit's BidirectionalDijkstra clears arrays as long as the graph has nodes on every query (about 40 MB at a
@@ -28,7 +28,7 @@ class PathGraph:
         order = np.argsort(src, kind="stable")
         self.indptr = np.zeros(self.n + 1, np.int64)
         np.cumsum(np.bincount(src, minlength=self.n), out=self.indptr[1:])
-        self.indices = dst[order]
+        self.indices = dst[order].astype(np.int32 if self.n < 2**31 else np.int64)
         self.lengths = np.asarray(length, np.float64)[order]
         self._has_extra = np.zeros(self.n, bool)
 
@@ -76,21 +76,23 @@ class PathGraph:
         self._rows(src[first], dst[first], length[first])
         self._extra, self._n_extra = {}, 0
 
-    def neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All links out of `nodes` as (from, to, length) arrays."""
+    def neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All links out of `nodes` as (from, to, length) arrays, and how many leave each node."""
         start = self.indptr[nodes]
         count = self.indptr[nodes + 1] - start
         total = int(count.sum())
         at = np.repeat(start - (np.cumsum(count) - count), count) + np.arange(total)
-        src, dst, length = np.repeat(nodes, count), self.indices[at], self.lengths[at]
+        src, dst, length = np.repeat(nodes, count), self.indices[at].astype(np.int64), self.lengths[at]
         if self._n_extra:
             more = nodes[self._has_extra[nodes]]
             if len(more):
                 ex = [self._extra[x] for x in more.tolist()]
-                src = np.r_[src, np.repeat(more, [len(e[0]) for e in ex])]
+                extra = np.array([len(e[0]) for e in ex])
+                count = np.r_[count, extra]
+                src = np.r_[src, np.repeat(more, extra)]
                 dst = np.r_[dst, np.concatenate([e[0] for e in ex]).astype(np.int64)]
                 length = np.r_[length, np.concatenate([e[1] for e in ex])]
-        return src, dst, length
+        return src, dst, length, count
 
     def _scratch(self) -> None:
         if self._scratch_n < self.n:
@@ -135,12 +137,13 @@ class PathGraph:
                 now, later = f[fd <= radius], [f[fd > radius]]
                 while len(now):
                     settled[now] = True
-                    src, dst, length = self.neighbours(now)
+                    src, dst, length, count = self.neighbours(now)
+                    if self._n_extra:
+                        now = np.r_[now, now[self._has_extra[now]]]
+                    nd = np.repeat(d[now], count) + length
+                    ok = nd < np.minimum(d[dst], best - bound)
                     if banned is not None and len(banned):
-                        ok = ~np.isin((np.minimum(src, dst) << 32) | np.maximum(src, dst), banned)
-                        src, dst, length = src[ok], dst[ok], length[ok]
-                    nd = d[src] + length
-                    ok = (nd < d[dst]) & (nd + bound < best)
+                        ok &= ~np.isin((np.minimum(src, dst) << 32) | np.maximum(src, dst), banned)
                     src, dst, nd = src[ok], dst[ok], nd[ok]
                     if not len(dst):
                         break
