@@ -217,3 +217,34 @@ def test_search_keys_fold_spellings_of_one_sound_but_keep_different_names_apart(
     assert matches(name_key("Muhammad Karimi"), name_key("محمد الكريمي"))
     assert not matches(name_key("Mehdi Karimi"), name_key("Mohammed Al-Karimi"))
     assert not matches(name_key("Karwan Othman"), name_key("Karim Osman"))
+
+
+def test_a_search_run_in_a_worker_thread_answers_as_one_run_on_the_event_loop(client, world, monkeypatch):
+    """Past INLINE_TAIL un-indexed statements a search is run in a worker thread: same results, same pointer, the
+    owner still told (a silent owner too) and the search still audited."""
+    from tessera.alerts.tables import notices
+    from tessera.api import routes_core, search as searching
+
+    def ask(q, who):
+        return client.get("/api/v1/search", params={"q": q}, headers=bearer(world.tokens[who])).json()
+
+    inline = [ask("Viktor Petrenko", "amelie"), ask("07700 900123", "alice")]
+    threaded_calls = []
+    real = searching.search
+
+    def spy(connection, user, q, limit, offset, max_tail=None):
+        threaded_calls.append(max_tail)
+        return real(connection, user, q, limit, offset, max_tail)
+
+    monkeypatch.setattr(searching, "search", spy)
+    monkeypatch.setattr(routes_core, "INLINE_TAIL", -1)  # every search has a tail longer than this
+    threaded = [ask("Viktor Petrenko", "amelie"), ask("07700 900123", "alice")]
+    assert threaded_calls == [-1, None, -1, None]  # refused inline, then run without a bound in the thread
+    assert threaded == inline
+    assert threaded[0]["pointers"][0]["agency"] == "MI"
+    with world.store.engine.connect() as conn:
+        told = conn.execute(notices.select().where(notices.c.recipient == "MI")
+                            .where(notices.c.kind == "searched")).all()
+    assert len(told) == 2  # one per search, inline and threaded
+    searches = [e for e in audit.show(world.store, user="amelie") if e.action == "search.pointer"]
+    assert len(searches) == 2
