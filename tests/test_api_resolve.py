@@ -180,3 +180,25 @@ def test_a_feed_of_events_the_caller_may_not_see_is_skipped_a_bounded_stretch_at
     rest = client.get("/api/v1/changes", params={"limit": 2, "after": first["next_after"]},
                       headers=bearer(world.tokens["alice"])).json()
     assert rest["changes"] == [] and rest["next_after"] == 45
+
+
+def test_a_supervisor_resolves_what_is_new_through_the_api_and_an_analyst_may_not(client, world):
+    from tessera.access import identity
+
+    with world.store.engine.begin() as conn:
+        identity.add_user(conn, "sam", "UKPOL", "SECRET", "pw-sam", roles=("analyst", "supervisor"))
+        token = identity.create_token(conn, "sam").token
+    refused = client.post("/api/v1/resolve", headers=bearer(world.tokens["alice"]))
+    assert refused.status_code == 403
+    done = client.post("/api/v1/resolve", headers=bearer(token))
+    assert done.status_code == 200, done.text
+    body = done.json()
+    e = tables.entities
+    with world.store.engine.connect() as conn:
+        people = conn.execute(select(e.c.id, e.c.canonical_id).where(e.c.schema == "Person")).all()
+    assert body["new_entities"] == len(people) >= 4
+    assert all(cid is not None for _id, cid in people)
+    assert sum(body["feed"].values()) >= 1 and body["index"]["built"]
+    again = client.post("/api/v1/resolve", headers=bearer(token)).json()
+    assert again["new_entities"] == 0 and not again["index"]["built"]  # the warm index was kept
+    assert any(entry.action == "resolve" and entry.user == "sam" for entry in audit.show(world.store))

@@ -1,4 +1,5 @@
-"""Resolution routes: analysts' judgements (make, list, withdraw), explanations of a pair, the change feed.
+"""Resolution routes: resolving what is new, analysts' judgements (make, list, withdraw), explanations of a pair,
+the change feed.
 
 What a caller is shown passes through the access policy: a source entity counts as visible to them when
 they may see at least one of its statements, a canonical entity when they may see one of its members.
@@ -10,6 +11,7 @@ answered like an id that does not exist.
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, or_, select
 
 from tessera.access.policy import User, visible_clause
-from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
+from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, require_role, store_of
 from tessera.resolve import judgements as jm
 from tessera.resolve.changes import NEW, changes_since
 from tessera.store import tables
@@ -25,6 +27,8 @@ from tessera.store import tables
 router = APIRouter(prefix=PREFIX, tags=["resolution"])
 
 WITHDRAW_ROLES = ("supervisor", "admin")
+RESOLVE_ROLES = ("supervisor", "admin")
+_warm = threading.Lock()  # one batch at a time through the app's warm resolver
 SCAN_PAGES = 20  # change-feed pages read for one request, however few of them the caller may see
 
 
@@ -110,6 +114,28 @@ def _judgement_problem(error: jm.JudgementError) -> Problem:
     if isinstance(error, jm.NotFound):
         return Problem(404, "Not Found", str(error))
     return Problem(422, "Unprocessable Content", str(error))
+
+
+@router.post("/resolve", summary="Resolve the records new since the last run against everything already resolved")
+def resolve_new(request: Request, user: UserDep) -> dict:
+    """Scores the Person records never resolved against the app's warm resolver (built on first use, and again
+    whenever another run has changed the canonical ids since), then writes their canonical ids and the change
+    feed. Answers counts only, no record. Needs the supervisor or admin role."""
+    from tessera.resolve.live import LiveIndex
+
+    require_role(user, *RESOLVE_ROLES)
+    store = store_of(request)
+    with _warm:
+        index = getattr(request.app.state, "warm_resolver", None)
+        built = index is None or not index.current(store)
+        if built:
+            index = request.app.state.warm_resolver = LiveIndex(store)
+        result = index.resolve_new(store)
+    record_audit(store, user, "resolve", [], None)
+    out = {k: v for k, v in result.as_dict().items() if k not in ("feed",)}
+    out["feed"] = {k: v for k, v in result.feed.items() if k != "run_id"}
+    out["index"] = {"built": built, "seconds": index.seconds if built else 0.0, "records": index.table.n}
+    return out
 
 
 @router.post("/judgements", status_code=201, summary="Judge two records the same or not the same, or split an entity")

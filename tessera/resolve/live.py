@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from types import SimpleNamespace
 
 import numpy as np
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from tessera.resolve import compare
 from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts,
@@ -45,7 +45,12 @@ class LiveIndex:
         self.table.phone_counts = Counter(p for ps in self.table.phones for p in ps)
         self.table.agency_pairs = compare.agency_pair_rates(self.table) if self.table.n else np.zeros((1, 1))
         self.keys, self.recs = _sorted_keys(self.table)
+        self.run_id = latest_run(store)
         self.seconds = round(time.perf_counter() - t0, 2)
+
+    def current(self, store: Store) -> bool:
+        """Whether the store's canonical ids are still the ones this index holds (no other run since)."""
+        return latest_run(store) == self.run_id
 
     def _coded(self, table: compare.PersonTable) -> compare.PersonTable:
         """The table with its codes (written and phonetic names, nationality, agency) in the index's numbering."""
@@ -182,6 +187,7 @@ class LiveIndex:
                 conn.execute(update(ent).where(ent.c.id == bindparam("eid")).values(canonical_id=bindparam("cid")),
                              changes)
             res.feed = record_changes(conn, before, after)
+        self.run_id = res.feed["run_id"]
         self._keep(both, totals, n_old, after, before)
         res.clusters = len(groups)
         res.multi_clusters = sum(1 for g in groups.values() if len(g) > 1)
@@ -230,6 +236,14 @@ def _merged(keys: np.ndarray, recs: np.ndarray, codes: np.ndarray, new: np.ndarr
     codes, new = codes[order], new[order]
     at = np.searchsorted(keys, codes, "right")
     return np.insert(keys, at, codes), np.insert(recs, at, new)
+
+
+def latest_run(store: Store) -> int | None:
+    """The newest resolution run's id (every run, full or incremental, writes one)."""
+    from tessera.resolve.tables import resolve_runs
+
+    with store.engine.connect() as conn:
+        return conn.execute(select(func.max(resolve_runs.c.id))).scalar()
 
 
 def _sorted_keys(table: compare.PersonTable) -> tuple[np.ndarray, np.ndarray]:
