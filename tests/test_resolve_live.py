@@ -105,3 +105,15 @@ def test_a_warm_batch_resolves_as_a_changed_run_does(tmp_path):
     assert joined >= 20  # the held-back records do meet earlier ones
     agree = sum(1 for eid in warm if warm[eid] == changed[eid])
     assert agree >= 0.97 * len(warm)
+
+
+def test_an_analysts_same_judgement_joins_a_new_record_the_scores_would_not(store, tmp_path):
+    ftm(store, tmp_path, "UKPOL", [person("a", "Hevar Ahmed", "1990-05-01")])
+    resolve(store)
+    index = LiveIndex(store)
+    ftm(store, tmp_path, "NCA", [person("b", "Dilan Rashid", "1971-02-03")])
+    with store.engine.begin() as conn:
+        add_judgement(conn, "same", "ukpol.a", "nca.b", "one man, two identities (fingerprints)", "analyst1")
+    result = index.resolve_new(store)
+    assert result.judged_same == 1
+    assert canon(store)["nca.b"] == canon(store)["ukpol.a"]

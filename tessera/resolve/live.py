@@ -75,7 +75,7 @@ class LiveIndex:
         query = select(e.c.id).where(e.c.canonical_id.is_(None), e.c.schema == "Person")
         with store.engine.connect() as conn:
             fresh = [eid for (eid,) in conn.execute(query if only is None else query.where(e.c.id.in_(only)))
-                     if eid not in self.people]
+                     if eid not in self.position]  # a batch that failed before it was kept is read again
             for k in range(0, len(fresh), NEW_CHUNK):
                 chunk = fresh[k:k + NEW_CHUNK]
                 for eid in chunk:
@@ -153,12 +153,17 @@ class LiveIndex:
         t2 = time.perf_counter()
         ok = np.flatnonzero((weight >= self.model["threshold"]) & ~refused)
         met = {self.canonical[both.ids[x]] for x in set(i[ok].tolist()) if x < n_old}
+        constraints = active_constraints(store)
+        fresh = set(new_ids)
+        for a, b in constraints.same:  # an analyst's "same" joins a new record to its cluster, scored or not
+            for x, y in ((a, b), (b, a)):
+                if x in fresh and y in self.canonical:
+                    met.add(self.canonical[y])
         involved = [self.position[m] for cid in sorted(met) for m in sorted(self.members[cid])] + \
             list(range(n_old, both.n))
         small = {r: k for k, r in enumerate(involved)}
         ids = [both.ids[r] for r in involved]
         clusters = Clusters(ids, self.model["refuse"])
-        constraints = active_constraints(store)
         at = {eid: k for k, eid in enumerate(ids)}
         clusters.cannot_link([(at[a], at[b]) for a, b in constraints.not_same if a in at and b in at])
         first: dict[str, int] = {}
