@@ -35,37 +35,24 @@ def event_members(conn, index: dict[str, int]) -> tuple[dict[int, list[int]], di
 
 class GroupContext:
     """Who was seen with whom, read through the clusters as they stand: the people (cluster roots) sharing an
-    event with a record, itself excluded."""
+    event with a record, itself excluded. Events of more than max_event people (a port's whole day, a festival)
+    say nothing of a group and are left out."""
 
     def __init__(self, event_of: dict[int, list[int]], by_event: dict[int, list[int]], max_event: int):
-        self.event_of = event_of
-        self.by_event = by_event
-        self.max_event = max_event  # larger events (a port's whole day, a festival) say nothing of a group
-
-    def small_events(self) -> dict[int, set[int]]:
-        """record -> the events of at most max_event people it was seen at."""
-        out = {}
-        for r, evs in self.event_of.items():
-            small = {e for e in evs if len(self.by_event[e]) <= self.max_event}
-            if small:
-                out[r] = small
-        return out
+        self.by_event = {e: recs for e, recs in by_event.items() if len(recs) <= max_event}
+        events = {r: {e for e in evs if e in self.by_event} for r, evs in event_of.items()}
+        self.event_of: dict[int, set[int]] = {r: evs for r, evs in events.items() if evs}
 
     def companions(self, r: int, find) -> set[int]:
-        own = find(r)
-        out: set[int] = set()
-        for e in self.event_of.get(r, ()):
-            recs = self.by_event[e]
-            if len(recs) <= self.max_event:
-                out.update(find(x) for x in recs)
-        out.discard(own)
+        out = {find(x) for e in self.event_of.get(r, ()) for x in self.by_event[e]}
+        out.discard(find(r))
         return out
 
     def shared(self, i: int, j: int, find, seen: dict[int, set[int]] | None = None) -> int:
         """How many people (clusters other than i's and j's) were seen with record i and also with record j;
         0 when the two records were seen at the same event (one event records two people, not one twice).
         `seen` caches companions while the clusters do not change."""
-        if i not in self.event_of or j not in self.event_of or set(self.event_of[i]) & set(self.event_of[j]):
+        if i not in self.event_of or j not in self.event_of or self.event_of[i] & self.event_of[j]:
             return 0
         if seen is None:
             seen = {}

@@ -389,7 +389,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     if model.get("context"):
         with store.engine.connect() as conn:
             group = GroupContext(*event_members(conn, index), model["context"]["max_event"])
-        for r, evs in group.small_events().items():  # for the guard: one event's list names each person once
+        for r, evs in group.event_of.items():  # for the guard: one event's list names each person once
             clusters.events.setdefault(clusters.find(r), set()).update(evs)
     ok = (weight >= model["threshold"]) & ~refused
     res.pairs_scored = len(pi)
