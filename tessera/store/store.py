@@ -70,36 +70,94 @@ RUN_COLUMNS = ("entity_id", "schema", "prop", "prop_type", "value", "original", 
 
 
 class StatementRuns(list):
-    """Statement rows as runs sharing their batch and marking: [(fixed, rows), …] in the order written.
+    """Statement rows as runs sharing their batch and marking, in the order written: [(fixed, shape, rows), …].
 
-    fixed holds FIXED_COLUMNS (batch, agency and the marking), each row RUN_COLUMNS; a batch's rows
-    usually form one run, so neither process repeats (or pickles, or binds) its six columns per row.
+    fixed holds FIXED_COLUMNS (batch, agency and the marking), so that neither process repeats (or
+    pickles, or binds) those six columns per row. With shape None each row is RUN_COLUMNS; otherwise
+    each row is one record, laid out by its Shape, and written as one multi-row INSERT.
     """
 
     def rows(self) -> Iterator[tuple]:
         """The rows in STATEMENT_COLUMNS order."""
-        for (batch_id, *marking), rows in self:
+        for (batch_id, *marking), shape, rows in self:
             head, tail = (batch_id,), tuple(marking)
-            for row in rows:
+            for row in rows if shape is None else (r for record in rows for r in shape.rows(record)):
                 yield head + row + tail
+
+
+class Shape(tuple):
+    """The layout of one record's statements: ((entity slot, schema, prop, prop_type), …).
+
+    Its record rows hold the record's entity ids (slots 1…n), its record number, then value,
+    original and warning of each statement: the constant names are written once, in the SQL.
+    """
+
+    @property
+    def entities(self) -> int:
+        return self[-1][0]
+
+    def rows(self, record: tuple) -> Iterator[tuple]:
+        n = self.entities
+        record_no = record[n]
+        for i, (slot, schema, prop, prop_type) in enumerate(self):
+            at = n + 1 + 3 * i
+            yield (record[slot - 1], schema, prop, prop_type) + record[at:at + 3] + (record_no,)
+
+    def values_sql(self, constants: dict[str, str]) -> str | None:
+        """The VALUES list of this record's rows (FIXED_COLUMNS given as SQL constants)."""
+        n, rows = self.entities, []
+        for i, (slot, schema, prop, prop_type) in enumerate(self):
+            at = n + 2 + 3 * i
+            names = {"entity_id": f"?{slot}", "schema": _sql_literal(schema), "prop": _sql_literal(prop),
+                     "prop_type": _sql_literal(prop_type), "value": f"?{at}", "original": f"?{at + 1}",
+                     "warning": f"?{at + 2}", "record_no": f"?{n + 1}"}
+            if None in names.values():
+                return None
+            rows.append("(" + ", ".join(constants.get(c) or names[c] for c in STATEMENT_COLUMNS) + ")")
+        return ", ".join(rows)
 
 
 class StatementBuffer:
     """Gathers a run of records' statements in the form a store writes fastest (see Store.statement_buffer)."""
 
+    MAX_SHAPES = 64         # record layouts written as one INSERT each; other records go row by row
+    MAX_SHAPE_ROWS = 100    # statements of one record beyond which it goes row by row
+
     def __init__(self):
         self.count = 0
         self.runs = StatementRuns()
-        self._fixed, self._rows = None, None
+        self.shapes: dict[Shape, Shape] = {}
+        self._key, self._rows = None, None
 
     def add(self, fixed: tuple, record_no: int, statements: list[tuple]) -> None:
         """One record's statements, each (entity_id, schema, prop, prop_type, value, original, warning)."""
-        if fixed is not self._fixed and fixed != self._fixed:
-            self._fixed, self._rows = fixed, []
-            self.runs.append((fixed, self._rows))
-        tail = (record_no,)
-        self._rows.extend([stmt + tail for stmt in statements])
+        if not statements:
+            return
+        ids, layout, record = [], [], []
+        last = None
+        for entity_id, schema, prop, prop_type, value, original, warning in statements:
+            if entity_id is not last:
+                last = entity_id
+                ids.append(entity_id)
+            layout.append((len(ids), schema, prop, prop_type))
+            record += (value, original, warning)
+        shape = Shape(layout)
+        known = self.shapes.get(shape)
+        if known is None and len(self.shapes) < self.MAX_SHAPES and len(layout) <= self.MAX_SHAPE_ROWS:
+            known = self.shapes[shape] = shape
+        if known is not None:
+            self._run(fixed, known).append(tuple(ids) + (record_no,) + tuple(record))
+        else:
+            tail = (record_no,)
+            self._run(fixed, None).extend([stmt + tail for stmt in statements])
         self.count += len(statements)
+
+    def _run(self, fixed: tuple, shape: Shape | None) -> list:
+        key = self._key
+        if key is None or shape is not key[1] or (fixed is not key[0] and fixed != key[0]):
+            self._key, self._rows = (fixed, shape), []
+            self.runs.append((fixed, shape, self._rows))
+        return self._rows
 
     def payload(self) -> StatementRuns | bytes:
         return self.runs
@@ -111,7 +169,7 @@ class CopyBuffer(StatementBuffer):
     def __init__(self):
         super().__init__()
         self.lines: list[str] = []
-        self._head, self._marking = "", ""
+        self._fixed, self._head, self._marking = None, "", ""
 
     def add(self, fixed: tuple, record_no: int, statements: list[tuple]) -> None:
         if fixed is not self._fixed and fixed != self._fixed:
@@ -287,13 +345,17 @@ class Store:
                 marks = ", ".join("?" * len(STATEMENT_COLUMNS))
                 raw.executemany(f"INSERT INTO statements ({', '.join(STATEMENT_COLUMNS)}) VALUES ({marks})", rows)
                 return
-            for fixed, run in rows:
+            columns = ", ".join(STATEMENT_COLUMNS)
+            for fixed, shape, run in rows:
                 constants = dict(zip(FIXED_COLUMNS, map(_sql_literal, fixed)))
-                if None in constants.values():   # a NUL in a marking: bind every column
-                    self.copy_statements(connection, list(StatementRuns([(fixed, run)]).rows()))
+                values = None
+                if None not in constants.values():   # else a NUL in a marking: bind every column
+                    values = (shape.values_sql(constants) if shape is not None else
+                              "(" + ", ".join(constants.get(c, "?") for c in STATEMENT_COLUMNS) + ")")
+                if values is None:
+                    self.copy_statements(connection, list(StatementRuns([(fixed, shape, run)]).rows()))
                     continue
-                values = ", ".join(constants.get(c, "?") for c in STATEMENT_COLUMNS)   # ? for RUN_COLUMNS, in order
-                raw.executemany(f"INSERT INTO statements ({', '.join(STATEMENT_COLUMNS)}) VALUES ({values})", run)
+                raw.executemany(f"INSERT INTO statements ({columns}) VALUES {values}", run)
         else:
             if isinstance(rows, StatementRuns):
                 rows = list(rows.rows())
