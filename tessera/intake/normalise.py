@@ -63,11 +63,18 @@ def _national_prefixes(code: int) -> tuple[str, ...] | None:
 
 
 @lru_cache(maxsize=512)
-def _national_pattern(code: int) -> re.Pattern | None:
+def _national_pattern(code: int) -> tuple[re.Pattern, frozenset[int]] | None:
+    """The national number pattern of a country code, and the lengths phonenumbers' is_possible_number
+    accepts for it (its possible lengths and local-only lengths, none when the first is -1)."""
     region = phonenumbers.region_code_for_country_code(code)
     meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-    pattern = meta.general_desc.national_number_pattern if meta and meta.general_desc else None
-    return re.compile(pattern) if pattern else None
+    desc = meta.general_desc if meta else None
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = frozenset()
+    if desc.possible_length and desc.possible_length[0] != -1:
+        lengths = frozenset(desc.possible_length) | frozenset(desc.possible_length_local_only or ())
+    return re.compile(desc.national_number_pattern), lengths
 
 
 def _fast_e164(value: str, region: str) -> str | None:
@@ -98,11 +105,10 @@ def _fast_e164(value: str, region: str) -> str | None:
     prefixes = _national_prefixes(code)
     if not national or national[0] == "0" or prefixes is None or national.startswith(prefixes):
         return None
-    pattern = _national_pattern(code)
-    if pattern is None or not pattern.fullmatch(national):
+    known = _national_pattern(code)
+    if known is None or not known[0].fullmatch(national):
         return None
-    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-    if phonenumbers.is_possible_number(number):
+    if len(national) in known[1]:   # phonenumbers.is_possible_number, from its metadata (no leading 0 here)
         return f"+{code}{national}"
     return None
 
