@@ -117,3 +117,27 @@ def test_an_analysts_same_judgement_joins_a_new_record_the_scores_would_not(stor
     result = index.resolve_new(store)
     assert result.judged_same == 1
     assert canon(store)["nca.b"] == canon(store)["ukpol.a"]
+
+
+def test_a_batch_that_fails_leaves_the_index_and_the_store_as_they_were_and_runs_again(store, tmp_path, monkeypatch):
+    import pytest
+
+    from tessera.resolve import changes
+
+    ftm(store, tmp_path, "UKPOL", [person("a", "Karwan Othman", "1986-12-27")])
+    resolve(store)
+    index = LiveIndex(store)
+    held = index.table.n
+    ftm(store, tmp_path, "BF", [person("x", "Karwan Osman", "1986-12-27")])
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(changes, "record_changes", broken)
+    with pytest.raises(RuntimeError):
+        index.resolve_new(store)
+    assert index.table.n == held and len(index.table.phones) == held
+    assert canon(store)["bf.x"] is None
+    monkeypatch.undo()
+    result = index.resolve_new(store)
+    assert result.new_entities == 1 and canon(store)["bf.x"] == canon(store)["ukpol.a"]

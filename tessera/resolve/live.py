@@ -43,8 +43,11 @@ class LiveIndex:
         self.name_totals = _name_totals(self.table, np.zeros(0, np.int64), len(self.codes["phon"]))
         self.position = {eid: r for r, eid in enumerate(self.table.ids)}
         self.table.phone_counts = Counter(p for ps in self.table.phones for p in ps)
+        self.table.key_names = Counter(self.table.key_names or {})
         self.table.agency_pairs = compare.agency_pair_rates(self.table) if self.table.n else np.zeros((1, 1))
-        self.keys, self.recs = _sorted_keys(self.table)
+        self.keys, self.recs = _sorted_keys(self.table)  # blocking-key codes, sorted, and their records
+        self.recent = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # the same for batches not merged in yet
+        self.buffers: dict[str, np.ndarray] = {}  # the table's arrays, with room for batches to come
         self.run_id = latest_run(store)
         self.seconds = round(time.perf_counter() - t0, 2)
 
@@ -92,7 +95,7 @@ class LiveIndex:
         """The index's table with the new records appended (positions from self.table.n on) and its population
         counts including them, and the records per phonetic name code; the index is unchanged until `_keep`."""
         new = self._coded(person_table(self.people, new_ids, self.model))
-        both = _concat(self.table, new)
+        both = _append(self.table, new, self.buffers)
         totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
         both.phon_count = totals[both.phon_id]
         both.phone_counts = _Sum(self.table.phone_counts, Counter(p for ps in new.phones for p in ps))
@@ -110,18 +113,20 @@ class LiveIndex:
         new_part = _slice_from(both, n_old)
         codes, new = _key_codes(new_part)
         new = new + n_old
-        lo = np.searchsorted(self.keys, codes, "left")
-        hi = np.searchsorted(self.keys, codes, "right")
+        segments = [(keys, recs, np.searchsorted(keys, codes, "left"), np.searchsorted(keys, codes, "right"))
+                    for keys, recs in ((self.keys, self.recs), self.recent)]
+        held = sum(hi - lo for _k, _r, lo, hi in segments)
         by_code: dict[int, list[int]] = defaultdict(list)
         for c, r in zip(codes.tolist(), new.tolist()):
             by_code[c].append(r)
         pairs = set()
         for k, c in enumerate(codes.tolist()):
             mine = by_code[c]
-            if hi[k] - lo[k] + len(mine) > max_block:
+            if held[k] + len(mine) > max_block:
                 continue
             r = int(new[k])
-            pairs.update((int(x), r) for x in self.recs[lo[k]:hi[k]].tolist())
+            for _keys, recs, lo, hi in segments:
+                pairs.update((int(x), r) for x in recs[lo[k]:hi[k]].tolist())
             pairs.update((x, r) for x in mine if x < r)
         ordered = sorted(pairs)
         return (np.fromiter((p[0] for p in ordered), np.int64, len(ordered)),
@@ -130,9 +135,6 @@ class LiveIndex:
     def resolve_new(self, store: Store, only: list[str] | None = None) -> ResolveResult:
         """Resolve the records new since the index was built (or last grown; of `only`, if given) against it and
         write their canonical ids, those of clusters they merged, and the change feed, in one transaction."""
-        from tessera.resolve.changes import record_changes
-        from tessera.resolve.judgements import active_constraints
-
         res = ResolveResult()
         t0 = time.perf_counter()
         new_ids = self.load_new(store, only)
@@ -140,8 +142,20 @@ class LiveIndex:
         res.seconds["load"] = round(time.perf_counter() - t0, 2)
         if not new_ids:
             return res
-        t1 = time.perf_counter()
         n_old = self.table.n
+        try:
+            return self._resolve_batch(store, new_ids, n_old, res, t0)
+        except BaseException:
+            for name in ("ids",) + _LIST_FIELDS:  # the batch was appended to the table's lists in place
+                del getattr(self.table, name)[n_old:]
+            raise
+
+    def _resolve_batch(self, store: Store, new_ids: list[str], n_old: int, res: ResolveResult,
+                       t0: float) -> ResolveResult:
+        from tessera.resolve.changes import record_changes
+        from tessera.resolve.judgements import active_constraints
+
+        t1 = time.perf_counter()
         both, totals = self.with_batch(new_ids)
         i, j = self.candidates(both, n_old)
         levels = compare.compare(both, i, j)
@@ -205,8 +219,12 @@ class LiveIndex:
               before: dict) -> None:
         """Make the batch part of the index: its table rows, keys, counts and canonical ids."""
         codes, recs = _key_codes(_slice_from(both, n_old))
-        self.keys, self.recs = _merged(self.keys, self.recs, codes, recs + n_old)
+        self.recent = _merged(*self.recent, codes, recs + n_old)
+        if len(self.recent[0]) * 16 > len(self.keys):  # merged in once they are a sixteenth of the rest
+            self.keys, self.recs = _merged(self.keys, self.recs, *self.recent)
+            self.recent = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         both.phone_counts = both.phone_counts.merged()
+        both.key_names = both.key_names.merged()
         self.name_totals = totals
         self.table = both
         self.position.update((eid, n_old + r) for r, eid in enumerate(both.ids[n_old:]))
@@ -228,6 +246,11 @@ class _Sum:
 
     def __getitem__(self, key) -> int:
         return self.base[key] + self.extra[key]
+
+    def get(self, key, default=None):
+        if key in self.base or key in self.extra:
+            return self.base.get(key, 0) + self.extra.get(key, 0)
+        return default
 
     def merged(self) -> Counter:
         """The batch's counts added into the population's (which this then stands for)."""
@@ -278,25 +301,36 @@ _LIST_FIELDS = ("phones", "docs", "tokens", "accounts", "addresses")
 _NAME_FIELDS = ("name_norm", "name_phon", "name_skel", "norm_id", "phon_id", "phon_count")
 
 
-def _concat(a: compare.PersonTable, b: compare.PersonTable) -> compare.PersonTable:
-    """Table a with table b's records after its own (codes must already share one numbering)."""
-    out = dataclasses.replace(a, ids=a.ids + b.ids)
-    for name in _ROW_FIELDS + _NAME_FIELDS:
-        setattr(out, name, np.concatenate([getattr(a, name), getattr(b, name)]))
-    for name in _LIST_FIELDS:
-        setattr(out, name, list(getattr(a, name)) + list(getattr(b, name)))
-    out.name_rec = np.concatenate([a.name_rec, b.name_rec + a.n])
-    out.first_name = np.concatenate([a.first_name, b.first_name + len(a.name_rec)])
-    names = dict(a.key_names or {})
-    for k, v in (b.key_names or {}).items():
-        names[k] = names.get(k, 0) + v
-    out.key_names = names
+def _append(a: compare.PersonTable, b: compare.PersonTable, buffers: dict[str, np.ndarray]) -> compare.PersonTable:
+    """Table a with table b's records after its own (codes must already share one numbering), costing b's size:
+    a's lists grow in place (the caller undoes that if the batch fails) and its arrays are views of buffers with
+    room to spare, written past a's end (a itself does not change)."""
+    out = dataclasses.replace(a)
+    n, names = a.n, len(a.name_rec)
+    for name in ("ids",) + _LIST_FIELDS:
+        getattr(out, name).extend(getattr(b, name))
+    for name in _ROW_FIELDS + _NAME_FIELDS + ("name_rec", "first_name"):
+        shift = n if name == "name_rec" else names if name == "first_name" else 0
+        setattr(out, name, _grown(buffers, name, getattr(a, name), getattr(b, name) + shift if shift else
+                                  getattr(b, name)))
+    out.key_names = _Sum(a.key_names or {}, Counter(b.key_names or {}))
     return out
+
+
+def _grown(buffers: dict[str, np.ndarray], name: str, held: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """held followed by more, as a view of the named buffer (reallocated, doubled, when it has no room)."""
+    buf, end = buffers.get(name), len(held) + len(more)
+    if buf is None or held.base is not buf or len(buf) < end:
+        buf = np.empty(max(2 * end, 1024), dtype=held.dtype if len(held) else more.dtype)
+        buf[:len(held)] = held
+        buffers[name] = buf
+    buf[len(held):end] = more
+    return buf[:end]
 
 
 def _slice_from(table: compare.PersonTable, lo: int) -> SimpleNamespace:
     """Records lo.. of a table, as much of it as blocking reads, numbered from 0."""
-    rows = np.flatnonzero(table.name_rec >= lo)
+    rows = slice(int(table.first_name[lo]), len(table.name_rec)) if lo < table.n else slice(0, 0)
     return SimpleNamespace(
         n=table.n - lo, name_rec=table.name_rec[rows] - lo, name_phon=table.name_phon[rows],
         name_norm=table.name_norm[rows], name_skel=table.name_skel[rows],
