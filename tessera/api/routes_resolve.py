@@ -256,8 +256,9 @@ def without_term_frequencies(pair: dict) -> dict:
     how many companions they share), and so without the total and decision those adjust: the viewer gets the
     weights of the two records."""
     before = round(pair["prior"] + sum(c["weight"] for c in pair["comparisons"]), 2)
-    return {k: v for k, v in pair.items() if k not in ("name_frequency", "adjustments", "context", "total", "decision")} | dict(
-        total_before_adjustments=before, adjustments_withheld=True)
+    counted = ("name_frequency", "adjustments", "context", "total", "decision")
+    return {k: v for k, v in pair.items() if k not in counted} | dict(total_before_adjustments=before,
+                                                                       adjustments_withheld=True)
 
 
 def explained(connection: Connection, user: User, found: dict) -> dict:

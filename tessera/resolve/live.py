@@ -83,8 +83,9 @@ class LiveIndex:
                 chunk = fresh[k:k + NEW_CHUNK]
                 for eid in chunk:
                     self.people[eid] = Entity(eid, "Person", None)
-                for eid, prop, value, agency in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency)
-                                                             .where(s.c.entity_id.in_(chunk), s.c.prop_type != "entity")):
+                rows = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
+                    s.c.entity_id.in_(chunk), s.c.prop_type != "entity")
+                for eid, prop, value, agency in conn.execute(rows):
                     ent = self.people[eid]
                     ent.props[prop].add(value)
                     ent.agencies.add(agency)
