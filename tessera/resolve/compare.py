@@ -58,7 +58,7 @@ class PersonTable:
     accounts: list[set[str]] | None = None   # normalised IBANs / account numbers the record pays from or into
     addresses: list[set[str]] | None = None  # normalised address texts
     key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> distinct phonetic names holding it
-    phone_counts: Counter | None = None  # phone -> records holding it, when the population is wider than the table
+    phone_counts: Counter | None = None  # phone -> records holding it (the warm resolver's: the whole population)
 
     def keys_of(self, kind: str) -> list[set[str]]:
         return keys_of(self, kind)
@@ -169,6 +169,7 @@ def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys
                         np.asarray(skel, dtype=object), norm_id, phon_id, phon_count, first, year, month, day,
                         ylo, yhi, nat, gen, phones, docs, tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
+    table.phone_counts = Counter(p for ps in phones for p in ps)
     table.accounts = [set(a) for a in accounts] if accounts is not None else [set() for _ in range(n)]
     table.addresses = [{a for a in (normalise_address(v) for v in p.get("address", ())) if a} for p in props]
     table.key_names = {}
@@ -280,15 +281,15 @@ def block_keys(t: PersonTable) -> list[tuple[object, int]]:
     for row, r in enumerate(t.name_rec.tolist()):  # the whole written name, whatever the dates say
         if t.name_phon[row]:
             add((("n", t.name_phon[row]), r))
-        # the first letters of each two written tokens: a dropped or doubled letter at the end of both names
-        # ("Arben Hoxhaj", "Arbenn Hoxha") changes every phonetic key but not these
-        heads = sorted({tok[:PREFIX] for tok in t.name_norm[row].split() if len(tok) >= PREFIX})
         y = int(t.year[r])
         if y >= 0:  # consonant skeletons with the birth year: "Filmon" and "Filimon" share flmn
             for sk in set(t.name_skel[row].split()):
                 if len(sk) >= 3:
                     add((("s", sk, y), r))
                     add((("s", sk, y + 1), r))
+        # the first letters of each two written tokens: a dropped or doubled letter at the end of both names
+        # ("Arben Hoxhaj", "Arbenn Hoxha") changes every phonetic key but not these
+        heads = sorted({tok[:PREFIX] for tok in t.name_norm[row].split() if len(tok) >= PREFIX})
         for k, h in enumerate(heads):
             for h2 in heads[k + 1:]:
                 add((("p", h, h2), r))
@@ -381,7 +382,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     ph_count = np.ones(len(i), dtype=np.int64)
     both = np.flatnonzero(both_hold(t.phones, i, j))
     if len(both):
-        counts = t.phone_counts if t.phone_counts is not None else Counter(p for ps in t.phones for p in ps)
+        counts = t.phone_counts
         for k in both.tolist():
             shared = t.phones[i[k]] & t.phones[j[k]]
             ph[k] = 0 if shared else 1

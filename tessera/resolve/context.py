@@ -7,6 +7,7 @@ from collections import defaultdict
 import numpy as np
 from sqlalchemy import select
 
+from tessera.resolve import compare
 from tessera.store import tables
 
 # Event properties that name the people present (FollowTheMoney's Event.involved).
@@ -70,16 +71,18 @@ def context_bonus(shared: np.ndarray, cfg: dict) -> np.ndarray:
     return np.where(shared >= cfg["min_shared"], cfg["weight"], 0.0)
 
 
+def eligible(levels: dict[str, np.ndarray], cfg: dict) -> np.ndarray:
+    """Pairs whose names reach the context's `name_level`: a shared group confirms a spelling, not another
+    given name."""
+    top = compare.LEVELS["name"].index(cfg["name_level"])
+    return (levels["name"] >= 0) & (levels["name"] <= top)
+
+
 def near_pairs(weight: np.ndarray, refused: np.ndarray, levels_of, cfg: dict, threshold: float) -> np.ndarray:
     """Pairs the context could lift over the threshold: short of it by at most the context weight, not refused,
-    with names at least at `name_level` (a shared group confirms a spelling, not another given name) and, if
-    `needs_dob`, a birth date on both sides. `levels_of(k)` gives the comparison levels of pairs k."""
+    and `eligible`. `levels_of(k)` gives the comparison levels of pairs k."""
     near = np.flatnonzero((weight < threshold) & (weight >= threshold - cfg["weight"]) & ~refused)
-    levels = levels_of(near)
-    ok = (levels["name"] >= 0) & (levels["name"] <= cfg["name_level"])
-    if cfg.get("needs_dob"):
-        ok &= levels["dob"] >= 0
-    return near[ok]
+    return near[eligible(levels_of(near), cfg)]
 
 
 def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, near: np.ndarray,

@@ -402,7 +402,6 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     if model.get("context"):
         say("weighing group context")
         cfg = model["context"]
-        cfg = dict(cfg, name_level=compare.LEVELS["name"].index(cfg["name_level"]))
         near = near_pairs(weight, refused, lambda k: compare.compare(table, pi[k], pj[k]), cfg,
                           model["threshold"])
         res.context_joins = context_pass(clusters, rec_index[pi], rec_index[pj], weight, near, group, cfg,

@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import select
 
 from tessera.resolve import compare
-from tessera.resolve.context import GroupContext, context_bonus, event_members
+from tessera.resolve.context import GroupContext, context_bonus, eligible, event_members
 from tessera.resolve.engine import EXACT_KEYS, _norm_key, load_entities, load_model, person_table, refusals
 from tessera.store import tables
 from tessera.store.store import Store
@@ -127,9 +127,8 @@ def _context(shared: int, levels: dict, k: int, entry: dict, model: dict) -> dic
     """The group context of pair k as resolution weighs it: the people seen with both records, the weight
     that earns, and whether it carried the pair over the threshold."""
     cfg = model["context"]
-    eligible = 0 <= levels["name"][k] <= compare.LEVELS["name"].index(cfg["name_level"]) and (
-        not cfg.get("needs_dob") or levels["dob"][k] >= 0)
-    weight = float(context_bonus(np.asarray([shared]), cfg)[0]) if eligible else 0.0
+    counts = eligible({"name": levels["name"][k:k + 1]}, cfg)[0]
+    weight = float(context_bonus(np.asarray([shared]), cfg)[0]) if counts else 0.0
     if entry["decision"] == "no match" and weight and entry["total"] < model["threshold"] <= entry["total"] + weight:
         entry["decision"] = "match (group context)"
     return {"shared_companions": shared, "weight": weight}

@@ -42,7 +42,6 @@ class LiveIndex:
         self.table = self._coded(person_table(self.people, sorted(self.people), self.model))
         self.name_totals = _name_totals(self.table, np.zeros(0, np.int64), len(self.codes["phon"]))
         self.position = {eid: r for r, eid in enumerate(self.table.ids)}
-        self.table.phone_counts = Counter(p for ps in self.table.phones for p in ps)
         self.table.key_names = Counter(self.table.key_names or {})
         self.table.agency_pairs = compare.agency_pair_rates(self.table) if self.table.n else np.zeros((1, 1))
         self.keys, self.recs = _sorted_keys(self.table)  # blocking-key codes, sorted, and their records
@@ -99,7 +98,7 @@ class LiveIndex:
         both = _append(self.table, new, self.buffers)
         totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
         both.phon_count = totals[both.phon_id]
-        both.phone_counts = _Sum(self.table.phone_counts, Counter(p for ps in new.phones for p in ps))
+        both.phone_counts = _Sum(self.table.phone_counts, new.phone_counts)
         k = len(self.codes["agency"])
         pairs = np.zeros((k, k))  # an agency first seen in this batch weighs neutrally
         old = self.table.agency_pairs
