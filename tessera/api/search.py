@@ -84,19 +84,35 @@ _MAX_KEYS = 16  # name keys a search query uses at most (longer queries are cut;
 
 @lru_cache(maxsize=1024)
 def _name_hits(user: User, keys: int):
-    """Statements (id <= :upto) holding every name key :k0 .. :k<keys-1>, with their entity, canonical id and
-    whether the user may see them. Driven by the first key's rows (the longest key: the rarest, as a rule), each
+    """Statements (id <= :upto) holding the key :d0 or :d1 and every name key :k1 .. :k<keys-1>, with their entity,
+    canonical id and whether the user may see them. Driven by the rows of :d0 and :d1 (see _name_plan), each
     probed for the other keys in the (key, statement_id) index."""
     s, e = tables.statements, tables.entities
     first = search_keys.alias("k0")
     query = (select(s.c.entity_id, s.c.value, _canon_col(), _visible(user).label("visible"))
              .select_from(first.join(s, s.c.id == first.c.statement_id).outerjoin(e, e.c.id == s.c.entity_id))
-             .where(first.c.key == bindparam("k0"), first.c.statement_id <= bindparam("upto")))
+             .where(first.c.key.in_([bindparam("d0"), bindparam("d1")]), first.c.statement_id <= bindparam("upto")))
     for i in range(1, keys):
         other = search_keys.alias(f"k{i}")
         query = query.where(select(other.c.statement_id).where(
             other.c.key == bindparam(f"k{i}"), other.c.statement_id == first.c.statement_id).exists())
     return query
+
+
+def _name_plan(key: tuple[str, ...]) -> dict[str, str]:
+    """The index keys a name search reads, as _name_hits' parameters: the keys that drive it (every matching name
+    holds one) and the keys each driving row must also hold.
+
+    One token: its own key drives. Two or more: the pair key of the two longest tokens (the rarest, as a rule;
+    a token alone can be shared by thousands of names, a pair rarely is), and LONG_NAME (names too long to
+    be keyed by pairs); then every token is probed, which the long names need."""
+    if len(key) == 1:
+        drivers = ["n:" + key[0]] * 2
+    else:
+        longest = sorted(key, key=lambda t: (-len(t), t))
+        drivers = [search_index.pair_key(longest[0], longest[1]), search_index.LONG_NAME]
+    probes = sorted({"n:" + t for t in key}, key=lambda k: (-len(k), k))[:_MAX_KEYS - 1] if len(key) > 1 else []
+    return dict(d0=drivers[0], d1=drivers[1]) | {f"k{i}": k for i, k in enumerate(probes, 1)}
 
 
 @lru_cache(maxsize=1024)
@@ -139,9 +155,8 @@ def _matching_entities(connection: Connection, q: str, user: User,
 
     if upto:
         if key:
-            keys = sorted({"n:" + t for t in key}, key=lambda k: (-len(k), k))[:_MAX_KEYS]
-            params = {f"k{i}": k for i, k in enumerate(keys)} | dict(upto=upto)
-            for eid, value, cid, seen in connection.execute(_name_hits(user, len(keys)), params):
+            params = _name_plan(key) | dict(upto=upto)
+            for eid, value, cid, seen in connection.execute(_name_hits(user, len(params) - 2), params):
                 if matches(key, name_key(value)):
                     hit(eid, cid, seen)
         if digits:
@@ -230,24 +245,31 @@ def search(connection: Connection, user: User, q: str, limit: int, offset: int, 
     LongTail when more than `max_tail` statements lie past the search-key index (they would be scanned)."""
     found, hidden = _matching_entities(connection, q, user, max_tail)
     canonical = sorted(set(found.values()))
-    values = _visible_values(connection, user, canonical)
-    results = []
-    for cid in canonical:
-        vals = values.get(cid, [])
-        if not vals:
-            continue
-        schemas = sorted({v.schema for v in vals})
-        props: dict[str, list[dict]] = defaultdict(list)
-        for v in vals:
-            if v.prop_type != "entity":
-                props[v.prop].append(dict(value=v.value, agency=v.agency))
-        results.append(dict(id=cid, caption=_caption(vals), schemas=schemas,
-                            agencies=sorted({v.agency for v in vals}),
-                            names=list(dict.fromkeys(v.value for v in vals if v.prop_type in NAME_TYPES)),
-                            properties=dict(props)))
+    # Only the page's groups are read: a common name can match thousands of entities, and reading the values of
+    # all of them to show twenty cost most of such a search. Every group in `canonical` matched through a
+    # statement the viewer may see, so it has visible values; one that has none by the time they are read (an
+    # entity re-resolved in between) is skipped, and the page filled from the groups after it.
+    results, empty, at = [], 0, offset
+    while len(results) < limit and at < len(canonical):
+        chunk = canonical[at:at + limit - len(results)]
+        at += len(chunk)
+        values = _visible_values(connection, user, chunk)
+        for cid in chunk:
+            vals = values.get(cid)
+            if not vals:
+                empty += 1
+                continue
+            props: dict[str, list[dict]] = defaultdict(list)
+            for v in vals:
+                if v.prop_type != "entity":
+                    props[v.prop].append(dict(value=v.value, agency=v.agency))
+            results.append(dict(id=cid, caption=_caption(vals), schemas=sorted({v.schema for v in vals}),
+                                agencies=sorted({v.agency for v in vals}),
+                                names=list(dict.fromkeys(v.value for v in vals if v.prop_type in NAME_TYPES)),
+                                properties=dict(props)))
     pointers, notices = _pointers(connection, user, hidden, set(found.values()))
-    return dict(query=q, total=len(results), limit=limit, offset=offset,
-                results=results[offset:offset + limit], pointers=pointers, notices=notices)
+    return dict(query=q, total=len(canonical) - empty, limit=limit, offset=offset,
+                results=results, pointers=pointers, notices=notices)
 
 
 def tell_owners(engine, user: User, notices: list[tuple[str, str | None, str]]) -> None:
@@ -269,23 +291,32 @@ def _pointers(connection: Connection, user: User, hidden: dict[str, str],
     # A canonical group with any visible statement was already shown (or its visible part did not match);
     # point only at groups the user sees nothing of.
     shown = _visible_values(connection, user, hidden_canon)
-    s, e, a = tables.statements, tables.entities, tables.agencies
+    pointed = [cid for cid in hidden_canon if not shown.get(cid)]
+    wanted = set(pointed)
+    sources = sorted(eid for eid, cid in hidden.items() if cid in wanted)
+    owners_of: dict[str, list] = defaultdict(list)
+    query = _owners_query()
+    for i in range(0, len(sources), 500):
+        for cid, agency, contact, policy in connection.execute(query, dict(sources=sources[i:i + 500])):
+            owners_of[cid].append((agency, contact, policy))
     pointers: dict[tuple[str, str], dict] = {}
-    for cid in hidden_canon:
-        if shown.get(cid):
-            continue
-        owners = connection.execute(
-            select(s.c.agency, a.c.contact, a.c.hit_policy).distinct()
-            .select_from(s.join(e, e.c.id == s.c.entity_id).outerjoin(a, a.c.code == s.c.agency))
-            .where(or_(e.c.canonical_id == cid, e.c.id == cid))
-            .where(s.c.entity_id.in_(sorted(k for k, v in hidden.items() if v == cid)))).all()
-        for agency, contact, policy in owners:
+    for cid in pointed:
+        for agency, contact, policy in sorted(set(owners_of.get(cid, ())), key=lambda o: o[0] or ""):
             notices.append((agency, policy, cid))  # open or silent: the owner is told
             if (policy or "open") != "open":
                 continue
             pointers[(agency, cid)] = dict(agency=agency, contact=contact, reference=pointer_reference(cid),
                                            canonical_id=cid)
     return sorted(pointers.values(), key=lambda p: (p["agency"], p["reference"])), notices
+
+
+@cache
+def _owners_query():
+    """Canonical id and owning agency (contact, hit policy) of the statements of the source entities :sources."""
+    s, e, a = tables.statements, tables.entities, tables.agencies
+    return (select(_canon_col(), s.c.agency, a.c.contact, a.c.hit_policy).distinct()
+            .select_from(s.join(e, e.c.id == s.c.entity_id).outerjoin(a, a.c.code == s.c.agency))
+            .where(s.c.entity_id.in_(bindparam("sources", expanding=True))))
 
 
 @lru_cache(maxsize=1024)

@@ -1,8 +1,12 @@
 """The search-key index: name tokens and identifier spellings of statements, caught up from the statements.
 
 Search used to read every name statement and key it in Python; at a million entities that is seconds per
-query. This index holds, per statement, the keys search compares ("n:" + each token of search.name_key for
-names; "v:" + the value and, for identifier types, "c:" + the value compacted, for values with a digit).
+query. This index holds, per statement, the keys search compares: for names, "n:" + each token of
+search.name_key and "p:" + each pair of those tokens (a name of more than PAIR_TOKENS tokens gets LONG_NAME
+instead of its pairs); for values with a digit, "v:" + the value and, for identifier types, "c:" + the value
+compacted. Name tokens are sound skeletons, so one token alone can be shared by thousands of names (at 1M
+people a skeleton such as "mn" is); a pair of them is rare, and a search of two or more tokens is driven
+by a pair key, reading about as many rows as it has hits.
 Statements are append-only, so the index only has to catch up: `refresh(store)` keys every statement past
 the state row's `statement_id`, in chunks, each its own transaction. Search reads the index for statements
 up to that id and scans only the newer tail, so results never depend on whether the index is current.
@@ -20,6 +24,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable
+from itertools import combinations
 from pathlib import Path
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -27,10 +32,12 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from tessera.api.tables import search_index_state, search_keys
 from tessera.store import tables
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 CHUNK = 50_000
 NAME_TYPES = ("name",)
 IDENTIFIER_TYPES = ("identifier", "iban", "email")
+PAIR_TOKENS = 12            # names with more tokens than this are keyed LONG_NAME instead of by every pair
+LONG_NAME = "x:long-name"
 TAIL_REFRESH = 5_000        # search starts a background refresh when this many statements are not indexed
 CHECK_EVERY = 2.0           # ... looking at most this often (seconds)
 
@@ -59,10 +66,21 @@ def compact(value: str) -> str:
     return value.replace(" ", "").replace("-", "").replace(".", "").upper()
 
 
+def pair_key(a: str, b: str) -> str:
+    """The key of two name tokens of one name, in either order (tokens never hold a space)."""
+    return f"p:{a} {b}" if a <= b else f"p:{b} {a}"
+
+
 def keys_of(prop_type: str, value: str) -> set[str]:
     from tessera.api.search import name_key
     if prop_type in NAME_TYPES:
-        return {"n:" + t for t in name_key(value)}
+        tokens = name_key(value)
+        out = {"n:" + t for t in tokens}
+        if len(tokens) > PAIR_TOKENS:
+            out.add(LONG_NAME)
+        else:
+            out.update(pair_key(a, b) for a, b in combinations(tokens, 2))
+        return out
     if prop_type == "entity" or not any(ch.isdigit() for ch in value):
         return set()  # a query with a digit only ever matches values with one
     out = {"v:" + value}
