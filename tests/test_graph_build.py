@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from tessera.access.policy import User
 from tessera.demo import run_demo
 from tessera.graph.build import all_statements, build, statement_visibility, update_from_batch
-from tessera.graph.evaluate import adjusted_rand_index, evaluate_networks
+from tessera.graph.evaluate import adjusted_rand_index, error_pairs, evaluate_networks
 from tessera.graph.index import LINK_TYPES, EdgeFilter, GraphIndex
 from tessera.graph.queries import follow_money, money_flows, neighbourhood
 from tessera.store import tables
@@ -133,3 +133,25 @@ def test_adjusted_rand_index_on_hand_examples():
     assert adjusted_rand_index([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]) == pytest.approx(0.8 / 3.3)
     assert adjusted_rand_index([0, 0, 1, 1], [0, 0, 1, 2]) == pytest.approx(4 / 7)
     assert adjusted_rand_index([0, 0, 1, 1], [0, 1, 0, 1]) == pytest.approx(-0.5)
+
+
+def test_error_pairs_say_why_members_are_apart_or_together():
+    # network A: a1 a2 linked and found together, a3 in another component, a4 unlinked;
+    # network B: b1 b2 in one component split by detection, b3 (also in A) found with a1 a2
+    truth = ["A", "A", "A", "A", "B", "B", "B"]
+    found = ["x", "x", "y", "alone", "u", "v", "x"]
+    component = [1, 1, 2, None, 3, 3, 1]
+    nets = [frozenset("A")] * 4 + [frozenset("B"), frozenset("B"), frozenset("AB")]
+    e = error_pairs(truth, found, component, nets)
+    assert e["same_network"] == 6 + 3
+    assert e["found_together"] == 1
+    assert e["apart_unlinked"] == 3  # a4 with a1, a2, a3
+    assert e["apart_unconnected"] == 2 + 2  # a3 with a1, a2; b3 with b1, b2
+    assert e["apart_by_detection"] == 1  # b1 b2
+    assert e["together_overlapping"] == 2  # b3 with a1, a2: b3 works for A too
+    assert e["together_other"] == 0
+    # cut along components the truth gives {a1 a2} {a3} {a4} {b1 b2} {b3}: the best any detection can do here
+    assert e["ari_bound"] == pytest.approx(adjusted_rand_index(truth, [0, 0, 1, 2, 3, 3, 4]), abs=1e-4)
+    assert e["ari_bound"] < 1.0
+    # a pair of different networks with no member in common counts as `together_other`
+    assert error_pairs(["A", "B"], ["x", "x"], [1, 1], [frozenset("A"), frozenset("B")])["together_other"] == 1

@@ -39,6 +39,46 @@ def adjusted_rand_index(truth: Sequence[Hashable], predicted: Sequence[Hashable]
     return (index - expected) / (best - expected)
 
 
+def _pairs(labels) -> int:
+    return sum(comb(c, 2) for c in Counter(labels).values())
+
+
+def error_pairs(truth: Sequence[Hashable], predicted: Sequence[Hashable], component: Sequence[Hashable | None],
+                networks: Sequence[frozenset] | None = None) -> dict:
+    """Where pairs of members go wrong, and the best ARI any partition of this graph could reach.
+
+    `component` is each item's connected component in the graph networks are found on (None: no link at all);
+    `networks` the set of true networks of each item (a member may work for several). Pairs of one network are
+    apart because one of them has no link (`apart_unlinked`), because no path joins them (`apart_unconnected`),
+    or because detection split a connected group (`apart_by_detection`); pairs of different networks are together
+    where the two share a network through a member of several (`together_overlapping`) or not (`together_other`).
+    `ari_bound` is the ARI of the truth cut along components: no detection on this graph can do better."""
+    n = len(truth)
+    linked = [i for i in range(n) if component[i] is not None]
+    same = _pairs(truth)
+    same_linked = _pairs(truth[i] for i in linked)
+    same_connected = _pairs((truth[i], component[i]) for i in linked)
+    agreed = _pairs(zip(truth, predicted))
+    together = _pairs(predicted)
+    overlapping = 0
+    if networks is not None:
+        groups: dict[Hashable, list[int]] = defaultdict(list)
+        for i, p in enumerate(predicted):
+            groups[p].append(i)
+        for members in groups.values():
+            for x, i in enumerate(members):
+                for j in members[x + 1:]:
+                    if truth[i] != truth[j] and networks[i] & networks[j]:
+                        overlapping += 1
+    cut = [(t, component[i] if component[i] is not None else ("alone", i)) for i, t in enumerate(truth)]
+    return {
+        "same_network": same, "found_together": agreed, "apart_unlinked": same - same_linked,
+        "apart_unconnected": same_linked - same_connected, "apart_by_detection": same_connected - agreed,
+        "together_overlapping": overlapping, "together_other": together - agreed - overlapping,
+        "ari_bound": round(adjusted_rand_index(truth, cut), 4),
+    }
+
+
 def top_by_pagerank(ix: GraphIndex, members: list[str], k: int = 5, flt: EdgeFilter | None = None) -> list[str]:
     """The k members with the highest PageRank inside the subgraph the members induce."""
     g = ix.filtered_graph(flt)
@@ -117,11 +157,14 @@ def score_networks(ix: GraphIndex, person_of: dict[str, str], people: dict[str, 
                    flt: EdgeFilter | None = None, top: int = 5, seed: int = 1) -> dict:
     """evaluate_networks once canonical entities are mapped to true people (`person_of`)."""
 
-    def network_of(pid: str) -> str | None:
+    def networks_of(pid: str) -> list[str]:
         p = people.get(pid)
         if not p or not p.get("network") or p.get("role") not in MEMBER_ROLES:
-            return None  # migrants, and pilots (migrants who steer), are the networks' clients, not members
-        return p["network"].split(";")[0]
+            return []  # migrants, and pilots (migrants who steer), are the networks' clients, not members
+        return p["network"].split(";")
+
+    def network_of(pid: str) -> str | None:  # a member of several networks counts for the first
+        return next(iter(networks_of(pid)), None)
 
     found = sorted(c for c, p in person_of.items() if network_of(p) and c in ix)
     comms = communities(ix, flt, seed=seed)
@@ -132,6 +175,11 @@ def score_networks(ix: GraphIndex, person_of: dict[str, str], people: dict[str, 
     ari = adjusted_rand_index(truth_labels, pred_labels)
     linked = [i for i, c in enumerate(found) if g.degree(ix.node(c)) > 0]
     ari_linked = adjusted_rand_index([truth_labels[i] for i in linked], [pred_labels[i] for i in linked])
+    parts = nk.components.ConnectedComponents(g)
+    parts.run()
+    part = parts.getPartition()
+    component = [part[ix.node(c)] if g.degree(ix.node(c)) > 0 else None for c in found]
+    errors = error_pairs(truth_labels, pred_labels, component, [frozenset(networks_of(person_of[c])) for c in found])
 
     members_by_network: dict[str, list[str]] = defaultdict(list)
     for c, t in zip(found, truth_labels):
@@ -159,6 +207,8 @@ def score_networks(ix: GraphIndex, person_of: dict[str, str], people: dict[str, 
         "networks": len(networks), "networks_with_members_found": len(members_by_network),
         "communities": len(comms), "communities_holding_smugglers": len(set(pred_labels)),
         "ari": round(ari, 4), "members_linked": len(linked), "ari_linked": round(ari_linked, 4),
+        "ari_bound": errors.pop("ari_bound"), "members_in_several_networks":
+            sum(1 for c in found if len(networks_of(person_of[c])) > 1), "pairs": errors,
         "organiser_judged": judged, "organiser_in_top": hits,
         "organiser_share": round(hits / judged, 4) if judged else None, "top": top, "per_network": details,
     }
