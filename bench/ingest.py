@@ -1,6 +1,11 @@
 """Benchmark intake: a generated CSV (six properties a row) into SQLite and PostgreSQL; statements/s and peak RSS.
 
     .venv/bin/python bench/ingest.py [--rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--rounds 3] [--baseline DIR]
+
+With --baseline DIR (an earlier tessera package: `git archive REV tessera | tar -x -C DIR`) each round loads
+every backend with that code and with this one in turn, so that before and after meet the same load on
+the machine; medians over the rounds are reported.
 
 Each backend runs in its own process so that peak RSS is that ingest's alone. Besides wall-clock time
 it records CPU seconds: Tessera's (the ingest process and its mapping child) and, on PostgreSQL, the
@@ -15,12 +20,14 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -149,55 +156,97 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="admin URL of a PostgreSQL server ('' to skip)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="which stores to load, in this order")
+    parser.add_argument("--rounds", type=int, default=1, help="loads of each backend (and code); medians reported")
+    parser.add_argument("--baseline", default="",
+                        help="a directory holding an earlier tessera package (git archive REV tessera | tar -x -C DIR), "
+                             "loaded in turn with this one, for a before/after comparison in one run")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ingest.json"))
     args = parser.parse_args()
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        return
     work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
     csv_path, mapping_path = work / "people.csv", work / "mapping.yml"
     started = time.perf_counter()
     write_csv(csv_path, args.rows)
     mapping_path.write_text(MAPPING)
-    console = Console(width=170)
+    console = Console(width=190)
     console.print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:,.0f} MB) in "
                   f"{time.perf_counter() - started:.1f} s")
-    wanted = args.backends.split(",")
-    targets = {"sqlite": f"sqlite:///{work / 'bench.db'}"} if "sqlite" in wanted else {}
-    pg_db = None
-    if args.pg and "postgresql" in wanted:
-        import psycopg
-
-        pg_db = f"tessera_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.pg.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{pg_db}"')
-        targets["postgresql"] = args.pg.rsplit("/", 1)[0] + "/" + pg_db
-    results = {}
+    backends = [b for b in args.backends.split(",") if b != "postgresql" or args.pg]
+    codes = {"this": None} | ({"baseline": str(Path(args.baseline).resolve())} if args.baseline else {})
+    runs: dict[tuple[str, str], list[dict]] = {(b, c): [] for b in backends for c in codes}
+    loads = []
     try:
-        for name, url in targets.items():
-            proc = subprocess.run([sys.executable, __file__, "--child-run", url, str(csv_path), str(mapping_path)],
-                                  capture_output=True, text=True, check=True)
-            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        for round_no in range(args.rounds):
+            order = list(codes) if round_no % 2 == 0 else list(reversed(codes))   # neither always goes first
+            for backend in backends:
+                for code in order:
+                    with _fresh_store(backend, work, args.pg) as url:
+                        env = os.environ | ({"PYTHONPATH": codes[code]} if codes[code] else {})
+                        proc = subprocess.run([sys.executable, __file__, "--child-run", url, str(csv_path),
+                                               str(mapping_path)], capture_output=True, text=True, check=True, env=env)
+                    run = json.loads(proc.stdout.strip().splitlines()[-1])
+                    run["statements_per_s"] = run["statements"] / run["seconds"]
+                    run["load_average"] = os.getloadavg()[0]
+                    runs[backend, code].append(run)
+                    loads.append(run["load_average"])
+                    console.print(f"round {round_no + 1}: {backend:10s} {code:8s} {run['seconds']:6.1f} s "
+                                  f"{run['statements_per_s']:>9,.0f} statements/s, load average {run['load_average']:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if pg_db:
-            with psycopg.connect(args.pg.replace("+psycopg", ""), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
-    table = Table("store", "rows", "statements", "seconds", "statements/s", "CPU s (tessera)", "CPU s (server)",
-                  "peak RSS", "peak PSS", "target", title=f"Tessera intake, {args.rows:,} rows x 6 properties")
+    table = Table("store", "code", "runs", "statements", "seconds", "statements/s", "CPU s (tessera)",
+                  "CPU s (server)", "peak RSS", "peak PSS", "target",
+                  title=f"Tessera intake, {args.rows:,} rows x 6 properties (medians; statements/s min-max)")
     targets_per_s = {"sqlite": 100_000, "postgresql": 200_000}
-    for name, r in results.items():
-        r["statements_per_s"] = r["statements"] / r["seconds"]
-        table.add_row(name, f"{r['records']:,}", f"{r['statements']:,}", f"{r['seconds']:.1f}",
-                      f"{r['statements_per_s']:,.0f}", f"{r['cpu_seconds']:.1f}",
+    results = {}
+    for (backend, code), done in runs.items():
+        if not done:
+            continue
+        r = {key: _median([d[key] for d in done]) for key in
+             ("statements", "records", "seconds", "statements_per_s", "cpu_seconds", "server_cpu_seconds")}
+        r |= {"peak_rss": max(d["peak_rss"] for d in done), "peak_pss": max(d["peak_pss"] for d in done),
+              "runs": done}
+        results[backend if code == "this" else f"{backend} ({code})"] = r
+        rates = [d["statements_per_s"] for d in done]
+        table.add_row(backend, code, str(len(done)), f"{r['statements']:,.0f}", f"{r['seconds']:.1f}",
+                      f"{r['statements_per_s']:,.0f} ({min(rates):,.0f}-{max(rates):,.0f})", f"{r['cpu_seconds']:.1f}",
                       "-" if r["server_cpu_seconds"] is None else f"{r['server_cpu_seconds']:.1f}",
                       f"{r['peak_rss'] / 2**20:,.0f} MiB", f"{r['peak_pss'] / 2**20:,.0f} MiB",
-                      f">= {targets_per_s[name]:,}/s, < 1 GiB")
+                      f">= {targets_per_s[backend]:,}/s, < 1 GiB")
     console.print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    load = os.getloadavg()
-    console.print(f"load average at the end: {load[0]:.2f} (2 cores; above ~1 means other work shared them)")
-    Path(args.out).write_text(json.dumps({"rows": args.rows, "load_average": load, "results": results}, indent=2))
+    console.print(f"load average after each load: {min(loads):.2f}-{max(loads):.2f} "
+                  "(2 cores; above ~1 means other work shared them)")
+    Path(args.out).write_text(json.dumps({"rows": args.rows, "rounds": args.rounds, "load_average": os.getloadavg(),
+                                          "results": results}, indent=2))
     console.print(f"wrote {args.out}")
+
+
+def _median(values: list):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+@contextmanager
+def _fresh_store(backend: str, work: Path, pg_admin: str):
+    """The URL of an empty store on a backend, removed afterwards."""
+    if backend == "sqlite":
+        path = work / f"bench-{uuid.uuid4().hex[:8]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for leftover in work.glob(path.name + "*"):
+                leftover.unlink()
+        return
+    import psycopg
+
+    admin = pg_admin.replace("+psycopg", "")
+    name = f"tessera_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def test_sigkill_mid_batch_leaves_the_store_whole_and_a_rerun_completes(store_ur
     earlier = write(tmp_path / "earlier.csv", HEADER_LINE + "E1,Earlier Person,01/01/1980,,,\n")
     ingest_file(store, earlier, "UKPOL", mapping_file(tmp_path))
     before = (count(store, tables.batches), count(store, tables.statements), count(store, tables.entities))
+    schema = indexes_and_keys(store)
     rows = "".join(f"N{i},Person {i},01/01/1990,07700 9{i % 100000:05d},Iraq,\n" for i in range(30_000))
     big = write(tmp_path / "big.csv", HEADER_LINE + rows)
     mapping = mapping_file(tmp_path)
@@ -58,14 +59,21 @@ def test_sigkill_mid_batch_leaves_the_store_whole_and_a_rerun_completes(store_ur
     store.close()
     store = Store.open(store_url)
     assert (count(store, tables.batches), count(store, tables.statements), count(store, tables.entities)) == before
-    assert index_names(store) >= {ix.name for t in (tables.statements, tables.entities) for ix in t.indexes}
+    assert indexes_and_keys(store) == schema
     result = ingest_file(store, big, "UKPOL", mapping)
     assert not result.already_ingested and result.statements == 120_000
     assert count(store, tables.statements) == before[1] + 120_000
-    assert index_names(store) >= {ix.name for t in (tables.statements, tables.entities) for ix in t.indexes}
+    assert indexes_and_keys(store) == schema
     store.close()
 
 
-def index_names(store) -> set[str]:
+def indexes_and_keys(store) -> dict[str, tuple]:
+    """Each bulk-loaded table's indexes (name, columns, unique), primary key and foreign keys."""
     with store.engine.connect() as conn:
-        return {ix["name"] for table in ("statements", "entities") for ix in inspect(conn).get_indexes(table)}
+        ins = inspect(conn)
+        return {table: (sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"]))
+                               for ix in ins.get_indexes(table)),
+                        ins.get_pk_constraint(table)["constrained_columns"],
+                        sorted((tuple(fk["constrained_columns"]), fk["referred_table"], fk["options"].get("ondelete"))
+                               for fk in ins.get_foreign_keys(table)))
+                for table in ("statements", "entities")}

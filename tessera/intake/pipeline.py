@@ -406,10 +406,10 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
         else:
             chunks = in_child_processes([mapped_blocks(reader, context, w, workers) for w in range(workers)])
         entity_hashes: set[int] = set()   # 64-bit hashes: a count off by one in ~1e-8 loads, for half the memory
-        with store.bulk_load(conn, expected_statements=size // BYTES_PER_STATEMENT):
+        with store.bulk_load(conn, expected_statements=size // BYTES_PER_STATEMENT) as load:
             for chunk in _refusing_unreadable(chunks):
                 store.copy_statements(conn, chunk.statements)
-                store.add_entities(conn, chunk.entities)
+                load.add_entities(chunk.entities)
                 if chunk.quarantine:
                     conn.execute(insert(tables.quarantine), chunk.quarantine)
                 result.records += chunk.records

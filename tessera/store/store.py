@@ -17,6 +17,7 @@ DEFAULT_PATH = Path("tessera.db")
 MIGRATIONS = Path(__file__).parent / "migrations"
 BULK_TABLES = ("statements", "entities")   # what a batch fills; a big first load rebuilds their indexes
 REBUILD_MIN = 200_000  # statements in a batch before its load may rebuild indexes instead of updating them
+INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem while a bulk load builds its indexes again
 
 STATEMENT_COLUMNS = ("batch_id", "entity_id", "schema", "prop", "prop_type", "value", "original", "warning",
                      "record_no", "agency", "classification", "caveat", "release_to", "grading")
@@ -255,17 +256,17 @@ class Store:
         return connection.execute(select(func.max(tables.statements.c.id))).scalar() or 0
 
     @contextmanager
-    def bulk_load(self, connection: Connection, expected_statements: int = 0):
-        """Settings for one large batch, inside the caller's transaction.
+    def bulk_load(self, connection: Connection, expected_statements: int = 0) -> Iterator[BulkLoad]:
+        """Settings for one large batch, inside the caller's transaction; yields a BulkLoad for its entities.
 
         When the batch is expected to hold at least REBUILD_MIN statements and at least as many as the
-        store already has, the secondary indexes of the statements and entities tables (and on PostgreSQL
-        their foreign keys, whose per-row checks cost more than the rows themselves) are dropped and made
-        again, exactly as the catalogue defined them, once at the end: a sort instead of millions of
-        random inserts.
+        store already has, the indexes of the statements and entities tables (on PostgreSQL also their
+        primary and foreign keys, whose per-row upkeep costs more than the rows themselves) are dropped
+        and made again, exactly as the catalogue defined them, once at the end: a sort instead of
+        millions of random inserts.
         Being DDL in the same transaction, a batch that fails or is killed leaves them as they were.
-        On PostgreSQL the drop locks the table against readers until the batch commits, which is why
-        only a load that at least doubles the store does it.
+        On PostgreSQL the drop locks the tables against readers and writers until the batch commits, which
+        is why only a load that at least doubles the store does it.
         On SQLite the page cache grows to 256 MB so that indexes stay in memory past 1M rows.
         """
         rebuild: list[tuple[str, str]] = []
@@ -277,9 +278,11 @@ class Store:
         if self.dialect == "sqlite":
             raw.execute("PRAGMA cache_size=-262144")
         try:
-            yield
+            load = BulkLoad(self, connection, locked=bool(rebuild))
+            yield load
+            load.finish()
             if rebuild and self.dialect == "postgresql":
-                connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
             for _drop, create in reversed(rebuild):
                 connection.exec_driver_sql(create)
         finally:
@@ -287,8 +290,8 @@ class Store:
                 raw.execute("PRAGMA cache_size=-65536")
 
     def _statement_ddl(self, connection: Connection) -> list[tuple[str, str]]:
-        """(drop, create) statements for the secondary indexes and foreign keys of the tables a batch fills
-        (statements and entities)."""
+        """(drop, create) statements for the indexes and keys of the tables a batch fills (statements and
+        entities): foreign keys first, then a primary key no other table refers to, then the other indexes."""
         ddl = []
         for table in BULK_TABLES:
             if self.dialect == "sqlite":
@@ -300,12 +303,17 @@ class Store:
                 keys = connection.exec_driver_sql(
                     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                     "WHERE conrelid = %s::regclass AND contype = 'f'", (table,)).all()
+                primary = connection.exec_driver_sql(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint c "
+                    "WHERE conrelid = %s::regclass AND contype = 'p' "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.confrelid = c.conrelid)", (table,)).all()
                 indexes = connection.exec_driver_sql(
                     "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
                     "WHERE x.indrelid = %s::regclass "
                     "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)", (table,)).all()
                 ddl += ([(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"',
-                          f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}') for name, definition in keys]
+                          f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+                         for name, definition in keys + primary]
                         + [(f'DROP INDEX "{name}"', definition) for name, definition in indexes])
         return ddl
 
@@ -391,6 +399,58 @@ class Store:
 
 
 ENTITY_COLUMNS = ("id", "schema", "agency", "batch_id", "record_no")
+
+
+class BulkLoad:
+    """The source entities of one bulk load (Store.bulk_load).
+
+    On PostgreSQL they are copied into a temporary table as they come and added to `entities` once, at
+    the end, in key order: inserting a million random keys into the primary key one chunk at a time costs
+    several times more than one sorted pass. An entity met more than once keeps its first sighting (the
+    lowest record number), as Store.add_entities does. With `locked` the load holds the tables
+    exclusively and has dropped the primary key, so new entities are found by an anti-join.
+    Elsewhere entities are added at once.
+    """
+
+    def __init__(self, store: Store, connection: Connection, locked: bool = False):
+        self.store, self.connection, self.locked = store, connection, locked
+        self.staged = False
+
+    def add_entities(self, rows: Iterable[dict | tuple] | bytes) -> None:
+        """Entity rows as Store.add_entities takes them."""
+        if self.store.dialect != "postgresql":
+            self.store.add_entities(self.connection, rows)
+            return
+        data = rows if isinstance(rows, bytes) else self.store.prepare_entities(list(rows))
+        if not data:
+            return
+        raw = self.connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            if not self.staged:
+                # COLLATE "C": the final sort compares bytes (the order the primary key is filled in matters
+                # only for speed)
+                cursor.execute('CREATE TEMP TABLE staged_entities (id text COLLATE "C", schema text, agency text, '
+                               "batch_id int, record_no int) ON COMMIT DROP")
+                self.staged = True
+            with cursor.copy("COPY staged_entities FROM STDIN") as copy:
+                copy.write(data)
+
+    def finish(self) -> None:
+        """Add the staged entities; ones already stored keep their first sighting."""
+        if not self.staged:
+            return
+        new = "NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = n.id)" if self.locked else "true"
+        conflict = "" if self.locked else " ON CONFLICT (id) DO NOTHING"
+        raw = self.connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            # ctid: rows of one record number in the order they were copied
+            cursor.execute("INSERT INTO entities (id, schema, agency, batch_id, record_no) "
+                           "SELECT DISTINCT ON (n.id) n.id, n.schema, n.agency, n.batch_id, n.record_no "
+                           f"FROM staged_entities n WHERE {new} ORDER BY n.id, n.record_no, n.ctid{conflict}")
+            cursor.execute("DROP TABLE staged_entities")
+            cursor.execute("RESET work_mem")
+        self.staged = False
 
 
 def _entity_tuple(row: dict | tuple) -> tuple:
