@@ -232,9 +232,9 @@ def test_a_search_run_in_a_worker_thread_answers_as_one_run_on_the_event_loop(cl
     threaded_calls = []
     real = searching.search
 
-    def spy(connection, user, q, limit, offset, max_tail=None):
+    def spy(connection, user, q, limit, offset, max_tail=None, max_rows=None):
         threaded_calls.append(max_tail)
-        return real(connection, user, q, limit, offset, max_tail)
+        return real(connection, user, q, limit, offset, max_tail, max_rows)
 
     monkeypatch.setattr(searching, "search", spy)
     monkeypatch.setattr(routes_core, "INLINE_TAIL", -1)  # every search has a tail longer than this

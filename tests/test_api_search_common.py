@@ -115,6 +115,27 @@ def test_a_common_name_shows_a_viewer_only_what_they_are_cleared_for_and_points_
         assert all(set(x) == {"agency", "contact", "reference"} for x in p["pointers"])
 
 
+def test_a_search_of_a_common_part_runs_in_a_worker_thread_with_the_same_answer(client, world, monkeypatch):
+    from tessera.api import routes_core
+
+    search_index.refresh(world.store)  # the candidates counted are the index's
+    inline = [ask(client, world, who, "Tesfaye", limit=50) for who in ("alice", "olly")]
+    calls = []
+    real = searching.search
+
+    def spy(connection, user, q, limit, offset, max_tail=None, max_rows=None):
+        calls.append(max_rows)
+        return real(connection, user, q, limit, offset, max_tail, max_rows)
+
+    monkeypatch.setattr(searching, "search", spy)
+    monkeypatch.setattr(routes_core, "INLINE_ROWS", 5)
+    assert [ask(client, world, who, "Tesfaye", limit=50) for who in ("alice", "olly")] == inline
+    assert calls == [5, None, 5, None]  # refused inline (30 candidates), then run in a thread without a bound
+    calls.clear()
+    assert names_in(ask(client, world, "olly", "Dawit Tesfaye")) == ["Dawit Tesfaye"]
+    assert calls == [5]  # one candidate: answered inline
+
+
 def test_the_index_keys_each_pair_of_a_name_and_marks_names_too_long_for_pairs():
     keys = search_index.keys_of("name", "Dawit Tesfaye")
     dawit, tesfaye = name_key("Dawit")[0], name_key("Tesfaye")[0]

@@ -3,8 +3,9 @@
 Search and profile are the hot paths, so they are `async def` and read on the event loop: each is a few
 indexed queries of a millisecond or so, cheaper run in place than handed to a worker thread and back. What
 may take longer goes to a worker thread: a search when many statements are not yet in the search-key index
-(it would scan them), and the writes -- notices to the owners of what a search met, and the audit entries,
-which are committed (group commit) before the response is sent.
+(it would scan them) or when the index gives it many candidates (a common name part alone), and the writes --
+notices to the owners of what a search met, and the audit entries, which are committed (group commit) before
+the response is sent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tessera.api.deps import PREFIX, Problem, PurposeDep, UserDep, audit_item, r
 router = APIRouter(prefix=PREFIX)
 
 INLINE_TAIL = 2_000  # a search scanning more statements past the index than this runs in a worker thread
+INLINE_ROWS = 1_000  # ... and so does one given more candidate statements than this by the index
 
 
 @router.get("/me", summary="The caller's identity and clearance")
@@ -29,9 +31,10 @@ def me(request: Request, user: UserDep) -> dict:
                 nationality=user.citizenship, roles=list(user.roles))
 
 
-def _search(store, user, q: str, limit: int, offset: int, max_tail: int | None = None) -> dict:
+def _search(store, user, q: str, limit: int, offset: int, max_tail: int | None = None,
+            max_rows: int | None = None) -> dict:
     with store.engine.connect() as connection:
-        return searching.search(connection, user, q, limit, offset, max_tail)
+        return searching.search(connection, user, q, limit, offset, max_tail, max_rows)
 
 
 def _told_and_audited(store, user, notices: list, entries: list[dict]) -> None:
@@ -46,8 +49,8 @@ async def search(request: Request, user: UserDep,
                  offset: Annotated[int, Query(ge=0)] = 0, purpose: PurposeDep = None) -> dict:
     store = store_of(request)
     try:
-        result = _search(store, user, q, limit, offset, max_tail=INLINE_TAIL)
-    except searching.LongTail:
+        result = _search(store, user, q, limit, offset, max_tail=INLINE_TAIL, max_rows=INLINE_ROWS)
+    except searching.Heavy:
         result = await run_in_threadpool(_search, store, user, q, limit, offset)
     entries = []
     for pointer in result["pointers"]:

@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from tessera.access.deconfliction import searched as tell_owner
-from tessera.access.policy import User, visible_clause
+from tessera.access.policy import User, decide, visible_clause
 from tessera.api import search_index
 from tessera.api.tables import search_keys
 from tessera.intake.normalise import phone
@@ -77,19 +77,31 @@ def _canon_col():
     return func.coalesce(e.c.canonical_id, e.c.id)
 
 
+def _marking_cols():
+    s = tables.statements
+    return s.c.agency, s.c.classification, s.c.caveat, s.c.release_to, s.c.grading
+
+
+@lru_cache(maxsize=65_536)
+def _admits(user: User, agency: str, classification: str, caveat: str | None, release_to: str | None,
+            grading: str | None) -> bool:
+    """The policy's Python form for one owner and marking (a store holds few distinct ones: each is decided once)."""
+    return decide(user, agency, classification, caveat, release_to, grading).allowed
+
+
 # The hot queries are built once (per viewer where the policy's clause is in them) with bound parameters:
 # building a statement and computing SQLAlchemy's cache key of the policy's clause cost more than running it.
 _MAX_KEYS = 16  # name keys a search query uses at most (longer queries are cut; every hit is still checked)
 
 
-@lru_cache(maxsize=1024)
-def _name_hits(user: User, keys: int):
+@cache
+def _name_hits(keys: int):
     """Statements (id <= :upto) holding the key :d0 or :d1 and every name key :k1 .. :k<keys-1>, with their entity,
-    canonical id and whether the user may see them. Driven by the rows of :d0 and :d1 (see _name_plan), each
+    canonical id and owner and marking (_marking_cols). Driven by the rows of :d0 and :d1 (see _name_plan), each
     probed for the other keys in the (key, statement_id) index."""
     s, e = tables.statements, tables.entities
     first = search_keys.alias("k0")
-    query = (select(s.c.entity_id, s.c.value, _canon_col(), _visible(user).label("visible"))
+    query = (select(s.c.entity_id, s.c.value, _canon_col(), *_marking_cols())
              .select_from(first.join(s, s.c.id == first.c.statement_id).outerjoin(e, e.c.id == s.c.entity_id))
              .where(first.c.key.in_([bindparam("d0"), bindparam("d1")]), first.c.statement_id <= bindparam("upto")))
     for i in range(1, keys):
@@ -115,25 +127,43 @@ def _name_plan(key: tuple[str, ...]) -> dict[str, str]:
     return dict(d0=drivers[0], d1=drivers[1]) | {f"k{i}": k for i, k in enumerate(probes, 1)}
 
 
-@lru_cache(maxsize=1024)
-def _identifier_hits(user: User):
+@cache
+def _identifier_hits():
     """Statements (id <= :upto) holding any of the identifier keys :keys, as _name_hits."""
     s, e, k = tables.statements, tables.entities, search_keys
-    return (select(s.c.entity_id, s.c.value, _canon_col(), _visible(user).label("visible"))
+    return (select(s.c.entity_id, s.c.value, _canon_col(), *_marking_cols())
             .select_from(k.join(s, s.c.id == k.c.statement_id).outerjoin(e, e.c.id == s.c.entity_id))
             .where(k.c.key.in_(bindparam("keys", expanding=True)), k.c.statement_id <= bindparam("upto")))
 
 
-def _matching_entities(connection: Connection, q: str, user: User,
-                       max_tail: int | None = None) -> tuple[dict[str, str], dict[str, str]]:
+def _bounded(result, max_rows: int | None):
+    """The rows of a result, raising ManyHits (and closing it) past `max_rows` of them."""
+    if max_rows is None:
+        yield from result
+        return
+    for n, row in enumerate(result, 1):
+        if n > max_rows:
+            result.close()
+            raise ManyHits(f"more than {max_rows} statements to read")
+        yield row
+
+
+def _matching_entities(connection: Connection, q: str, user: User, max_tail: int | None = None,
+                       max_rows: int | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Entities whose statements match the query, as two maps source entity id -> canonical id: those matching
     through statements the user may see, and those matching through statements the user may not see.
 
-    One pass serves both: the policy's clause is read as a column beside each candidate statement, true for
-    a statement the viewer may see and false for one they may not -- exactly the statements `WHERE visible`
-    and `WHERE NOT visible` would each return (a statement for which it is NULL is in neither, as there).
+    One pass serves both: each candidate statement is read with its owner and marking, and the policy's Python
+    form (`decide`, which tests/test_access_policy.py keeps equal to the SQL form) says whether the viewer may
+    see it -- once per distinct marking, not once per row as the SQL form would (on SQLite its regular
+    expressions are Python functions called about ten times a row: most of the cost of a common name's
+    thousands of candidates). Nothing of a candidate reaches the answer but its ids; what is shown is read
+    again through the SQL form (_visible_values).
     Statements the search-key index covers are found through it, joined to their statement rows in one query;
     newer ones (the tail) are read by id range and compared here, as the index would have keyed them.
+
+    LongTail when more than `max_tail` statements lie past the index, ManyHits when the index gives more than
+    `max_rows` candidate statements (both before much is read: the caller may run the search elsewhere).
     """
     s, e = tables.statements, tables.entities
     shown: dict[str, str] = {}
@@ -148,37 +178,49 @@ def _matching_entities(connection: Connection, q: str, user: User,
     compact = _SPACES.sub("", q).upper()
     spellings = sorted(identifier_candidates(q)) if digits else []
 
-    def hit(eid: str, cid: str | None, seen) -> None:
-        if seen is None:
-            return
-        (shown if seen else hidden)[eid] = cid or eid
+    def hit(eid: str, cid: str | None, marking) -> None:
+        (shown if _admits(user, *marking) else hidden)[eid] = cid or eid
 
     if upto:
         if key:
             params = _name_plan(key) | dict(upto=upto)
-            for eid, value, cid, seen in connection.execute(_name_hits(user, len(params) - 2), params):
-                if matches(key, name_key(value)):
-                    hit(eid, cid, seen)
+            # The index's keys say which parts a name has, not how often: they decide a match alone unless the
+            # query repeats a part (or has more distinct parts than are probed), and a name search of a common
+            # part can then read thousands of rows without keying a name in Python.
+            check = len(set(key)) != len(key) or len(set(key)) > _MAX_KEYS - 1
+            rows = connection.execute(_name_hits(len(params) - 2), params)
+            for eid, value, cid, *marking in _bounded(rows, max_rows):
+                if not check or matches(key, name_key(value)):
+                    hit(eid, cid, marking)
         if digits:
             keys = sorted({f"v:{c}" for c in spellings} | {f"c:{compact}"})
-            for eid, _value, cid, seen in connection.execute(_identifier_hits(user), dict(keys=keys, upto=upto)):
-                hit(eid, cid, seen)
+            rows = connection.execute(_identifier_hits(), dict(keys=keys, upto=upto))
+            for eid, _value, cid, *marking in _bounded(rows, max_rows):
+                hit(eid, cid, marking)
     if newest > upto:
         wanted = set(spellings)
-        tail = (select(s.c.entity_id, s.c.prop_type, s.c.value, _canon_col(), _visible(user).label("visible"))
+        tail = (select(s.c.entity_id, s.c.prop_type, s.c.value, _canon_col(), *_marking_cols())
                 .select_from(s.outerjoin(e, e.c.id == s.c.entity_id)).where(s.c.id > upto).order_by(s.c.id))
-        for eid, prop_type, value, cid, seen in connection.execution_options(yield_per=20_000).execute(tail):
+        for eid, prop_type, value, cid, *marking in connection.execution_options(yield_per=20_000).execute(tail):
             if prop_type in NAME_TYPES:
                 if key and matches(key, name_key(value)):
-                    hit(eid, cid, seen)
+                    hit(eid, cid, marking)
             elif digits and prop_type != "entity" and (
                     value in wanted or (prop_type in IDENTIFIER_TYPES and search_index.compact(value) == compact)):
-                hit(eid, cid, seen)
+                hit(eid, cid, marking)
     return shown, hidden
 
 
-class LongTail(Exception):
+class Heavy(Exception):
+    """A search would read more than the caller wants read where it runs (see routes_core)."""
+
+
+class LongTail(Heavy):
     """More statements lie past the search-key index than the caller wants scanned."""
+
+
+class ManyHits(Heavy):
+    """The search-key index gives more candidate statements than the caller wants read."""
 
 
 @dataclass
@@ -230,6 +272,23 @@ def _visible_values(connection: Connection, user: User, canonical_ids: list[str]
     return out
 
 
+@lru_cache(maxsize=1024)
+def _seen_query(user: User):
+    """The canonical groups bound as :ids of which the user may see a statement."""
+    s, e, b = tables.statements, tables.entities, tables.batches
+    ids = bindparam("ids", expanding=True)
+    return (select(_canon_col()).distinct()
+            .select_from(s.join(e, e.c.id == s.c.entity_id).join(b, b.c.id == s.c.batch_id))
+            .where(or_(e.c.canonical_id.in_(ids), e.c.id.in_(ids))).where(_visible(user)))
+
+
+def _groups_seen(connection: Connection, user: User, canonical_ids: list[str]) -> set[str]:
+    """Those of the canonical groups of which the user may see a statement (_visible_values, without the values)."""
+    query = _seen_query(user)
+    return {r[0] for i in range(0, len(canonical_ids), 500)
+            for r in connection.execute(query, dict(ids=canonical_ids[i:i + 500]))}
+
+
 def _caption(values: list[Value]) -> str | None:
     for prop in ("name", "registrationNumber", "number", "iban", "title"):
         for v in values:
@@ -238,12 +297,14 @@ def _caption(values: list[Value]) -> str | None:
     return None
 
 
-def search(connection: Connection, user: User, q: str, limit: int, offset: int, max_tail: int | None = None) -> dict:
+def search(connection: Connection, user: User, q: str, limit: int, offset: int, max_tail: int | None = None,
+           max_rows: int | None = None) -> dict:
     """Visible matches grouped by canonical entity, pointers to matches the user cannot see at all, and the owners
     to tell of the search ("notices", for tell_owners: a write, left to the caller).
 
-    LongTail when more than `max_tail` statements lie past the search-key index (they would be scanned)."""
-    found, hidden = _matching_entities(connection, q, user, max_tail)
+    LongTail when more than `max_tail` statements lie past the search-key index (they would be scanned), ManyHits
+    when the index gives more than `max_rows` candidate statements."""
+    found, hidden = _matching_entities(connection, q, user, max_tail, max_rows)
     canonical = sorted(set(found.values()))
     # Only the page's groups are read: a common name can match thousands of entities, and reading the values of
     # all of them to show twenty cost most of such a search. Every group in `canonical` matched through a
@@ -290,8 +351,8 @@ def _pointers(connection: Connection, user: User, hidden: dict[str, str],
         return [], notices
     # A canonical group with any visible statement was already shown (or its visible part did not match);
     # point only at groups the user sees nothing of.
-    shown = _visible_values(connection, user, hidden_canon)
-    pointed = [cid for cid in hidden_canon if not shown.get(cid)]
+    shown = _groups_seen(connection, user, hidden_canon)
+    pointed = [cid for cid in hidden_canon if cid not in shown]
     wanted = set(pointed)
     sources = sorted(eid for eid, cid in hidden.items() if cid in wanted)
     owners_of: dict[str, list] = defaultdict(list)
