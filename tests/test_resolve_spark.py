@@ -69,6 +69,8 @@ def test_spark_finds_the_same_candidate_pairs_and_accepts_the_same_matches_with_
     assert scored.candidate_pairs == reference.candidate_pairs == len(ci)
     assert np.array_equal(scored.i, reference.i) and np.array_equal(scored.j, reference.j)
     assert np.allclose(scored.weight, reference.weight)
+    opposed = (lambda sp: sorted(zip(sp.opposed_i.tolist(), sp.opposed_j.tolist(), sp.opposed_weight.round(6).tolist())))
+    assert opposed(scored) == opposed(reference)
 
 
 def test_a_tiny_block_limit_skips_the_same_blocks_on_spark_as_in_the_engine(spark, world):

@@ -104,7 +104,7 @@ def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, n
         before = joined
         for k in passing[np.argsort(-total[passing], kind="stable")].tolist():
             a, b = int(gi[open_pairs[k]]), int(gj[open_pairs[k]])
-            if find(a) != find(b) and clusters.union(a, b):
+            if find(a) != find(b) and clusters.union(a, b, weight=float(total[k])):
                 joined += 1
         if joined == before:
             break

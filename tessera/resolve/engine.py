@@ -135,6 +135,8 @@ class Clusters:
         self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
         self.dates: dict[int, set[tuple[int, int, int]]] = {}  # root -> full, non-estimated birth dates
         self.events: dict[int, set[int]] = {}  # root -> events its records were seen at (one person each)
+        self.opposed: dict[int, dict[int, float]] = {}  # root -> {record compared badly with: weight}
+        self.threshold = 0.0
         self.year_gap = refuse["dob_year_gap"]
         self.check_documents = refuse["document_conflict"]
         self.check_dates = refuse.get("date_conflict", True)
@@ -161,7 +163,7 @@ class Clusters:
             return any(k in cb and cb[k] != side for k, side in ca.items())
         return False
 
-    def conflict(self, a: int, b: int) -> bool:
+    def conflict(self, a: int, b: int, weight: float | None = None) -> bool:
         if self.check_documents and compare.documents_conflict(self.docs.get(a), self.docs.get(b)):
             return True
         ya, yb = self.years.get(a), self.years.get(b)
@@ -173,7 +175,22 @@ class Clusters:
         ea, eb = self.events.get(a), self.events.get(b)
         if ea and eb and not ea.isdisjoint(eb):
             return True  # an event's list names each person once: two records at one event are two people
+        oa, ob = self.opposed.get(a), self.opposed.get(b)
+        if oa and ob:  # opposition is recorded on both sides, so the smaller side is enough to look through
+            other, smaller = (b, oa) if len(oa) <= len(ob) else (a, ob)
+            against = min((w for r, w in smaller.items() if self.find(r) == other), default=None)
+            if against is not None and (weight is None or weight + against < self.threshold):
+                return True  # a chain must not join two records whose own comparison speaks against it
         return False
+
+    def oppose(self, i: np.ndarray, j: np.ndarray, weight: np.ndarray, threshold: float) -> None:
+        """Record pairs (positions) whose comparison weighs against a match: a merge across them goes ahead only
+        when the pair making it, less the strongest weight against, still reaches the threshold."""
+        self.threshold = threshold
+        for a, b, w in zip(i.tolist(), j.tolist(), weight.tolist()):
+            for x, y in ((a, b), (b, a)):
+                mine = self.opposed.setdefault(self.find(x), {})
+                mine[y] = min(w, mine.get(y, w))
 
     def take_evidence(self, table: compare.PersonTable, positions, rows=None) -> None:
         """Give each record's cluster (as it stands) the record's documents, birth years and full birth date,
@@ -192,14 +209,14 @@ class Clusters:
             if table.day[r] >= 0 and (table.month[r], table.day[r]) != (1, 1):
                 self.dates.setdefault(root, set()).add((int(table.year[r]), int(table.month[r]), int(table.day[r])))
 
-    def union(self, i: int, j: int, guard: bool = True) -> bool:
+    def union(self, i: int, j: int, guard: bool = True, weight: float | None = None) -> bool:
         a, b = self.find(i), self.find(j)
         if a == b:
             return True
         if self.judged_apart(a, b):
             self.refused_by_judgement += 1
             return False
-        if guard and self.conflict(a, b):
+        if guard and self.conflict(a, b, weight):
             self.refused += 1
             return False
         if self.size[a] < self.size[b]:
@@ -220,6 +237,10 @@ class Clusters:
             self.dates.setdefault(a, set()).update(self.dates.pop(b))
         if b in self.events:
             self.events.setdefault(a, set()).update(self.events.pop(b))
+        if b in self.opposed:
+            mine = self.opposed.setdefault(a, {})
+            for r, w in self.opposed.pop(b).items():
+                mine[r] = min(w, mine.get(r, w))
         return True
 
 
@@ -252,6 +273,22 @@ def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dic
     est["m"], est["lambda"] = compare.estimate_m(levels, est["u"], model["m_start"], lam,
                                                  cfg["iterations"], fix_lambda=bool(cfg.get("lambda_from_records")))
     return est
+
+
+def joinable(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per record of n, whether an accepted pair (i, j) holds it: no other record can join a cluster by scores."""
+    mask = np.zeros(n, dtype=bool)
+    mask[i] = mask[j] = True
+    return mask
+
+
+def opposed(i: np.ndarray, j: np.ndarray, weight: np.ndarray, can_join: np.ndarray, model: dict) -> np.ndarray:
+    """Compared pairs of joinable records whose weight is below `refuse.pair_weight`: their comparison speaks
+    against a match, which a chain of merges must outweigh (Clusters.oppose)."""
+    floor = model["refuse"].get("pair_weight")
+    if floor is None:
+        return np.zeros(len(i), dtype=bool)
+    return can_join[i] & can_join[j] & (weight < floor)
 
 
 def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: dict) -> np.ndarray:
@@ -392,13 +429,15 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         for r, evs in group.event_of.items():  # for the guard: one event's list names each person once
             clusters.events.setdefault(clusters.find(r), set()).update(evs)
     ok = (weight >= model["threshold"]) & ~refused
+    against = opposed(pi, pj, weight, joinable(table.n, pi[ok], pj[ok]), model)
+    clusters.oppose(rec_index[pi[against]], rec_index[pj[against]], weight[against], model["threshold"])
     res.pairs_scored = len(pi)
     res.pairs_accepted = int(ok.sum())
     order = np.flatnonzero(ok)
     order = order[np.argsort(-weight[order], kind="stable")]
     gi, gj = rec_index[pi[order]], rec_index[pj[order]]
-    for i, j in zip(gi.tolist(), gj.tolist()):
-        clusters.union(i, j)
+    for i, j, w in zip(gi.tolist(), gj.tolist(), weight[order].tolist()):
+        clusters.union(i, j, weight=w)
     if model.get("context"):
         say("weighing group context")
         cfg = model["context"]

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from tessera.resolve import compare
 from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts,
-                                    load_entities, load_model, person_table, refusals)
+                                    joinable, load_entities, load_model, opposed, person_table, refusals)
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -188,9 +188,13 @@ class LiveIndex:
             if a in at and b in at and clusters.union(at[a], at[b], guard=False):
                 res.judged_same += 1
         clusters.take_evidence(both, small, involved)
+        against = np.flatnonzero(opposed(i, j, weight, joinable(both.n, i[ok], j[ok]), self.model))
+        clusters.oppose(np.array([small[x] for x in i[against].tolist()], dtype=np.int64),
+                        np.array([small[x] for x in j[against].tolist()], dtype=np.int64), weight[against],
+                        self.model["threshold"])
         res.pairs_accepted = len(ok)
         for k in ok[np.argsort(-weight[ok], kind="stable")].tolist():
-            clusters.union(small[int(i[k])], small[int(j[k])])
+            clusters.union(small[int(i[k])], small[int(j[k])], weight=float(weight[k]))
         res.merges_refused = clusters.refused
         res.refused_by_judgement = clusters.refused_by_judgement
         groups: dict[int, list[int]] = defaultdict(list)

@@ -31,11 +31,15 @@ _BLOCK_FIELDS = ("tokens", "year", "month", "day", "phones", "docs", "accounts",
 
 @dataclass
 class ScoredPairs:
-    """Accepted Person pairs (record indices into the table, i < j) with their match weights."""
+    """Accepted Person pairs (record indices into the table, i < j) with their match weights, and the opposed
+    pairs (engine.opposed) that the clustering must keep apart."""
 
     i: np.ndarray
     j: np.ndarray
     weight: np.ndarray
+    opposed_i: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    opposed_j: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    opposed_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     candidate_pairs: int = 0
     blocks_skipped: int = 0
     seconds: dict = field(default_factory=dict)
@@ -109,8 +113,8 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
 
 
 def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None) -> ScoredPairs:
-    """Block, compare and score every candidate Person pair on Spark; return the accepted ones."""
-    from tessera.resolve.engine import refusals
+    """Block, compare and score every candidate Person pair on Spark; return the accepted and opposed ones."""
+    from tessera.resolve.engine import joinable, opposed, refusals
 
     sc = spark.sparkContext
     t0 = time.perf_counter()
@@ -125,27 +129,38 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
         t = shared.value
         i, j = ij[0::2], ij[1::2]
         weight = compare.score(compare.compare(t, i, j), model)
-        ok = (weight >= threshold) & ~refusals(t, i, j, model)
-        yield int(len(i)), i[ok], j[ok], weight[ok]
+        yield i, j, weight, (weight >= threshold) & ~refusals(t, i, j, model)
 
-    results = pairs.mapPartitions(score_partition).collect()
+    scored = pairs.mapPartitions(score_partition).cache()  # read twice: accepted pairs, then opposed ones
+    results = scored.map(lambda r: (len(r[0]), r[0][r[3]], r[1][r[3]], r[2][r[3]])).collect()
     candidates = sum(r[0] for r in results)
-    cat = (lambda k, dtype: np.concatenate([r[k] for r in results]) if results else np.zeros(0, dtype))
-    i, j, weight = cat(1, np.int64), cat(2, np.int64), cat(3, np.float64)
+    cat = (lambda rs, k, dtype: np.concatenate([r[k] for r in rs]) if rs else np.zeros(0, dtype))
+    i, j, weight = cat(results, 1, np.int64), cat(results, 2, np.int64), cat(results, 3, np.float64)
+    can_join = sc.broadcast(joinable(table.n, i, j))
+
+    def opposed_of(r):
+        against = opposed(r[0], r[1], r[2], can_join.value, model)
+        return r[0][against], r[1][against], r[2][against]
+
+    against = scored.map(opposed_of).collect()
+    scored.unpersist()
     order = np.lexsort((j, i))
-    return ScoredPairs(i[order], j[order], weight[order], candidates, int(skipped.value),
+    return ScoredPairs(i[order], j[order], weight[order], cat(against, 0, np.int64), cat(against, 1, np.int64),
+                       cat(against, 2, np.float64), candidates, int(skipped.value),
                        {"spark": round(time.perf_counter() - t0, 2)})
 
 
 def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
     """The same as `spark_scored_pairs`, in this process with the engine's own functions (the reference)."""
-    from tessera.resolve.engine import refusals
+    from tessera.resolve.engine import joinable, opposed, refusals
 
     i, j, skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
     weight = compare.score(compare.compare(table, i, j), model)
     ok = (weight >= model["threshold"]) & ~refusals(table, i, j, model)
+    against = opposed(i, j, weight, joinable(table.n, i[ok], j[ok]), model)
     order = np.lexsort((j[ok], i[ok]))
-    return ScoredPairs(i[ok][order], j[ok][order], weight[ok][order], len(i), skipped)
+    return ScoredPairs(i[ok][order], j[ok][order], weight[ok][order], i[against], j[against], weight[against],
+                       len(i), skipped)
 
 
 def person_table(store, model: dict) -> compare.PersonTable:
@@ -216,11 +231,14 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     res.blocks_skipped = scored.blocks_skipped
     res.pairs_accepted = len(scored.i)
     t1 = time.perf_counter()
+    clusters.oppose(rec_index[scored.opposed_i], rec_index[scored.opposed_j], scored.opposed_weight,
+                    model["threshold"])
     # the engine's order: strongest first, ties by pair position in (i, j) order
     order = np.lexsort((scored.j, scored.i))
     order = order[np.argsort(-scored.weight[order], kind="stable")]
-    for i, j in zip(rec_index[scored.i[order]].tolist(), rec_index[scored.j[order]].tolist()):
-        clusters.union(i, j)
+    for i, j, w in zip(rec_index[scored.i[order]].tolist(), rec_index[scored.j[order]].tolist(),
+                       scored.weight[order].tolist()):
+        clusters.union(i, j, weight=w)
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
     members: dict[int, list[int]] = defaultdict(list)
