@@ -6,7 +6,10 @@ by a `--changed` run, side by side on the same synthetic world; and single recor
 The world is generated and ingested as bench/resolve.py does (and shares its --work cache), resolved in full,
 then `batch + singles` random Person records are made new again (their canonical ids cleared). Each mode runs
 in its own child process on its own copy of the store: time, peak RSS and accuracy on the whole world after
-the batch. Prints a table and writes bench/results/resolve_incremental.json.
+the batch. A third mode, `api`, runs `tessera serve` on the fully resolved store and, `singles` times, ingests
+one new record (a copy of a random Person's values under a new id) and times POST /api/v1/resolve over HTTP
+(the warm resolver is built by a first, untimed call). Prints a table and writes
+bench/results/resolve_incremental.json.
 """
 
 from __future__ import annotations
@@ -89,6 +92,64 @@ def child(mode: str, db: str, world: str, held_json: str, batch: int) -> None:
     print(json.dumps(out))
 
 
+def api_child(db: str, singles: int, seed: int) -> dict:
+    """One new record at a time through the HTTP API: ingest it (not timed), then time POST /api/v1/resolve."""
+    import httpx
+    from sqlalchemy import select
+
+    from api import free_port, serve
+    from tessera.access import identity
+    from tessera.intake.pipeline import ingest_file
+    from tessera.store import tables
+    from tessera.store.store import Store
+
+    store = Store.open(db)
+    with store.engine.begin() as conn:
+        if conn.execute(select(tables.agencies.c.code).where(tables.agencies.c.code == "BF")).first() is None:
+            identity.add_agency(conn, "BF", "GB", contact="BF duty desk")
+        identity.add_user(conn, "bench-supervisor", "BF", "TOP-SECRET", "bench-pw", roles=("supervisor",))
+        token = identity.create_token(conn, "bench-supervisor", days=1).token
+        s = tables.statements
+        people = sorted(conn.execute(select(tables.entities.c.id).where(tables.entities.c.schema == "Person"))
+                        .scalars())
+        sources = random.Random(seed).sample(people, singles)
+        values: dict[str, dict[str, list[str]]] = {eid: {} for eid in sources}
+        for eid, prop, value in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value)
+                                             .where(s.c.entity_id.in_(sources), s.c.prop_type != "entity")):
+            values[eid].setdefault(prop, []).append(value)
+    port = free_port()
+    server = serve(db, port, 1)
+    latencies = []
+    incoming = Path(tempfile.mkdtemp(prefix="tessera-incoming-"))
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=600,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
+            t0 = time.perf_counter()
+            first = client.post("/resolve")
+            first.raise_for_status()
+            build_s = time.perf_counter() - t0
+            for k, eid in enumerate(sources):
+                path = incoming / f"arrival-{k}.ftm.jsonl"
+                path.write_text(json.dumps({"id": f"arrival-{k}", "schema": "Person", "properties": values[eid]}) + "\n")
+                ingest_file(store, path, "BF", None)
+                t1 = time.perf_counter()
+                answer = client.post("/resolve")
+                latencies.append((time.perf_counter() - t1) * 1000)
+                answer.raise_for_status()
+    finally:
+        server.terminate()
+        server.wait()
+    e = tables.entities
+    with store.engine.connect() as conn:  # how many arrivals joined the record they copy
+        canon = dict(conn.execute(select(e.c.id, e.c.canonical_id).where(
+            e.c.id.in_(sources + [f"bf.arrival-{k}" for k in range(singles)]))).all())
+    joined = sum(canon[f"bf.arrival-{k}"] == canon[eid] for k, eid in enumerate(sources))
+    latencies.sort()
+    return {"index_build_s": round(build_s, 2), "single_p50_ms": round(latencies[len(latencies) // 2], 1),
+            "single_p95_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1),
+            "singles": singles, "joined_their_original": joined}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=100_000)
@@ -113,6 +174,11 @@ def main() -> None:
         line = subprocess.run([sys.executable, __file__, "--child", mode, f"sqlite:///{copy}", str(world),
                                str(held_json), str(args.batch)], check=True, capture_output=True, text=True).stdout
         results[mode] = json.loads(line.strip().splitlines()[-1])
+    copy = scratch / "api.db"
+    shutil.copy(base, copy)
+    line = subprocess.run([sys.executable, __file__, "--api-child", f"sqlite:///{copy}", str(args.singles),
+                           str(args.seed)], check=True, capture_output=True, text=True).stdout
+    results["api"] = json.loads(line.strip().splitlines()[-1])
     prepared = round(time.perf_counter() - t0, 1)
     columns = ["index_build_s", "batch_s", "single_p50_ms", "single_p95_ms", "pairs_scored", "pairwise_precision",
                "pairwise_recall", "pairwise_f1", "cluster_f1", "peak_rss_mb"]
@@ -131,5 +197,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(*sys.argv[2:6], int(sys.argv[6]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--api-child":
+        print(json.dumps(api_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
     else:
         main()
