@@ -78,3 +78,23 @@ def test_a_filtered_strongest_path_avoids_links_that_fail_the_filter():
     assert shortest_path(ix, "a", "z", flt=calls).nodes == ["a", "c", "z"]
     assert shortest_path(ix, "a", "z", flt=EdgeFilter(visible=lambda st: st != "secret")).nodes == ["a", "c", "z"]
     assert shortest_path(ix, "a", "z", flt=EdgeFilter(visible=lambda st: False)) is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_strongest_paths_match_dijkstra_on_a_larger_graph(seed):
+    # wide frontiers: rounds of many nodes before the searches meet, then one round that finishes a side
+    rnd = random.Random(100 + seed)
+    ix = GraphIndex()
+    ix.add_edges(random_links(rnd, 3000, 12000))
+    for _ in range(60):
+        a, b = rnd.sample(range(3000), 2)
+        if f"p{a}" not in ix or f"p{b}" not in ix:
+            continue
+        want = dijkstra_length(ix, ix.node(f"p{a}"), ix.node(f"p{b}"))
+        got = shortest_path(ix, f"p{a}", f"p{b}")
+        if not np.isfinite(want):
+            assert got is None
+            continue
+        assert got.length == pytest.approx(want, rel=1e-9)
+        steps = list(zip(got.nodes, got.nodes[1:]))
+        assert sum(1.0 / ix.strength(ix.node(x), ix.node(y)) for x, y in steps) == pytest.approx(want, rel=1e-9)
