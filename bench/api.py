@@ -32,7 +32,7 @@ AGENCIES = [("UKPOL", "GB"), ("FRPOL", "FR"), ("MI", "GB"), ("NCA", "GB")]
 MARKINGS = [(("OFFICIAL", None), 0.6), (("OFFICIAL-SENSITIVE", None), 0.25), (("SECRET", "UK EYES ONLY"), 0.15)]
 SYLLABLES = ("ka ri mo ha me da sa li na ra ta vi ko pe tre en ai bu zu lo fa di jo mi su ba go ne xa "
              "yu we ro si le ma to ha ki no").split()
-console = Console(width=None if sys.stdout.isatty() else 140)
+console = Console(width=None if sys.stdout.isatty() else 170)
 
 
 def word(rng: random.Random, parts: int) -> str:
@@ -468,7 +468,7 @@ def main() -> None:
                         f"cores; as fast as it answers: {args.concurrency} connections ({client_name}); at "
                         f"{TARGET_RPS:.0f} req/s: open loop (Python), latency from when each request was due")
     for col in ("scenario", "load", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU ms/req",
-                "target met"):
+                "load avg", "target met"):
         table.add_column(col, justify="left" if col in ("scenario", "load") else "right")
     for label, runs in results.items():
         for run, r in runs.items():
@@ -476,7 +476,7 @@ def main() -> None:
             r["target_met"] = met
             table.add_row(label, run, f"{r['requests']:,}", f"{r['rps']:,.0f}", f"{r['p50_ms']:.1f}",
                           f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["errors"]), f"{r['server_cpu_ms']:.2f}",
-                          "yes" if met else "no")
+                          f"{r['load_average'][0]:.2f}", "yes" if met else "no")
     console.print(table)
     try:
         load_avg = os.getloadavg()
