@@ -110,8 +110,7 @@ class PathGraph:
         Both searches settle, in rounds, the up to BATCH nodes nearest to their end (re-relaxing within a round
         until nothing nearer than its bound changes, so what is settled is exact), the smaller frontier first; a
         node is only reached if it could still lie on a path shorter than the best found, and the search stops
-        once the two frontiers are together at least that far apart. Once the two searches have met, one round
-        settles all that is left to settle on one side."""
+        once the two frontiers are together at least that far apart."""
         if s == t:
             return 0.0, [s]
         self._scratch()
@@ -133,14 +132,11 @@ class PathGraph:
                 if not len(f):
                     front[side], top[side] = f, np.inf
                     continue
-                if best < np.inf:
-                    # A path is known: this side settles at once every node that could still shorten it (it
-                    # would otherwise take halving rounds over an ever smaller frontier, each one as dear as the
-                    # next); afterwards its frontier is empty and the search ends.
-                    radius = best - bound
-                else:
-                    k = min(BATCH, max(1, len(f) // 2))
-                    radius = np.partition(fd, k - 1)[k - 1]
+                # Halving rounds go on once the searches have met: finishing one side in a single round to the
+                # bound the best path sets was measured slower at 1M nodes (p95 9.4 against 4.5 ms), as it gives up
+                # the balance between the two sides.
+                k = min(BATCH, max(1, len(f) // 2))
+                radius = np.partition(fd, k - 1)[k - 1]
                 now, later = f[fd <= radius], [f[fd > radius]]
                 while len(now):
                     settled[now] = True
