@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 from followthemoney import model
+from followthemoney import util as ftm_util
 from followthemoney.exc import InvalidMapping as FtmInvalidMapping
 from followthemoney.mapping.entity import EntityMapping
 from followthemoney.mapping.property import PropertyMapping
@@ -224,12 +225,42 @@ class EntityPlan:
     schema: str
     ftm: EntityMapping
     properties: tuple[PropertyPlan, ...]
+    key: Callable[[dict], str | None]
+
+
+def key_function(em: EntityMapping) -> Callable[[dict], str | None]:
+    """EntityMapping.compute_key for records of text values, without its per-value conversions: the same
+    SHA-1 of the key prefix, key literal and the sorted, stripped, non-empty key values."""
+    if em.id_column is not None or ftm_util.ENCODING.lower().replace("-", "") != "utf8":
+        return em.compute_key
+    seed, keys = em.seed, tuple(em.keys)
+
+    def key(record: dict) -> str | None:
+        values = []
+        for column in keys:
+            value = record.get(column)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                return em.compute_key(record)
+            value = value.strip()
+            if value:
+                values.append(value.encode("utf-8"))
+        if not values:
+            return None
+        digest = seed.copy()
+        for value in sorted(values) if len(values) > 1 else values:
+            digest.update(value)
+        return digest.hexdigest()
+
+    return key
 
 
 def _plan(query: Query) -> tuple[EntityPlan, ...]:
     plan = query.__dict__.get("_plan")
     if plan is None:
-        plan = tuple(EntityPlan(em.name, em.schema.name, em, tuple(PropertyPlan.of(pm) for pm in em.properties))
+        plan = tuple(EntityPlan(em.name, em.schema.name, em, tuple(PropertyPlan.of(pm) for pm in em.properties),
+                                key_function(em))
                      for em in query.ftm.entities)
         query.__dict__["_plan"] = plan
     return plan
@@ -304,7 +335,7 @@ def map_record(query: Query, record: dict[str, str], region: str):
                 got = True
             if pm.required and not got:
                 raise Problem(pm.column, f"required {pm.name} is empty")
-        key = em.ftm.compute_key(record)
+        key = em.key(record)
         if key is None:
             if values:
                 columns = ", ".join(em.ftm.keys or [em.ftm.id_column or "?"])

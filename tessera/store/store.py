@@ -17,7 +17,7 @@ DEFAULT_PATH = Path("tessera.db")
 MIGRATIONS = Path(__file__).parent / "migrations"
 BULK_TABLES = ("statements", "entities")   # what a batch fills; a big first load rebuilds their indexes
 REBUILD_MIN = 200_000  # statements in a batch before its load may rebuild indexes instead of updating them
-INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem while a bulk load builds its indexes again
+INDEX_BUILD_MEMORY = "1GB"  # PostgreSQL's maintenance_work_mem while a bulk load builds its indexes again
 
 STATEMENT_COLUMNS = ("batch_id", "entity_id", "schema", "prop", "prop_type", "value", "original", "warning",
                      "record_no", "agency", "classification", "caveat", "release_to", "grading")
@@ -44,6 +44,9 @@ def _copy_field(value) -> str:
     if "\\" in value or not value.isprintable():  # tabs, newlines, other controls: translate is the slow path
         return value.translate(_COPY_ESCAPES)
     return value
+
+
+NULL = "\\N"
 
 
 def _copy_line(row: tuple) -> str:
@@ -183,10 +186,15 @@ class CopyBuffer(StatementBuffer):
         for entity_id, schema, prop, prop_type, value, original, warning in statements:
             if entity_id is not last:
                 last, key = entity_id, head + esc(entity_id)
+            # the common case tested inline, as _copy_field would: nothing to escape
+            text = value if "\\" not in value and value.isprintable() else esc(value)
+            if original is not value:
+                original = original if "\\" not in original and original.isprintable() else esc(original)
+            else:
+                original = text
             # schema, prop and prop_type are FollowTheMoney names: letters only, nothing to escape
-            text = esc(value)
-            out.append(f"{key}\t{schema}\t{prop}\t{prop_type}\t{text}\t"
-                       f"{text if original is value else esc(original)}\t{esc(warning)}{tail}")
+            out.append(f"{key}\t{schema}\t{prop}\t{prop_type}\t{text}\t{original}\t"
+                       f"{NULL if warning is None else esc(warning)}{tail}")
         self.count += len(statements)
 
     def payload(self) -> bytes:
@@ -332,7 +340,15 @@ class Store:
         `add_entities` writes fastest (see statement_buffer)."""
         if self.dialect != "postgresql":
             return rows
-        return "".join(_copy_line(_entity_tuple(r)) for r in rows).encode("utf-8")
+        if not all(isinstance(r, tuple) for r in rows):
+            return "".join(_copy_line(_entity_tuple(r)) for r in rows).encode("utf-8")
+        esc, out, tails = _copy_field, [], {}
+        for entity_id, schema, agency, batch_id, record_no in rows:
+            tail = tails.get((schema, agency, batch_id))   # one batch and agency, a few schemas: formatted once
+            if tail is None:
+                tail = tails[schema, agency, batch_id] = f"\t{esc(schema)}\t{esc(agency)}\t{esc(batch_id)}\t"
+            out.append(f"{esc(entity_id)}{tail}{record_no}\n")
+        return "".join(out).encode("utf-8")
 
     def copy_statements(self, connection: Connection, rows: Sequence[tuple] | StatementRuns | bytes) -> None:
         """Append statement rows (tuples in STATEMENT_COLUMNS order, or a statement buffer's payload) inside
