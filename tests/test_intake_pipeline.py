@@ -362,3 +362,16 @@ intel:
     assert result.quarantined == 1
     rows = {r["value"]: (r["classification"], r["caveat"]) for r in statements_of(store, prop="name")}
     assert rows == {"Hidden Subject": ("SECRET", "UK EYES ONLY"), "Open Subject": ("OFFICIAL-SENSITIVE", None)}
+
+
+def test_distinct_entities_are_counted_once_across_chunks(monkeypatch):
+    from tessera.intake.pipeline import DistinctCount
+
+    monkeypatch.setattr(DistinctCount, "MERGE_MIN", 3)   # merge often, so that merged and waiting values meet
+    count = DistinctCount()
+    chunks = [[5, -2**63, 7], [7, 2**63 - 1], [], [5, 8, 9, 10, 11], [-2**63, 12]]
+    for chunk in chunks:
+        count.add(chunk)
+    assert len(count) == len({v for c in chunks for v in c}) == 9
+    count.add([9, 13])
+    assert len(count) == 10
