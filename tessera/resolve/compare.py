@@ -354,8 +354,9 @@ def name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndar
     return level, score
 
 
-def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
-    """Comparison level per pair for every comparison, plus the name similarity and term counts used by TF."""
+def name_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
+    """Per pair, the best name level of any combination of the two records' names, its similarity, and the
+    commoner name's count (for TF)."""
     pk, ra, rb = _name_rows(t, i, j)
     lv, sc = name_scores(t, ra, rb)
     # best name combination per pair: lowest level, then highest score
@@ -370,9 +371,16 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarra
     name_count = np.ones(len(i), dtype=np.int64)
     # the commoner of the two names: a rare misspelling of a common name is as weak as the common name
     name_count[pk[firsts]] = np.maximum(t.phon_count[ra[firsts]], t.phon_count[rb[firsts]])
+    return {"name": name_level, "name_score": name_score, "name_count": name_count}
 
-    out = {"name": name_level, "name_score": name_score, "name_count": name_count,
-           "dob": dob_levels(t, i, j)}
+
+def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) -> dict[str, np.ndarray]:
+    """Comparison level per pair for every comparison, plus the name similarity and term counts used by TF
+    (without names: every name level MISSING, and none of the name scoring's cost)."""
+    out = name_levels(t, i, j) if names else {"name": np.full(len(i), MISSING, dtype=np.int8),
+                                               "name_score": np.zeros(len(i), dtype=np.float32),
+                                               "name_count": np.ones(len(i), dtype=np.int64)}
+    out["dob"] = dob_levels(t, i, j)
     for comp, col in (("nationality", t.nationality), ("gender", t.gender), ("source", t.agency)):
         a, b = col[i], col[j]
         lvl = np.where(a == b, 0, 1).astype(np.int8)
@@ -576,6 +584,23 @@ def hub_adjustments(levels: dict[str, np.ndarray], model: dict) -> dict[str, np.
         if kind in levels and f"{kind}_expected" in tf:
             out[kind] = _shared_key_penalty(levels, kind, tf)
     return out
+
+
+def capped_scores(t: PersonTable, i: np.ndarray, j: np.ndarray, model: dict, cap: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, capped) per pair, names compared only where they could matter: a pair whose weight would stay
+    below `cap` even with an exact, common-name-free name agreement gets that upper bound as its weight (and
+    capped True) without its names being compared, the costly part of scoring."""
+    levels = compare(t, i, j, names=False)
+    weight = score(levels, model) + float(weights(model)["name"].max())
+    capped = weight < cap
+    keep = np.flatnonzero(~capped)
+    if len(keep):
+        named = name_levels(t, i[keep], j[keep])
+        for key, values in named.items():
+            levels[key][keep] = values
+        weight[keep] = score({k: v[keep] for k, v in levels.items()}, model)
+    return weight, capped
 
 
 def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:

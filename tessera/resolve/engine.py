@@ -418,9 +418,12 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         weight = compare.score(levels, model)
     else:  # in chunks, so that peak memory does not grow with every per-pair column at once
         weight = np.empty(len(pi), dtype=np.float64)
+        capped = np.zeros(len(pi), dtype=bool)
+        cap = model["threshold"] - (model["context"]["weight"] if model.get("context") else 0.0)
         step = model["blocking"].get("chunk", 2_000_000)
         for k in range(0, len(pi), step):
-            weight[k:k + step] = compare.score(compare.compare(table, pi[k:k + step], pj[k:k + step]), model)
+            weight[k:k + step], capped[k:k + step] = compare.capped_scores(table, pi[k:k + step], pj[k:k + step],
+                                                                            model, cap)
     refused = refusals(table, pi, pj, model)
     group = None
     if model.get("context"):
@@ -429,7 +432,11 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         for r, evs in group.event_of.items():  # for the guard: one event's list names each person once
             clusters.events.setdefault(clusters.find(r), set()).update(evs)
     ok = (weight >= model["threshold"]) & ~refused
-    against = opposed(pi, pj, weight, joinable(table.n, pi[ok], pj[ok]), model)
+    can_join = joinable(table.n, pi[ok], pj[ok])
+    if levels is None:  # a capped pair between joinable records may bar a merge: its exact weight decides how far
+        exact = np.flatnonzero(capped & can_join[pi] & can_join[pj])
+        weight[exact] = compare.score(compare.compare(table, pi[exact], pj[exact]), model)
+    against = opposed(pi, pj, weight, can_join, model)
     clusters.oppose(rec_index[pi[against]], rec_index[pj[against]], weight[against], model["threshold"])
     res.pairs_scored = len(pi)
     res.pairs_accepted = int(ok.sum())
