@@ -360,10 +360,21 @@ def server_pids(server: subprocess.Popen) -> list[int]:
     return [server.pid] + [int(c) for c in children]
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used so far, all cores together (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(client: str, port: int, token: str, paths: list[str], seconds: float, concurrency: int,
             pids: list[int]) -> dict:
-    """One measured run, with the CPU time per request the server and the load generator spent."""
-    server0, own0 = cpu_seconds(pids), time.process_time()
+    """One measured run, with the CPU time per request the server and the load generator spent, and the cores that
+    everything else on the machine kept busy meanwhile (the machine is shared: a run with other work is slower)."""
+    server0, own0, busy0, wall0 = cpu_seconds(pids), time.process_time(), machine_busy_seconds(), time.perf_counter()
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if client == "rate":
         result = asyncio.run(load_at_rate(port, token, paths, seconds, TARGET_RPS))
@@ -374,8 +385,10 @@ def measure(client: str, port: int, token: str, paths: list[str], seconds: float
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     spent = (time.process_time() - own0) + (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime)
     n = max(1, result["requests"])
-    return result | dict(server_cpu_ms=round(1000 * (cpu_seconds(pids) - server0) / n, 2),
-                         client_cpu_ms=round(1000 * spent / n, 3),
+    server = cpu_seconds(pids) - server0
+    others = machine_busy_seconds() - busy0 - server - spent
+    return result | dict(server_cpu_ms=round(1000 * server / n, 2), client_cpu_ms=round(1000 * spent / n, 3),
+                         other_cores=round(max(0.0, others) / (time.perf_counter() - wall0), 2),
                          load_average=[round(x, 2) for x in os.getloadavg()])
 
 
@@ -458,6 +471,7 @@ def main() -> None:
                 runs[run] = r = measure(how, port, token, paths, args.seconds, args.concurrency, pids)
                 console.print(f"  {label}, {run}: {r['rps']} req/s, p95 {r['p95_ms']} ms (server CPU "
                               f"{r['server_cpu_ms']} ms, load generator CPU {r['client_cpu_ms']} ms per request; "
+                              f"other work {r['other_cores']} cores; "
                               f"load average {' '.join(f'{x:.2f}' for x in r['load_average'])})")
     finally:
         server.terminate()
@@ -468,7 +482,7 @@ def main() -> None:
                         f"cores; as fast as it answers: {args.concurrency} connections ({client_name}); at "
                         f"{TARGET_RPS:.0f} req/s: open loop (Python), latency from when each request was due")
     for col in ("scenario", "load", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU ms/req",
-                "load avg", "target met"):
+                "other cores", "load avg", "target met"):
         table.add_column(col, justify="left" if col in ("scenario", "load") else "right")
     for label, runs in results.items():
         for run, r in runs.items():
@@ -476,7 +490,7 @@ def main() -> None:
             r["target_met"] = met
             table.add_row(label, run, f"{r['requests']:,}", f"{r['rps']:,.0f}", f"{r['p50_ms']:.1f}",
                           f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["errors"]), f"{r['server_cpu_ms']:.2f}",
-                          f"{r['load_average'][0]:.2f}", "yes" if met else "no")
+                          f"{r['other_cores']:.2f}", f"{r['load_average'][0]:.2f}", "yes" if met else "no")
     console.print(table)
     try:
         load_avg = os.getloadavg()
