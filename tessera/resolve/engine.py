@@ -276,7 +276,8 @@ def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dic
 
 
 def joinable(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Per record of n, whether an accepted pair (i, j) holds it: no other record can join a cluster by scores."""
+    """Per record of n, whether an accepted pair (i, j) holds it: only these are weighed against one another
+    (a record that only the group context joins is not)."""
     mask = np.zeros(n, dtype=bool)
     mask[i] = mask[j] = True
     return mask
