@@ -5,13 +5,10 @@ from __future__ import annotations
 
 
 import numpy as np
-from sqlalchemy import select
-
 from tessera.demo import run_demo
 from tessera.resolve import compare
 from tessera.resolve.engine import load_model, resolve
 from tessera.resolve.spark import person_table
-from tessera.store import tables
 from tessera.store.store import Store
 
 
@@ -37,6 +34,4 @@ def test_a_run_with_capped_scoring_gives_the_same_clusters_as_scoring_every_pair
     everything = resolve(store, write=False, return_assignment=True, keep={})[1]  # keep: every pair's levels
     groups = (lambda assign: sorted(sorted(m for m in assign if assign[m] == c) for c in set(assign.values())))
     assert groups(capped) == groups(everything)
-    with store.engine.connect() as conn:  # the demo resolved the world, so there is something to compare
-        assert conn.execute(select(tables.entities.c.canonical_id).where(
-            tables.entities.c.canonical_id.like("c-%")).limit(1)).first() is not None
+    assert sum(len(g) > 1 for g in groups(capped)) > 10  # a world with real clusters, or the check says nothing

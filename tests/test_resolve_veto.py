@@ -27,7 +27,7 @@ def world(store, tmp_path):
 def test_a_chain_does_not_join_two_records_that_compare_badly(store, tmp_path):
     world(store, tmp_path)
     pair = explain(store, "frpol.man", "ukpol.woman")["pairs"][0]
-    assert pair["total"] < 0 and pair["decision"] == "no match (bars a merge)"
+    assert pair["total"] < 0 and pair["decision"] == "no match (evidence against)"
     for a in ("frpol.man", "ukpol.woman"):  # each alone matches the record holding both phones, but not by
         match = explain(store, a, "bf.both-phones")["pairs"][0]  # enough to outweigh the evidence against
         assert match["decision"] == "match" and match["total"] + pair["total"] < match["threshold"]

@@ -52,7 +52,8 @@ def error_pairs(truth: Sequence[Hashable], predicted: Sequence[Hashable], compon
     apart because one of them has no link (`apart_unlinked`), because no path joins them (`apart_unconnected`),
     or because detection split a connected group (`apart_by_detection`); pairs of different networks are together
     where the two share a network through a member of several (`together_overlapping`) or not (`together_other`).
-    `ari_bound` is the ARI of the truth cut along components: no detection on this graph can do better."""
+    `ari_bound` is the ARI of the truth cut along components: what a detection that keeps unconnected members
+    apart (as community detection does) reaches when it is otherwise right."""
     n = len(truth)
     linked = [i for i in range(n) if component[i] is not None]
     same = _pairs(truth)

@@ -410,6 +410,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     t3 = time.perf_counter()
     say(f"comparing {len(pi):,} Person pairs")
     levels = None
+    capped = np.zeros(len(pi), dtype=bool)  # pairs scored by an upper bound (compare.capped_scores)
     if estimate or (keep is not None and not keep.get("pairs_only")):
         levels = compare.compare(table, pi, pj)
     if estimate:
@@ -419,7 +420,6 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         weight = compare.score(levels, model)
     else:  # in chunks, so that peak memory does not grow with every per-pair column at once
         weight = np.empty(len(pi), dtype=np.float64)
-        capped = np.zeros(len(pi), dtype=bool)
         cap = model["threshold"] - (model["context"]["weight"] if model.get("context") else 0.0)
         step = model["blocking"].get("chunk", 2_000_000)
         for k in range(0, len(pi), step):
@@ -434,9 +434,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
             clusters.events.setdefault(clusters.find(r), set()).update(evs)
     ok = (weight >= model["threshold"]) & ~refused
     can_join = joinable(table.n, pi[ok], pj[ok])
-    if levels is None:  # a capped pair between joinable records may bar a merge: its exact weight decides how far
-        exact = np.flatnonzero(capped & can_join[pi] & can_join[pj])
-        weight[exact] = compare.score(compare.compare(table, pi[exact], pj[exact]), model)
+    exact = np.flatnonzero(capped & can_join[pi] & can_join[pj])  # these may bar a merge: by their exact weight
+    weight[exact] = compare.score(compare.compare(table, pi[exact], pj[exact]), model)
     against = opposed(pi, pj, weight, can_join, model)
     clusters.oppose(rec_index[pi[against]], rec_index[pj[against]], weight[against], model["threshold"])
     res.pairs_scored = len(pi)

@@ -117,7 +117,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
             entry["refused"] = "conflicting evidence: birth years too far apart or different documents of one kind"
         floor = model["refuse"].get("pair_weight")
         entry["decision"] = ("refused" if refused[k] else "match" if total[k] >= model["threshold"] else
-                             "no match (bars a merge)" if floor is not None and total[k] < floor else "no match")
+                             "no match (evidence against)" if floor is not None and total[k] < floor else "no match")
         if companions is not None:
             entry["context"] = _context(companions(people[i[k]], people[j[k]]), levels, k, entry, model)
         out["pairs"].append(entry)

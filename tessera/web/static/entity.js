@@ -47,7 +47,7 @@
     (data.pairs || []).forEach(function (pair) {
       var verdict = pair.adjustments_withheld ? "Compared" : pair.decision === "match" ? "Matched"
         : pair.decision === "match (group context)" ? "Matched by group context"
-        : pair.decision === "no match (bars a merge)" ? "Not matched: evidence against, bars a merge" : "Not matched";
+        : pair.decision === "no match (evidence against)" ? "Not matched: the evidence speaks against" : "Not matched";
       var weight = pair.adjustments_withheld
         ? ": weight " + pair.total_before_adjustments + " before the adjustments for common names and shared phones" +
           " (they count records you may not see, so they and the total are withheld); threshold " + pair.threshold
