@@ -1,7 +1,10 @@
 """Benchmark intake: a generated CSV (six properties a row) into SQLite and PostgreSQL; statements/s and peak RSS.
 
-    .venv/bin/python bench/ingest.py [--rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/ingest.py [--rows 1000000[,3000000,…]] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
         [--rounds 3] [--baseline DIR]
+
+With several sizes (--rows 1000000,3000000) each is generated and loaded in turn, and a second table
+puts the peak RSS of each store at each size side by side: streaming means it stays flat as files grow.
 
 With --baseline DIR (an earlier tessera package: `git archive REV tessera | tar -x -C DIR`) each round loads
 every backend with that code and with this one in turn, so that before and after meet the same load on
@@ -85,9 +88,10 @@ def run_one(url: str, csv_path: str, mapping_path: str) -> None:
     sampler.stop()
     # the most of this process and its mapping children together (resident pages shared after the fork
     # counted in each, so an upper bound), and never less than this process's own peak
-    peak = max(sampler.peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = max(sampler.peak, main_peak)
     print(json.dumps({"statements": result.statements, "records": result.records, "seconds": seconds,
-                      "peak_rss": peak, "peak_pss": sampler.peak_pss, "cpu_seconds": cpu,
+                      "peak_rss": peak, "peak_pss": sampler.peak_pss, "peak_rss_main": main_peak, "cpu_seconds": cpu,
                       "server_cpu_seconds": server_cpu}))
 
 
@@ -152,7 +156,7 @@ def _proc_cpu(pid: int | None) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", default="1000000", help="rows of the generated file; several sizes comma-separated")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="admin URL of a PostgreSQL server ('' to skip)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="which stores to load, in this order")
@@ -162,18 +166,34 @@ def main() -> None:
                              "loaded in turn with this one, for a before/after comparison in one run")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ingest.json"))
     args = parser.parse_args()
+    sizes = [int(n.replace("_", "")) for n in args.rows.split(",") if n.strip()]
+    console = Console(width=190)
+    backends = [b for b in args.backends.split(",") if b != "postgresql" or args.pg]
+    codes = {"this": None} | ({"baseline": str(Path(args.baseline).resolve())} if args.baseline else {})
+    by_rows, loads = {}, []
+    for rows in sizes:
+        by_rows[rows] = _load_size(rows, backends, codes, args, console, loads)
+    if len(sizes) > 1:
+        console.print(_rss_table(by_rows))
+    console.print(f"load average after each load: {min(loads):.2f}-{max(loads):.2f} "
+                  "(2 cores; above ~1 means other work shared them)")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"rows": sizes[0] if len(sizes) == 1 else sizes, "rounds": args.rounds,
+                                          "load_average": os.getloadavg(), "results": by_rows[sizes[0]],
+                                          "results_by_rows": {str(n): r for n, r in by_rows.items()}}, indent=2))
+    console.print(f"wrote {args.out}")
+
+
+def _load_size(rows: int, backends: list[str], codes: dict, args, console: Console, loads: list) -> dict:
+    """Generate a file of this many rows, load it into each backend (and code) for the rounds; the results."""
     work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
     csv_path, mapping_path = work / "people.csv", work / "mapping.yml"
     started = time.perf_counter()
-    write_csv(csv_path, args.rows)
+    write_csv(csv_path, rows)
     mapping_path.write_text(MAPPING)
-    console = Console(width=190)
-    console.print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:,.0f} MB) in "
+    console.print(f"generated {rows:,} rows ({csv_path.stat().st_size / 1e6:,.0f} MB) in "
                   f"{time.perf_counter() - started:.1f} s")
-    backends = [b for b in args.backends.split(",") if b != "postgresql" or args.pg]
-    codes = {"this": None} | ({"baseline": str(Path(args.baseline).resolve())} if args.baseline else {})
     runs: dict[tuple[str, str], list[dict]] = {(b, c): [] for b in backends for c in codes}
-    loads = []
     try:
         for round_no in range(args.rounds):
             order = list(codes) if round_no % 2 == 0 else list(reversed(codes))   # neither always goes first
@@ -188,13 +208,14 @@ def main() -> None:
                     run["load_average"] = os.getloadavg()[0]
                     runs[backend, code].append(run)
                     loads.append(run["load_average"])
-                    console.print(f"round {round_no + 1}: {backend:10s} {code:8s} {run['seconds']:6.1f} s "
-                                  f"{run['statements_per_s']:>9,.0f} statements/s, load average {run['load_average']:.2f}")
+                    console.print(f"{rows:,} rows, round {round_no + 1}: {backend:10s} {code:8s} {run['seconds']:6.1f} s "
+                                  f"{run['statements_per_s']:>9,.0f} statements/s, peak RSS "
+                                  f"{run['peak_rss'] / 2**20:,.0f} MiB, load average {run['load_average']:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = Table("store", "code", "runs", "statements", "seconds", "statements/s", "CPU s (tessera)",
                   "CPU s (server)", "peak RSS", "peak PSS", "target",
-                  title=f"Tessera intake, {args.rows:,} rows x 6 properties (medians; statements/s min-max)")
+                  title=f"Tessera intake, {rows:,} rows x 6 properties (medians; statements/s min-max)")
     targets_per_s = {"sqlite": 100_000, "postgresql": 200_000}
     results = {}
     for (backend, code), done in runs.items():
@@ -203,7 +224,7 @@ def main() -> None:
         r = {key: _median([d[key] for d in done]) for key in
              ("statements", "records", "seconds", "statements_per_s", "cpu_seconds", "server_cpu_seconds")}
         r |= {"peak_rss": max(d["peak_rss"] for d in done), "peak_pss": max(d["peak_pss"] for d in done),
-              "runs": done}
+              "peak_rss_main": max(d.get("peak_rss_main", 0) for d in done), "runs": done}
         results[backend if code == "this" else f"{backend} ({code})"] = r
         rates = [d["statements_per_s"] for d in done]
         table.add_row(backend, code, str(len(done)), f"{r['statements']:,.0f}", f"{r['seconds']:.1f}",
@@ -212,12 +233,30 @@ def main() -> None:
                       f"{r['peak_rss'] / 2**20:,.0f} MiB", f"{r['peak_pss'] / 2**20:,.0f} MiB",
                       f">= {targets_per_s[backend]:,}/s, < 1 GiB")
     console.print(table)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    console.print(f"load average after each load: {min(loads):.2f}-{max(loads):.2f} "
-                  "(2 cores; above ~1 means other work shared them)")
-    Path(args.out).write_text(json.dumps({"rows": args.rows, "rounds": args.rounds, "load_average": os.getloadavg(),
-                                          "results": results}, indent=2))
-    console.print(f"wrote {args.out}")
+    return results
+
+
+def _rss_table(by_rows: dict[int, dict]) -> Table:
+    """Peak RSS (and PSS, and the ingest process alone) of each store at each file size, side by side."""
+    sizes = list(by_rows)
+    table = Table("store", *[f"{n:,} rows" for n in sizes], f"growth per 1M rows",
+                  title="Peak RSS by file size: ingest process + mapping processes (PSS; ingest process alone)")
+    for label in by_rows[sizes[0]]:
+        cells, peaks = [], []
+        for n in sizes:
+            r = by_rows[n].get(label)
+            if r is None:
+                cells.append("-")
+                continue
+            peaks.append((n, r["peak_rss"]))
+            cells.append(f"{r['peak_rss'] / 2**20:,.0f} MiB ({r['peak_pss'] / 2**20:,.0f}; "
+                         f"{r['peak_rss_main'] / 2**20:,.0f})")
+        growth = "-"
+        if len(peaks) > 1:
+            (n0, p0), (n1, p1) = peaks[0], peaks[-1]
+            growth = f"{(p1 - p0) / 2**20 / ((n1 - n0) / 1e6):+,.1f} MiB"
+        table.add_row(label, *cells, growth)
+    return table
 
 
 def _median(values: list):

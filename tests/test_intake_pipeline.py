@@ -375,3 +375,25 @@ def test_distinct_entities_are_counted_once_across_chunks(monkeypatch):
     assert len(count) == len({v for c in chunks for v in c}) == 9
     count.add([9, 13])
     assert len(count) == 10
+
+
+def test_distinct_count_spills_to_files_and_counts_the_same(monkeypatch):
+    import random
+
+    from tessera.intake.pipeline import DistinctCount
+
+    monkeypatch.setattr(DistinctCount, "MERGE_MIN", 50)
+    monkeypatch.setattr(DistinctCount, "SPILL_AT", 200)   # spill many times, so that a value meets itself in a file
+    rnd = random.Random(7)
+    pool = [rnd.randrange(-2**63, 2**63) for _ in range(3000)] + [-2**63, 2**63 - 1, 0, -1]
+    count, seen = DistinctCount(), set()
+    for _ in range(60):
+        chunk = [rnd.choice(pool) for _ in range(rnd.randrange(0, 300))]
+        count.add(chunk)
+        seen.update(chunk)
+    assert count.files is not None and len(count.kept) <= DistinctCount.SPILL_AT
+    assert len(count) == len(seen)
+    count.add([pool[0], 12345])   # counting leaves the files whole: adding after it still counts right
+    seen.update([pool[0], 12345])
+    assert len(count) == len(seen)
+    count.close()

@@ -271,8 +271,8 @@ def prepare(query: Query) -> None:
     processes forked to map records share them instead of each loading its own."""
     for em in _plan(query):
         for pm in em.properties:
-            if pm.type_name == "country":
-                pm.normalise("GB", "GB")
+            if pm.type_name == "country":   # a name, not a code: codes are found without the names' table
+                pm.normalise("United Kingdom", "GB")
 
 
 def map_record(query: Query, record: dict[str, str], region: str):

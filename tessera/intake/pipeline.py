@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from queue import Full
 from dataclasses import asdict, dataclass, field
@@ -330,16 +331,24 @@ def _refusing_unreadable(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
 
 
 class DistinctCount:
-    """How many distinct 64-bit integers were added, in 8 bytes each (a set of Python ints takes ~70): new
-    ones wait in a list of arrays that is merged into one sorted, duplicate-free array whenever it
-    holds as many as that array (or MERGE_MIN), which keeps the merging to a few passes over the whole."""
+    """How many distinct 64-bit integers were added, in memory bounded whatever their number.
+
+    New values wait in a list of arrays that is merged into one sorted, duplicate-free int64 array (8 bytes
+    a value, where a set of Python ints takes ~70) whenever it holds as many as that array (or MERGE_MIN).
+    Past SPILL_AT values the array is spread over PARTS unnamed temporary files by its values' top bits and
+    emptied: a value always lands in the same file, so each file is counted alone at the end, and memory
+    stays about SPILL_AT values (plus a file's share of the whole when counting) however many were added.
+    """
 
     MERGE_MIN = 1 << 16
+    SPILL_AT = 1 << 20    # 8 MB kept in memory at most (about four times that while merging)
+    PARTS = 64            # temporary files past SPILL_AT; each holds the values of one range of the top bits
 
     def __init__(self):
         self.kept = np.empty(0, dtype=np.int64)
         self.waiting: list[np.ndarray] = []
         self.waiting_size = 0
+        self.files: list | None = None
 
     def add(self, values: list[int]) -> None:
         if not values:
@@ -350,18 +359,50 @@ class DistinctCount:
             self._merge()
 
     def _merge(self) -> None:
-        merged = np.concatenate([self.kept, *self.waiting])
-        merged.sort()   # np.union1d's hash-based unique is several times slower on random 64-bit values
-        fresh = np.empty(len(merged), dtype=bool)
-        fresh[:1] = True
-        np.not_equal(merged[1:], merged[:-1], out=fresh[1:])
-        self.kept = merged[fresh]
+        self.kept = _sorted_unique(np.concatenate([self.kept, *self.waiting]))
         self.waiting, self.waiting_size = [], 0
+        if len(self.kept) > self.SPILL_AT:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.files is None:
+            self.files = [tempfile.TemporaryFile(prefix="tessera-entities-") for _ in range(self.PARTS)]
+        step = 2**64 // self.PARTS
+        bounds = np.searchsorted(self.kept, [-2**63 + i * step for i in range(1, self.PARTS)])
+        for fh, part in zip(self.files, np.split(self.kept, bounds)):
+            if len(part):
+                fh.write(part.tobytes())
+        self.kept = np.empty(0, dtype=np.int64)
 
     def __len__(self) -> int:
         if self.waiting:
             self._merge()
-        return len(self.kept)
+        if self.files is None:
+            return len(self.kept)
+        if len(self.kept):
+            self._spill()
+        total = 0
+        for fh in self.files:
+            fh.seek(0)
+            total += len(_sorted_unique(np.frombuffer(fh.read(), dtype=np.int64).copy()))
+            fh.seek(0, os.SEEK_END)
+        return total
+
+    def close(self) -> None:
+        for fh in self.files or ():
+            fh.close()
+        self.files = None
+        self.kept = np.empty(0, dtype=np.int64)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The values sorted, without duplicates (sorts in place); np.unique's hash-based path is several times slower
+    on random 64-bit values."""
+    values.sort()
+    fresh = np.empty(len(values), dtype=bool)
+    fresh[:1] = True
+    np.not_equal(values[1:], values[:-1], out=fresh[1:])
+    return values[fresh]
 
 
 def _put(queue, item, parent: int) -> None:
@@ -441,21 +482,25 @@ def ingest_file(store: Store, path: Path | str, agency: str, mapping: Mapping | 
             chunks = in_child_processes([mapped_chunks(reader, context)])
         else:
             chunks = in_child_processes([mapped_blocks(reader, context, w, workers) for w in range(workers)])
-        entity_hashes = DistinctCount()   # 64-bit hashes: a count off by one in ~1e-8 loads, for 8 bytes an entity
-        with store.bulk_load(conn, expected_statements=size // BYTES_PER_STATEMENT) as load:
-            for chunk in _refusing_unreadable(chunks):
-                store.copy_statements(conn, chunk.statements)
-                load.add_entities(chunk.entities)
-                if chunk.quarantine:
-                    conn.execute(insert(tables.quarantine), chunk.quarantine)
-                result.records += chunk.records
-                result.statements += chunk.statement_count
-                entity_hashes.add(chunk.entity_hashes)   # an entity may be in several chunks
-                result.quarantined += len(chunk.quarantine)
-                result.warnings += chunk.warnings
-                if progress:
-                    progress(result.records)
-        result.entities = len(entity_hashes)
+        entity_hashes = DistinctCount()   # 64-bit hashes: a count off by one in ~1e-8 loads; bounded memory
+        try:
+            with store.bulk_load(conn, expected_statements=size // BYTES_PER_STATEMENT) as load:
+                for chunk in _refusing_unreadable(chunks):
+                    store.copy_statements(conn, chunk.statements)
+                    load.add_entities(chunk.entities)
+                    if chunk.quarantine:
+                        conn.execute(insert(tables.quarantine), chunk.quarantine)
+                    result.records += chunk.records
+                    result.statements += chunk.statement_count
+                    entity_hashes.add(chunk.entity_hashes)   # an entity may be in several chunks
+                    result.quarantined += len(chunk.quarantine)
+                    result.warnings += chunk.warnings
+                    if progress:
+                        progress(result.records)
+                result.entities = len(entity_hashes)   # counted (and let go) before the indexes are built
+                entity_hashes.close()
+        finally:
+            entity_hashes.close()
         conn.execute(update(tables.batches).where(tables.batches.c.id == batch_id).values(
             records=result.records, statements=result.statements, quarantined=result.quarantined,
             warnings=result.warnings))
