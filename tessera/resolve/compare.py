@@ -15,7 +15,7 @@ from tessera.resolve.names import NameKeys, phonetic, skeleton
 
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
 LEVELS: dict[str, list[str]] = {
-    "name": ["exact", "phonetic", "close", "subset", "similar", "weak", "poor", "different"],
+    "name": ["exact", "phonetic", "close", "subset", "similar", "one_part", "weak", "poor", "different"],
     "dob": ["exact", "exact_estimated", "day_month_swap", "one_part", "one_year_same_day", "estimate_year",
             "estimate_near", "year_only", "same_year", "one_year", "two_years", "conflict"],
     "nationality": ["same", "different"],
@@ -24,7 +24,7 @@ LEVELS: dict[str, list[str]] = {
     "source": ["same_agency", "other_agency"],
     "document": ["shared", "one_typo", "different"],
     "account": ["shared", "different"],
-    "address": ["shared", "different"],
+    "address": ["shared", "similar", "same_street", "different"],
 }
 MISSING = -1
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
@@ -75,12 +75,18 @@ def keys_of(t, kind: str) -> list[set[str]]:
 
 
 def _parse_date(value: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of an ISO date, partial dates with -1 for what is not known; None for a value intake
+    could not normalise (kept as written, e.g. "19319924"), which says nothing comparable."""
     parts = value.split("-")
+    if len(parts[0]) != 4:
+        return None
     try:
         y = int(parts[0])
         m = int(parts[1]) if len(parts) > 1 else -1
         d = int(parts[2][:2]) if len(parts) > 2 else -1
     except ValueError:
+        return None
+    if not (m == -1 or 1 <= m <= 12) or not (d == -1 or 1 <= d <= 31):
         return None
     return y, m, d
 
@@ -91,6 +97,7 @@ def _factor(values: list[str]) -> np.ndarray:
 
 
 _ADDR_CLEAN = re.compile(r"[^0-9a-z]+")
+_HOUSE = re.compile(r"^\d+\w?\b")  # the house number, first in a normalised address
 
 
 def normalise_address(value: str) -> str:
@@ -254,7 +261,8 @@ def _unique(values: np.ndarray) -> np.ndarray:
 
 def block_keys(t: PersonTable) -> list[tuple[object, int]]:
     """(key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
-    pairs, the whole phonetic name, full birth date with a token's first letter, phones and documents."""
+    pairs, the whole phonetic name, full birth date with a token's first letter, phones, documents, accounts,
+    addresses, and an address's house number with the street's first word."""
     rows: list[tuple[object, int]] = []
     add = rows.append
     for r in range(t.n):
@@ -278,6 +286,10 @@ def block_keys(t: PersonTable) -> list[tuple[object, int]]:
         for kind in ("account", "address"):
             for v in keys_of(t, kind)[r]:
                 add(((kind, v), r))
+        for v in keys_of(t, "address")[r]:  # house number and street's first word: "14 wynn street", "14 wynn st"
+            words = v.split()
+            if len(words) >= 2 and _HOUSE.match(words[0]):
+                add((("street", words[0], words[1]), r))
     for row, r in enumerate(t.name_rec.tolist()):  # the whole written name, whatever the dates say
         if t.name_phon[row]:
             add((("n", t.name_phon[row]), r))
@@ -344,6 +356,11 @@ def name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndar
         for label, cut in reversed(_NAME_CUTS):
             lv[s >= cut] = names.index(label)
         lv[subset & (s < 90)] = names.index("subset")
+        low = np.flatnonzero(lv > names.index("one_part"))  # one name part agreeing (surname kept, given changed)
+        if len(low):
+            part = process.cpdist(t.name_phon[a[low]], t.name_phon[b[low]], scorer=fuzz.partial_token_set_ratio,
+                                  workers=workers) >= 100
+            lv[low[part]] = names.index("one_part")
         level[rest] = lv
         score[rest] = s
     level[exact] = 0
@@ -422,18 +439,40 @@ def both_hold(values: list, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def shared_key_levels(t: PersonTable, kind: str, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(level, hub size) per pair for a set-valued key (account, address): 0 shared, 1 both hold one and none is
-    shared, MISSING otherwise; the hub size is the fewest distinct names holding any shared key."""
+    """(level, hub size) per pair for a set-valued key (account, address): shared; for addresses also similar
+    and same_street (address_level); different when both hold one; MISSING otherwise. The hub size is the
+    fewest distinct names holding any shared key (for near ones, the more held of the closest two)."""
     sets = t.keys_of(kind)
+    different = len(LEVELS[kind]) - 1
     lvl = np.full(len(i), MISSING, dtype=np.int8)
     count = np.ones(len(i), dtype=np.int64)
     names = t.key_names or {}
     for k in np.flatnonzero(both_hold(sets, i, j)).tolist():
-        shared = sets[i[k]] & sets[j[k]]
-        lvl[k] = 0 if shared else 1
+        sa, sb = sets[i[k]], sets[j[k]]
+        shared = sa & sb
         if shared:
+            lvl[k] = 0
             count[k] = min(names.get((kind, v), 1) for v in shared)
+            continue
+        lvl[k] = different
+        if kind == "address":
+            best = min((address_level(x, y), max(names.get((kind, x), 1), names.get((kind, y), 1)))
+                       for x in sa for y in sb)
+            lvl[k], count[k] = best if best[0] < different else (different, 1)
     return lvl, count
+
+
+def address_level(a: str, b: str) -> int:
+    """How close two different normalised addresses are: 1 (similar) one clerk's slips apart, with the same
+    house number ("18 mckinle y circuit" / "18 mckinley circuit"); 2 (same_street) alike but for the house
+    number (neighbours, or a number mistyped); 3 different."""
+    ha, hb = _HOUSE.findall(a), _HOUSE.findall(b)
+    if ha[:1] == hb[:1] and fuzz.ratio(a.replace(" ", ""), b.replace(" ", ""), score_cutoff=90.0):
+        return 1
+    rest_a, rest_b = _HOUSE.sub("", a), _HOUSE.sub("", b)
+    if fuzz.token_set_ratio(rest_a, rest_b, score_cutoff=90.0):
+        return 2
+    return 3
 
 
 def dob_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -487,10 +526,15 @@ def _shares(level: np.ndarray, k: int, weight: np.ndarray | None) -> list[float]
     return (counts / counts.sum()).tolist()
 
 
-def estimate_m(levels: dict[str, np.ndarray], u: dict[str, list[float]], m0: dict[str, list[float]],
-               prior0: float, iterations: int = 25, fix_lambda: bool = False) -> tuple[dict[str, list[float]], float]:
-    """Expectation maximisation of m probabilities and the match share over the candidate pairs (u fixed)."""
+def estimate_m_u(levels: dict[str, np.ndarray], u0: dict[str, list[float]], m0: dict[str, list[float]],
+                 prior0: float, iterations: int = 25, fix_lambda: bool = False
+                 ) -> tuple[dict[str, list[float]], dict[str, list[float]], float]:
+    """Expectation maximisation of m, u and the match share over the candidate pairs, from m0 and u0 (u0 from
+    random pairs). u is re-estimated because the candidates' non-matches are not random pairs: blocking made
+    them agree more often than random pairs do, and with u held at random pairs' shares EM explains every
+    candidate as a match (the match share ran to 1 on FEBRL4)."""
     m = {c: list(v) for c, v in m0.items()}
+    u = {c: list(u0[c]) for c in m0}
     lam = prior0
     n = len(levels["name"])
     for _ in range(iterations):
@@ -504,7 +548,8 @@ def estimate_m(levels: dict[str, np.ndarray], u: dict[str, list[float]], m0: dic
         if not fix_lambda:
             lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
         m = {c: _shares(levels[c], len(LEVELS[c]), p) for c in m}
-    return m, lam
+        u = {c: _shares(levels[c], len(LEVELS[c]), 1 - p) for c in m}
+    return m, u, lam
 
 
 def one_typo_apart(a: str, b: str) -> bool:
@@ -572,7 +617,8 @@ def _shared_key_penalty(levels: dict[str, np.ndarray], kind: str, tf: dict) -> n
     `<kind>_weight` * log2(count / expected), at most `max_<kind>_penalty`; 0 elsewhere."""
     excess = np.maximum(levels[kind + "_count"] / tf[f"{kind}_expected"], 1.0)
     penalty = np.minimum(tf[f"{kind}_weight"] * np.log2(excess), tf[f"max_{kind}_penalty"])
-    return np.where(levels[kind] == 0, -penalty, 0.0)
+    agrees = (levels[kind] >= 0) & (levels[kind] < len(LEVELS[kind]) - 1)  # shared, or similar (addresses)
+    return np.where(agrees, -penalty, 0.0)
 
 
 def hub_adjustments(levels: dict[str, np.ndarray], model: dict) -> dict[str, np.ndarray]:

@@ -137,11 +137,15 @@ class Clusters:
         self.events: dict[int, set[int]] = {}  # root -> events its records were seen at (one person each)
         self.opposed: dict[int, dict[int, float]] = {}  # root -> {record compared badly with: weight}
         self.threshold = 0.0
+        self.refused = 0
+        self.refused_by_judgement = 0
+        self.configure(refuse)
+
+    def configure(self, refuse: dict) -> None:
+        """Which conflicts refuse a merge (the model's `refuse` section; dob_year_gap None: none by years)."""
         self.year_gap = refuse["dob_year_gap"]
         self.check_documents = refuse["document_conflict"]
         self.check_dates = refuse.get("date_conflict", True)
-        self.refused = 0
-        self.refused_by_judgement = 0
 
     def find(self, i: int) -> int:
         p = self.parent
@@ -167,7 +171,7 @@ class Clusters:
         if self.check_documents and compare.documents_conflict(self.docs.get(a), self.docs.get(b)):
             return True
         ya, yb = self.years.get(a), self.years.get(b)
-        if ya and yb and max(ya[1], yb[1]) - min(ya[0], yb[0]) > self.year_gap:
+        if self.year_gap is not None and ya and yb and max(ya[1], yb[1]) - min(ya[0], yb[0]) > self.year_gap:
             return True
         ta, tb = self.dates.get(a), self.dates.get(b)
         if self.check_dates and ta and tb and not any(_dates_compatible(x, y) for x in ta for y in tb):
@@ -262,17 +266,38 @@ def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> com
 
 
 def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dict:
-    """A copy of the model whose u come from random pairs and m, lambda from EM over the candidate pairs."""
+    """A copy of the model whose m, u and lambda come from EM over the candidate pairs (u seeded from random
+    pairs), and whose guard keeps only the refusals this data's weights call strong (strong_refusals)."""
     est = dict(model)
     cfg = model["estimate"]
-    est["u"] = compare.u_probabilities(table, cfg["u_sample"], cfg.get("seed", 0))
+    u0 = compare.u_probabilities(table, cfg["u_sample"], cfg.get("seed", 0))
     lam = model["lambda_start"]
     if cfg.get("lambda_from_records"):
         # expected matching pairs ~ records - people; assume a share of the records are repeats
         lam = min(0.5, cfg["lambda_from_records"] * table.n / max(len(levels["name"]), 1))
-    est["m"], est["lambda"] = compare.estimate_m(levels, est["u"], model["m_start"], lam,
-                                                 cfg["iterations"], fix_lambda=bool(cfg.get("lambda_from_records")))
+    est["m"], _u, lam = compare.estimate_m_u(levels, u0, model["m_start"], lam, cfg["iterations"],
+                                            fix_lambda=bool(cfg.get("lambda_from_records")))
+    # scored as any two records: u of random pairs, and the chance that two random records match
+    est["u"] = u0
+    est["lambda"] = max(lam * len(levels["name"]), 1.0) / max(table.n * (table.n - 1) / 2, 1.0)
+    est["threshold"] = cfg.get("threshold", model["threshold"])
+    est["refuse"] = strong_refusals(est)
     return est
+
+
+def strong_refusals(model: dict) -> dict:
+    """The model's guard, less the refusals its weights do not back: birth dates years apart, or different
+    documents of one kind, refuse a merge only where that level alone weighs at least `strong_weight` against a
+    match. Estimated on FEBRL4, whose clerks replaced whole birth dates and numbers, they weigh about -1 and -4;
+    on agency records of one person they would weigh far more."""
+    refuse = dict(model["refuse"])
+    w = compare.weights(model)
+    strong = -refuse["strong_weight"]
+    if w["dob"][compare.LEVELS["dob"].index("conflict")] > strong:
+        refuse["dob_year_gap"], refuse["date_conflict"] = None, False
+    if w["document"][compare.LEVELS["document"].index("different")] > strong:
+        refuse["document_conflict"] = False
+    return refuse
 
 
 def joinable(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -296,9 +321,11 @@ def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: di
     """Pairs that must never join directly: birth years too far apart, or different documents of one kind."""
     gap = model["refuse"]["dob_year_gap"]
     y1, y2 = table.years_lo, table.years_hi
-    both = (y1[i] >= 0) & (y1[j] >= 0)
-    far = both & ((np.maximum(y2[i], y2[j]) - np.minimum(y1[i], y1[j])) > gap) & \
-        (np.abs(table.year[i] - table.year[j]) > gap)
+    far = np.zeros(len(i), dtype=bool)
+    if gap is not None:
+        both = (y1[i] >= 0) & (y1[j] >= 0)
+        far = both & ((np.maximum(y2[i], y2[j]) - np.minimum(y1[i], y1[j])) > gap) & \
+            (np.abs(table.year[i] - table.year[j]) > gap)
     if model["refuse"]["document_conflict"]:
         for k in np.flatnonzero(compare.both_hold(table.docs, i, j)).tolist():
             if compare.documents_conflict(table.docs[i[k]], table.docs[j[k]]):
@@ -416,6 +443,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     if estimate:
         say("estimating match weights (EM)")
         model = estimate_model(table, levels, model)
+        clusters.configure(model["refuse"])
     if levels is not None:
         weight = compare.score(levels, model)
     else:  # in chunks, so that peak memory does not grow with every per-pair column at once
