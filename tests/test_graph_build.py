@@ -13,7 +13,7 @@ from tessera.demo import run_demo
 from tessera.graph.build import all_statements, build, statement_visibility, update_from_batch
 from tessera.graph.evaluate import adjusted_rand_index, error_pairs, evaluate_networks
 from tessera.graph.index import LINK_TYPES, EdgeFilter, GraphIndex
-from tessera.graph.queries import follow_money, money_flows, neighbourhood
+from tessera.graph.queries import follow_money, money_flows, neighbourhood, network_graph
 from tessera.store import tables
 
 FRENCH = User(None, "marie", "FRPOL", "FR", "TOP-SECRET")
@@ -155,3 +155,35 @@ def test_error_pairs_say_why_members_are_apart_or_together():
     assert e["ari_bound"] < 1.0
     # a pair of different networks with no member in common counts as `together_other`
     assert error_pairs(["A", "B"], ["x", "x"], [1, 1], [frozenset("A"), frozenset("B")])["together_other"] == 1
+
+
+def test_person_and_vehicle_in_one_row_are_linked_by_vehicle_use_and_a_boat_does_not_tie_networks(store):
+    with store.engine.begin() as conn:
+        b = _batch(conn, agency="FRPOL")
+        # a driver arrested with his van (one row, no relationship entity naming the van)
+        _entity(conn, b, "driver", "Person", [("name", "name", "Dario")], record=1)
+        _entity(conn, b, "van", "Vehicle", [("registrationNumber", "identifier", "AB123CD")], record=1)
+        # a passenger intercepted on a boat: the boat sits in the row, the passenger paid network A's handler
+        _entity(conn, b, "pax", "Person", [("name", "name", "Pax")], record=2)
+        _entity(conn, b, "boat", "Vessel", [("registrationNumber", "identifier", "HIN123")], record=2)
+        _entity(conn, b, "cross", "Event", [("name", "string", "TENTATIVE DE TRAVERSEE"),
+                                            ("date", "date", "2023-05-01"), ("involved", "entity", "pax")], record=2)
+        _entity(conn, b, "handler", "Person", [("name", "name", "Hal")], record=3)
+        _entity(conn, b, "pay", "Payment", [("payer", "entity", "pax"), ("beneficiary", "entity", "handler"),
+                                            ("amount", "number", "2000"), ("date", "date", "2023-04-01")], record=3)
+        # someone else in another row with nothing of his own: not linked to the van
+        _entity(conn, b, "other", "Person", [("name", "name", "Otto")], record=4)
+    ix = build(store)
+    nb = neighbourhood(ix, "driver", hops=1)
+    assert [(e.b if e.a == "driver" else e.a, e.types) for e in nb.edges] == [("van", ["vehicle_use"])]
+    assert {e.b if e.a == "pax" else e.a for e in neighbourhood(ix, "pax", hops=1).edges} == {"boat", "handler"}
+    assert not neighbourhood(ix, "other", hops=1).edges
+    # the passenger is a client: the boat it was found on is not tied to the handler it paid
+    g, passenger = network_graph(ix)
+    assert passenger[ix.node("pax")]
+    assert not g.hasEdge(ix.node("boat"), ix.node("handler"))
+    # built batch by batch, the same links
+    inc = GraphIndex()
+    update_from_batch(inc, store, b)
+    assert sorted(inc.id_of(int(x)) for x in inc.row("src")[inc.row("type") == LINK_TYPES.index("vehicle_use")]) \
+        == sorted(ix.id_of(int(x)) for x in ix.row("src")[ix.row("type") == LINK_TYPES.index("vehicle_use")])

@@ -34,6 +34,7 @@ _CROSSED = re.compile(r"boat|crossing|travers|arrival|embark|dinghy|launch", re.
 _ARRESTED = re.compile(r"arrest|interpellation|garde\s+a\s+vue|garde à vue|detain|festnahme", re.I)
 _INTERCEPTED = re.compile(r"tentative|intercept|attempt|prevented|empêch", re.I)
 _LATLON = re.compile(r"^\s*(-?\d{1,2}\.\d+)\s*,\s*(-?\d{1,3}\.\d+)\s*$")
+ROW_ASSETS = ("Vehicle", "Vessel")  # a person recorded in the same source row as one of these was using it
 SHARED_TYPE = {"phone": "phone_use", "address": "association", "identifier": "shared_identifier",
                "email": "shared_identifier"}
 
@@ -222,6 +223,42 @@ def _shared_edges(holders: _Holders, keys: Iterable[tuple[str, str]] | None = No
     return out
 
 
+def _row_edges(conn, batch_id: int | None) -> list[Edge]:
+    """vehicle_use links between a person and the vehicles or boats one source row records with them (a stop
+    check naming the van, an arrest naming the car, an interception naming the boat and engine): the agencies'
+    mappings give these rows no relationship entity, so without this the vehicle hangs alone in the graph."""
+    s = tables.statements
+    where = s.c.schema.in_(ROW_ASSETS)
+    if batch_id is not None:
+        where &= s.c.batch_id == batch_id
+    q = (select(s.c.batch_id, s.c.record_no, s.c.entity_id, func.min(s.c.id), func.max(s.c.grading))
+         .where(where).group_by(s.c.batch_id, s.c.record_no, s.c.entity_id))
+    assets: dict[tuple[int, int], list[tuple[str, int, str | None]]] = defaultdict(list)
+    for b, r, eid, sid, grading in conn.execute(q):
+        assets[(b, r)].append((eid, sid, grading))
+    if not assets:
+        return []
+    batches = sorted({b for b, _ in assets})
+    q = (select(s.c.batch_id, s.c.record_no, s.c.entity_id, func.min(s.c.id), func.max(s.c.grading))
+         .where(s.c.batch_id.in_(batches) & (s.c.schema == "Person"))
+         .group_by(s.c.batch_id, s.c.record_no, s.c.entity_id))
+    out = []
+    for b, r, person, sid, grading in conn.execute(q):
+        for asset, aid, agrading in assets.get((b, r), ()):
+            out.append(Edge(person, asset, "vehicle_use", grading=grading or agrading, statements=[str(sid), str(aid)]))
+    return out
+
+
+def _canonical(edges: list[Edge], canon: dict[str, str]) -> list[Edge]:
+    """Edges between source entities re-pointed at their canonical entities (pairs that fall into one dropped)."""
+    out = []
+    for e in edges:
+        e.source, e.target = canon.get(e.source, e.source), canon.get(e.target, e.target)
+        if e.source != e.target:
+            out.append(e)
+    return out
+
+
 def _holder_where():
     s = tables.statements
     return s.c.schema.in_(HOLDER_SCHEMAS) & s.c.prop_type.in_(tuple(SHARED_TYPE))
@@ -240,7 +277,8 @@ def _edges(conn, batch_id: int | None) -> tuple[list[Edge], dict[str, str], list
         rel = _rows(conn, s.c.schema.in_(RELATION_SCHEMAS))
         held = _rows(conn, _holder_where())
         holders = _Holders(held, canon)
-        edges = _relation_edges(rel, canon, schema_of, holders, events) + _shared_edges(holders)
+        edges = (_relation_edges(rel, canon, schema_of, holders, events) + _shared_edges(holders)
+                 + _canonical(_row_edges(conn, None), canon))
         return edges, _canonical_schemas(canon, schema_of, canon.values()), events
     rel = _rows(conn, s.c.schema.in_(RELATION_SCHEMAS) & (s.c.batch_id == batch_id))
     mine = _rows(conn, _holder_where() & (s.c.batch_id == batch_id))
@@ -252,7 +290,7 @@ def _edges(conn, batch_id: int | None) -> tuple[list[Edge], dict[str, str], list
     holders = _Holders(held, canon)
     keys = {(r.prop_type, r.value) for r in mine}
     edges = (_relation_edges(rel, canon, schema_of, holders, events)
-             + _shared_edges(holders, keys, {r.id for r in mine}))
+             + _shared_edges(holders, keys, {r.id for r in mine}) + _canonical(_row_edges(conn, batch_id), canon))
     e = tables.entities
     nodes = sorted({cid for (cid,) in conn.execute(select(func.coalesce(e.c.canonical_id, e.c.id))
                                                    .where(e.c.batch_id == batch_id))})

@@ -277,6 +277,9 @@ PROJECTION = 0.5  # strength two entities get from serving the same passenger (a
 PLAYER_SCHEMAS = (None, "Person", "LegalEntity", "Company")  # who can be a key player (None: schema unknown)
 PROJECT_LIMIT = 6  # a passenger linked to more entities than this says nothing about who works together
 RESOLUTION = 1.0  # modularity resolution
+# Boats and vehicles a passenger was found with belong to that crossing, not to the passenger's dealings: tying them
+# to whom the passenger paid would tie the network of a first, intercepted attempt to the network of the next.
+CROSSING_ASSETS = ("Vessel", "Vehicle")
 # A network seen through agency records is a few dense cores (a recruiter's phone circle, an account and its
 # holders) tied to each other by a handful of weak links (clients in common, one payment up the chain); modularity
 # makes each core a network of its own. A lower resolution keeps them together but, on a large connected graph,
@@ -308,8 +311,9 @@ def network_graph(ix: GraphIndex, flt: EdgeFilter | None = None) -> tuple[nk.Gra
     """The graph networks are found on, and the passenger mask.
 
     Passengers (entities carried on a crossing or intercepted) are clients, not members: their links are dropped,
-    and instead the entities one passenger deals with (pays, calls; at most PROJECT_LIMIT of them) are tied to each
-    other with a weak link. Without passengers this is the filtered graph itself."""
+    and instead the entities one passenger deals with (pays, calls; at most PROJECT_LIMIT of them, boats and
+    vehicles it was found with left out) are tied to each other with a weak link. Without passengers this is the
+    filtered graph itself."""
     g = ix.filtered_graph(flt)
     passenger = (ix.flags() & PASSENGER).astype(bool)
     if not passenger.any():
@@ -321,25 +325,14 @@ def network_graph(ix: GraphIndex, flt: EdgeFilter | None = None) -> tuple[nk.Gra
     cp = np.r_[u[pu & ~pv], v[pv & ~pu]]
     cm = np.r_[v[pu & ~pv], u[pv & ~pu]]
     cw = np.r_[w[pu & ~pv], w[pv & ~pu]]
+    seen, at = np.unique(cm, return_inverse=True)
+    asset = np.array([ix.schema(int(x)) in CROSSING_ASSETS for x in seen.tolist()], dtype=bool)[at]
     src, dst, wt = [u[core]], [v[core]], [w[core]]
-    if len(cp):
-        order = np.argsort(cp, kind="stable")
-        cp, cm, cw = cp[order], cm[order], cw[order]
-        cuts = np.flatnonzero(np.r_[True, cp[1:] != cp[:-1], True])
-        pa, pb, pw = [], [], []
-        for s, e in zip(cuts[:-1], cuts[1:]):
-            k = e - s
-            if k < 2 or k > PROJECT_LIMIT:
-                continue
-            for i in range(s, e):
-                for j in range(i + 1, e):
-                    pa.append(cm[i])
-                    pb.append(cm[j])
-                    pw.append(PROJECTION * min(cw[i], cw[j]) / (k - 1))
-        if pa:
-            src.append(np.array(pa, np.int64))
-            dst.append(np.array(pb, np.int64))
-            wt.append(np.array(pw))
+    pa, pb, pw = _passenger_ties(cp[~asset], cm[~asset], cw[~asset])
+    if pa:
+        src.append(np.array(pa, np.int64))
+        dst.append(np.array(pb, np.int64))
+        wt.append(np.array(pw, np.float64))
     a, b, ww = np.concatenate(src), np.concatenate(dst), np.concatenate(wt)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     upk, inv = np.unique((lo << 32) | hi, return_inverse=True)
@@ -348,6 +341,26 @@ def network_graph(ix: GraphIndex, flt: EdgeFilter | None = None) -> tuple[nk.Gra
     if len(upk):
         out.addEdges((agg, (upk >> 32, upk & 0xFFFFFFFF)))
     return out, passenger
+
+
+def _passenger_ties(cp: np.ndarray, cm: np.ndarray, cw: np.ndarray) -> tuple[list, list, list]:
+    """Pairs of entities one passenger deals with (2..PROJECT_LIMIT of them), each tied weakly."""
+    pa, pb, pw = [], [], []
+    if not len(cp):
+        return pa, pb, pw
+    order = np.argsort(cp, kind="stable")
+    cp, cm, cw = cp[order], cm[order], cw[order]
+    cuts = np.flatnonzero(np.r_[True, cp[1:] != cp[:-1], True])
+    for s, e in zip(cuts[:-1], cuts[1:]):
+        k = e - s
+        if k < 2 or k > PROJECT_LIMIT:
+            continue
+        for i in range(s, e):
+            for j in range(i + 1, e):
+                pa.append(cm[i])
+                pb.append(cm[j])
+                pw.append(PROJECTION * min(cw[i], cw[j]) / (k - 1))
+    return pa, pb, pw
 
 
 def communities(ix: GraphIndex, flt: EdgeFilter | None = None, min_size: int = 2,
