@@ -341,7 +341,7 @@ class DistinctCount:
     """
 
     MERGE_MIN = 1 << 16
-    SPILL_AT = 1 << 20    # 8 MB kept in memory at most (about four times that while merging)
+    SPILL_AT = 1 << 18    # 2 MB kept in memory at most (about four times that while merging)
     PARTS = 64            # temporary files past SPILL_AT; each holds the values of one range of the top bits
 
     def __init__(self):
