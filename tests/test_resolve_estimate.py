@@ -111,3 +111,38 @@ def test_one_name_part_agreeing_is_its_own_level(store, tmp_path):
     j = np.array([pos["regb.b"], pos["regb.d"]])
     names = [compare.LEVELS["name"][lv] for lv in compare.compare(table, i, j)["name"]]
     assert names[0] == "one_part" and names[1] != "one_part"
+
+
+def test_explain_and_the_warm_resolver_weigh_with_the_model_of_the_last_run(store, tmp_path):
+    from tessera.resolve.engine import run_model
+    from tessera.resolve.explain import explain
+    from tessera.resolve.live import LiveIndex
+
+    clerk_world(store, tmp_path, people=150)
+    assert run_model(store) == load_model()  # no run yet: the shipped weights
+    resolve(store, estimate=True)
+    est = run_model(store)
+    assert "m" in est and est["threshold"] == load_model()["estimate"]["threshold"]
+    pair = explain(store, "rega.p0", "regb.q0")["pairs"][0]
+    assert pair["threshold"] == est["threshold"]
+    dob = next(c for c in pair["comparisons"] if c["comparison"] == "dob")
+    level = compare.LEVELS["dob"].index(dob["level"])
+    assert dob["weight"] == round(float(compare.weights(est)["dob"][level]), 2)
+    assert LiveIndex(store).model == est
+    resolve(store)  # a run with the shipped weights is what explain then shows
+    assert explain(store, "rega.p0", "regb.q0")["pairs"][0]["threshold"] == load_model()["threshold"]
+
+
+def test_resolve_saves_the_model_it_scored_with(store, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from tessera.cli import app
+
+    clerk_world(store, tmp_path, people=150)
+    out = tmp_path / "estimated.json"
+    done = CliRunner().invoke(app, ["resolve", "--estimate", "--save-model", str(out), "--db", store.url, "--json"])
+    assert done.exit_code == 0, done.output
+    saved = json.loads(out.read_text())
+    assert "m" in saved and "u" in saved and saved["threshold"] == load_model()["estimate"]["threshold"]

@@ -96,15 +96,16 @@ _COLUMNS = ("run_id", "at", "kind", "canonical_id", "related", "members", "new_m
 
 
 def record_changes(connection: Connection, before: dict[str, str | None], after: dict[str, str],
-                   at: datetime | None = None) -> dict:
-    """Write a resolution run and its change-feed rows in the caller's transaction; return the run id and
-    counts per kind."""
+                   at: datetime | None = None, model: dict | None = None) -> dict:
+    """Write a resolution run (with the match model it scored with) and its change-feed rows in the caller's
+    transaction; return the run id and counts per kind."""
     at = at or datetime.now(timezone.utc)
     events = compute_changes(before, after)
     counts = {k: 0 for k in KINDS}
     for ev in events:
         counts[ev["kind"]] += 1
-    run_id = int(connection.execute(insert(resolve_runs).values(at=at, counts=json.dumps(counts)))
+    run = insert(resolve_runs).values(at=at, counts=json.dumps(counts), model=json.dumps(model) if model else None)
+    run_id = int(connection.execute(run)
                  .inserted_primary_key[0])
     # Rows go to the driver's executemany as tuples (a million first-run rows in seconds, not tens of them).
     to_db = entity_changes.c.at.type.bind_processor(connection.dialect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,8 @@ def resolve_command(
                                           "against the existing blocks and keep existing clusters")] = False,
     estimate: Annotated[bool, typer.Option("--estimate", help="Estimate match weights from this store's data "
                                            "(u from random pairs, m by EM) instead of the model's weights")] = False,
+    save_model: Annotated[Path | None, typer.Option("--save-model", help="Write the model this run scored with "
+                                                    "(e.g. estimated weights, for a Spark run) to this file")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -34,6 +37,10 @@ def resolve_command(
         with console.status("resolving") as status:
             result = resolve(store, load_model(model), write=not dry_run, changed=changed, estimate=estimate,
                              progress=lambda msg: status.update(msg))
+    if save_model is not None and not dry_run:
+        from tessera.resolve.engine import run_model
+
+        save_model.write_text(json.dumps(run_model(store), indent=2) + "\n")
     options = [f"--model {model}" if model else "", "--dry-run" if dry_run else "", "--changed" if changed else "",
                "--estimate" if estimate else ""]
     record_cli_audit(store, "resolve.dry-run" if dry_run else "resolve", [],

@@ -41,6 +41,16 @@ def load_model(path: Path | str | None = None) -> dict:
     return json.loads(Path(path or MODEL_PATH).read_text())
 
 
+def run_model(store: Store) -> dict:
+    """The match model the newest resolution run scored with (estimated weights, a --model file), or the
+    shipped one when no run recorded one: what explain and the warm resolver must weigh with."""
+    from tessera.resolve.tables import resolve_runs
+
+    with store.engine.connect() as conn:
+        saved = conn.execute(select(resolve_runs.c.model).order_by(resolve_runs.c.id.desc()).limit(1)).scalar()
+    return json.loads(saved) if saved else load_model()
+
+
 @dataclass
 class Entity:
     id: str
@@ -506,7 +516,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         with store.engine.begin() as conn:  # ids and the change feed commit together or not at all
             for k in range(0, len(changes), 20_000):
                 conn.execute(stmt, changes[k:k + 20_000])
-            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)))
+            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)),
+                                      model=model)
     res.seconds["write"] = round(time.perf_counter() - t4, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     if return_assignment:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tessera.resolve import compare
 from tessera.resolve.context import GroupContext, context_bonus, eligible, event_members
-from tessera.resolve.engine import EXACT_KEYS, _norm_key, load_entities, load_model, person_table, refusals
+from tessera.resolve.engine import EXACT_KEYS, _norm_key, load_entities, person_table, refusals, run_model
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -57,7 +57,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
     member pairs, each comparison's level and weight, the term-frequency adjustments, prior, total and
     threshold; any refusal (birth years too far apart, different documents); and the analysts' judgements
     that bind them."""
-    model = model or load_model()
+    model = model or run_model(store)
     with store.engine.connect() as conn:
         a_members, a_canon = _members(conn, a)
         b_members, b_canon = _members(conn, b)

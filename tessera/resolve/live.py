@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from tessera.resolve import compare
 from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts,
-                                    joinable, load_entities, load_model, opposed, person_table, refusals)
+                                    joinable, load_entities, opposed, person_table, refusals, run_model)
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -31,7 +31,7 @@ class LiveIndex:
 
     def __init__(self, store: Store, model: dict | None = None):
         t0 = time.perf_counter()
-        self.model = model or load_model()
+        self.model = model or run_model(store)
         ents = load_entities(store, {"Person"})
         self.people = {eid: e for eid, e in ents.items() if e.schema == "Person" and e.canonical_id is not None}
         self.canonical: dict[str, str] = {eid: e.canonical_id for eid, e in self.people.items()}
@@ -209,7 +209,7 @@ class LiveIndex:
             if changes:
                 conn.execute(update(ent).where(ent.c.id == bindparam("eid")).values(canonical_id=bindparam("cid")),
                              changes)
-            res.feed = record_changes(conn, before, after)
+            res.feed = record_changes(conn, before, after, model=self.model)
         self.run_id = res.feed["run_id"]
         self._keep(both, totals, n_old, after, before)
         res.clusters = len(groups)

@@ -257,7 +257,8 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
         with store.engine.begin() as conn:
             for k in range(0, len(changes), 20_000):
                 conn.execute(stmt, changes[k:k + 20_000])
-            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)))
+            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)),
+                                      model=model)
     res.seconds["cluster_write"] = round(time.perf_counter() - t1, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     return res, dict(zip(ids, assignment))

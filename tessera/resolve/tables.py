@@ -27,12 +27,15 @@ judgements = Table(
     Index("ix_judgements_b", "b"),
 )
 
-# One resolution run that wrote canonical ids, with the counts of its changes (JSON).
+# One resolution run that wrote canonical ids, with the counts of its changes (JSON) and the match model it
+# scored with (JSON: the shipped weights, a --model file, or weights estimated from the data), which explain and
+# the warm resolver then use.
 resolve_runs = Table(
     "resolve_runs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("counts", Text, nullable=False),
+    Column("model", Text),  # resolve_0003
 )
 
 # The change feed: canonical entities created, grown by new records, merged or split by a run.
