@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from tessera.access.policy import User
 from tessera.demo import run_demo
 from tessera.graph.build import all_statements, build, statement_visibility, update_from_batch
-from tessera.graph.evaluate import adjusted_rand_index, error_pairs, evaluate_networks
+from tessera.graph.evaluate import adjusted_rand_index, error_pairs, evaluate_networks, people_labels
 from tessera.graph.index import LINK_TYPES, EdgeFilter, GraphIndex
 from tessera.graph.queries import follow_money, money_flows, neighbourhood, network_graph
 from tessera.store import tables
@@ -64,6 +64,7 @@ def test_demo_world_graph(store, tmp_path):
     result = evaluate_networks(store, ix, tmp_path / "w")
     assert result["canonical_smugglers"] > 0
     assert -1.0 <= result["ari"] <= 1.0
+    assert -1.0 <= result["ari_people"] <= 1.0 and result["people_unplaced"] <= result["smugglers_found"]
     # built batch by batch, the same pairs appear with the same link types
     with store.engine.connect() as conn:
         batch_ids = [b for (b,) in conn.execute(select(tables.batches.c.id).order_by(tables.batches.c.id))]
@@ -187,3 +188,13 @@ def test_person_and_vehicle_in_one_row_are_linked_by_vehicle_use_and_a_boat_does
     update_from_batch(inc, store, b)
     assert sorted(inc.id_of(int(x)) for x in inc.row("src")[inc.row("type") == LINK_TYPES.index("vehicle_use")]) \
         == sorted(ix.id_of(int(x)) for x in ix.row("src")[ix.row("type") == LINK_TYPES.index("vehicle_use")])
+
+
+def test_each_member_counts_once_in_ari_people_however_many_entities_resolution_left():
+    # P1 left in three entities: two placed in community x, one with no link; P2 in x; P3 only unplaced
+    items = ["c1", "c2", "c3", "c4", "c5"]
+    person = ["P1", "P1", "P1", "P2", "P3"]
+    found = ["alone:c1", "x", "x", "x", "alone:c5"]
+    assert people_labels(items, person, found) == {"P1": "x", "P2": "x", "P3": "alone:c5"}
+    # split across two communities, the one holding more of the person's entities wins
+    assert people_labels(["a", "b", "c"], ["P", "P", "P"], ["y", "z", "z"]) == {"P": "z"}

@@ -80,6 +80,19 @@ def error_pairs(truth: Sequence[Hashable], predicted: Sequence[Hashable], compon
     }
 
 
+def people_labels(items: Sequence[str], person: Sequence[str], predicted: Sequence[Hashable]) -> dict[str, Hashable]:
+    """One community per true person, for an ARI that counts each member once however many canonical entities
+    resolution left them in: the community holding most of the person's placed entities (ties: the first listed),
+    or the first entity's own label ("alone:...") when none is placed."""
+    placed: dict[str, Counter] = defaultdict(Counter)
+    first: dict[str, Hashable] = {}
+    for c, p, lab in zip(items, person, predicted):
+        first.setdefault(p, lab)
+        if not str(lab).startswith("alone:"):
+            placed[p][lab] += 1
+    return {p: (placed[p].most_common(1)[0][0] if placed[p] else lab) for p, lab in first.items()}
+
+
 def top_by_pagerank(ix: GraphIndex, members: list[str], k: int = 5, flt: EdgeFilter | None = None) -> list[str]:
     """The k members with the highest PageRank inside the subgraph the members induce."""
     g = ix.filtered_graph(flt)
@@ -139,7 +152,11 @@ def _payment_parties(store: Store, truth_dir: Path, mapped: dict) -> list[tuple[
 def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: EdgeFilter | None = None,
                       top: int = 5, seed: int = 1) -> dict:
     """ARI between detected communities and true networks over the smugglers resolution found, and the share of
-    networks whose organiser is among the `top` key players of the community holding most of its members."""
+    networks whose organiser is among the `top` key players of the community holding most of its members.
+
+    `ari` counts canonical entities: a member resolution left in three entities counts three times, an entity with
+    no link is a network of its own. `ari_people` counts each member found once (see `people_labels`);
+    `ari_linked` leaves out entities with no link at all."""
     truth_dir = _truth_dir(truth)
     people, networks = read_truth(truth_dir)
     return score_networks(ix, canonical_people(store, truth_dir), people, networks, flt, top, seed)
@@ -203,11 +220,14 @@ def score_networks(ix: GraphIndex, person_of: dict[str, str], people: dict[str, 
         hits += hit
         details.append({"network": nid, "members_found": len(mem), "organiser_in_top": hit})
     smugglers = sum(1 for p in people.values() if network_of(p["id"]))
+    per_person = people_labels(found, [person_of[c] for c in found], pred_labels)
     return {
         "smugglers": smugglers, "smugglers_found": len({person_of[c] for c in found}), "canonical_smugglers": len(found),
         "networks": len(networks), "networks_with_members_found": len(members_by_network),
         "communities": len(comms), "communities_holding_smugglers": len(set(pred_labels)),
         "ari": round(ari, 4), "members_linked": len(linked), "ari_linked": round(ari_linked, 4),
+        "ari_people": round(adjusted_rand_index([network_of(p) for p in per_person], list(per_person.values())), 4),
+        "people_unplaced": sum(1 for x in per_person.values() if str(x).startswith("alone:")),
         "ari_bound": errors.pop("ari_bound"), "members_in_several_networks":
             sum(1 for c in found if len(networks_of(person_of[c])) > 1), "pairs": errors,
         "organiser_judged": judged, "organiser_in_top": hits,
