@@ -1,7 +1,7 @@
 """Benchmark intake: a generated CSV (six properties a row) into SQLite and PostgreSQL; statements/s and peak RSS.
 
-    .venv/bin/python bench/ingest.py [--rows 1000000[,3000000,…]] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-        [--rounds 3] [--baseline DIR]
+    .venv/bin/python bench/ingest.py [--rows 1000000[,3000000,…]]
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--rounds 3] [--baseline DIR]
 
 With several sizes (--rows 1000000,3000000) each is generated and loaded in turn, and a second table
 puts the peak RSS of each store at each size side by side: streaming means it stays flat as files grow.
@@ -162,8 +162,9 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql", help="which stores to load, in this order")
     parser.add_argument("--rounds", type=int, default=1, help="loads of each backend (and code); medians reported")
     parser.add_argument("--baseline", default="",
-                        help="a directory holding an earlier tessera package (git archive REV tessera | tar -x -C DIR), "
-                             "loaded in turn with this one, for a before/after comparison in one run")
+                        help="a directory holding an earlier tessera package "
+                             "(git archive REV tessera | tar -x -C DIR), loaded in turn with this one, "
+                             "for a before/after comparison in one run")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ingest.json"))
     args = parser.parse_args()
     sizes = [int(n.replace("_", "")) for n in args.rows.split(",") if n.strip()]
@@ -208,7 +209,8 @@ def _load_size(rows: int, backends: list[str], codes: dict, args, console: Conso
                     run["load_average"] = os.getloadavg()[0]
                     runs[backend, code].append(run)
                     loads.append(run["load_average"])
-                    console.print(f"{rows:,} rows, round {round_no + 1}: {backend:10s} {code:8s} {run['seconds']:6.1f} s "
+                    console.print(f"{rows:,} rows, round {round_no + 1}: {backend:10s} {code:8s} "
+                                  f"{run['seconds']:6.1f} s "
                                   f"{run['statements_per_s']:>9,.0f} statements/s, peak RSS "
                                   f"{run['peak_rss'] / 2**20:,.0f} MiB, load average {run['load_average']:.2f}")
     finally:
