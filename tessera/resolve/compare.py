@@ -261,8 +261,9 @@ def _unique(values: np.ndarray) -> np.ndarray:
 
 def block_keys(t: PersonTable) -> list[tuple[object, int]]:
     """(key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
-    pairs, the whole phonetic name, full birth date with a token's first letter, phones, documents, accounts,
-    addresses, and an address's house number with the street's first word."""
+    pairs and the whole phonetic name (each also with the birth year and the year after, which still meet when
+    a common name's own block is over max_block), full birth date with a token's first letter, phones,
+    documents, accounts, addresses, and an address's house number with the street's first word."""
     rows: list[tuple[object, int]] = []
     add = rows.append
     for r in range(t.n):
@@ -278,6 +279,9 @@ def block_keys(t: PersonTable) -> list[tuple[object, int]]:
         for k, tok in enumerate(toks):
             for tok2 in toks[k + 1:]:
                 add(((tok, tok2), r))
+                if y >= 0:  # narrower, for when a common pair's block is too large to keep
+                    add(((tok, tok2, y), r))
+                    add(((tok, tok2, y + 1), r))
         for ph in t.phones[r]:
             add((("ph", ph), r))
         for kind, values in t.docs[r].items():
@@ -291,9 +295,12 @@ def block_keys(t: PersonTable) -> list[tuple[object, int]]:
             if len(words) >= 2 and _HOUSE.match(words[0]):
                 add((("street", words[0], words[1]), r))
     for row, r in enumerate(t.name_rec.tolist()):  # the whole written name, whatever the dates say
+        y = int(t.year[r])
         if t.name_phon[row]:
             add((("n", t.name_phon[row]), r))
-        y = int(t.year[r])
+            if y >= 0:
+                add((("n", t.name_phon[row], y), r))
+                add((("n", t.name_phon[row], y + 1), r))
         if y >= 0:  # consonant skeletons with the birth year: "Filmon" and "Filimon" share flmn
             for sk in set(t.name_skel[row].split()):
                 if len(sk) >= 3:
@@ -526,13 +533,12 @@ def _shares(level: np.ndarray, k: int, weight: np.ndarray | None) -> list[float]
     return (counts / counts.sum()).tolist()
 
 
-def estimate_m_u(levels: dict[str, np.ndarray], u0: dict[str, list[float]], m0: dict[str, list[float]],
-                 prior0: float, iterations: int = 25, fix_lambda: bool = False
-                 ) -> tuple[dict[str, list[float]], dict[str, list[float]], float]:
-    """Expectation maximisation of m, u and the match share over the candidate pairs, from m0 and u0 (u0 from
-    random pairs). u is re-estimated because the candidates' non-matches are not random pairs: blocking made
-    them agree more often than random pairs do, and with u held at random pairs' shares EM explains every
-    candidate as a match (the match share ran to 1 on FEBRL4)."""
+def estimate_m(levels: dict[str, np.ndarray], u0: dict[str, list[float]], m0: dict[str, list[float]],
+               prior0: float, iterations: int = 25, fix_lambda: bool = False) -> tuple[dict[str, list[float]], float]:
+    """Expectation maximisation of m and the match share over the candidate pairs, from m0 and u0 (u0 from random
+    pairs). The candidates' u is re-estimated alongside, because their non-matches are not random pairs: blocking
+    made them agree more often, and with u held at random pairs' shares EM explained every candidate as a match
+    (the match share ran to 1 on FEBRL4)."""
     m = {c: list(v) for c, v in m0.items()}
     u = {c: list(u0[c]) for c in m0}
     lam = prior0
@@ -549,7 +555,7 @@ def estimate_m_u(levels: dict[str, np.ndarray], u0: dict[str, list[float]], m0: 
             lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
         m = {c: _shares(levels[c], len(LEVELS[c]), p) for c in m}
         u = {c: _shares(levels[c], len(LEVELS[c]), 1 - p) for c in m}
-    return m, u, lam
+    return m, lam
 
 
 def one_typo_apart(a: str, b: str) -> bool:

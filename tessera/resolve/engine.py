@@ -276,8 +276,8 @@ def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> com
 
 
 def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dict:
-    """A copy of the model whose m, u and lambda come from EM over the candidate pairs (u seeded from random
-    pairs), and whose guard keeps only the refusals this data's weights call strong (strong_refusals)."""
+    """A copy of the model whose m come from EM over the candidate pairs, u from random pairs, lambda from EM's
+    match count over all pairs, and whose guard keeps only the refusals these weights call strong."""
     est = dict(model)
     cfg = model["estimate"]
     u0 = compare.u_probabilities(table, cfg["u_sample"], cfg.get("seed", 0))
@@ -285,9 +285,9 @@ def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dic
     if cfg.get("lambda_from_records"):
         # expected matching pairs ~ records - people; assume a share of the records are repeats
         lam = min(0.5, cfg["lambda_from_records"] * table.n / max(len(levels["name"]), 1))
-    est["m"], _u, lam = compare.estimate_m_u(levels, u0, model["m_start"], lam, cfg["iterations"],
-                                            fix_lambda=bool(cfg.get("lambda_from_records")))
-    # scored as any two records: u of random pairs, and the chance that two random records match
+    est["m"], lam = compare.estimate_m(levels, u0, model["m_start"], lam, cfg["iterations"],
+                                       fix_lambda=bool(cfg.get("lambda_from_records")))
+    # scored as any two records are: u of random pairs, and the chance that two random records match
     est["u"] = u0
     est["lambda"] = max(lam * len(levels["name"]), 1.0) / max(table.n * (table.n - 1) / 2, 1.0)
     est["threshold"] = cfg.get("threshold", model["threshold"])
