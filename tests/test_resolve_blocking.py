@@ -1,0 +1,44 @@
+"""Blocking: which record pairs are compared at all -- narrower keys still pair namesakes when a common name's
+own block is too large to keep, and an address's house number and street pair a clerk's misspelt copy."""
+
+from __future__ import annotations
+
+from test_resolve_context import ingest
+from tessera.resolve import compare
+from tessera.resolve.engine import load_model
+from tessera.resolve.spark import person_table
+
+
+def person(eid, name, dob=None, address=None):
+    props = {"name": [name]}
+    if dob:
+        props["birthDate"] = [dob]
+    if address:
+        props["address"] = [address]
+    return {"id": eid, "schema": "Person", "properties": props}
+
+
+def pairs_of(store, max_block: int) -> set[tuple[str, str]]:
+    table = person_table(store, load_model())
+    i, j, _ = compare.candidate_pairs(table, max_block)
+    return {tuple(sorted((table.ids[a], table.ids[b]))) for a, b in zip(i.tolist(), j.tolist())}
+
+
+def test_namesakes_born_a_year_apart_meet_when_the_name_blocks_are_too_large(store, tmp_path):
+    others = ["Ahmadi", "Sultani", "Noori", "Rahimi", "Jafari", "Azizi"]
+    crowd = [person(f"k{k}", f"Karim {other}", "1991-03-0{}".format(k + 1)) for k, other in enumerate(others)]
+    crowd += [person(f"h{k}", f"{other} Haidari", "1990-06-0{}".format(k + 1))
+              for k, other in enumerate(["Omid", "Farid", "Nabil", "Samir", "Walid", "Jamal"])]
+    crowd += [person(f"m{k}", "Karim Haidari", f"{1950 + 3 * k}-05-0{k + 1}") for k in range(6)]
+    ingest(store, tmp_path, "UKPOL", crowd + [person("a", "Karim Haidari", "1990-02-11")])
+    ingest(store, tmp_path, "BF", [person("b", "Karim Haidari", "1991-08-20")])
+    # every block the two share -- each token with the year, the token pair, the whole name -- holds more than 5
+    pairs = pairs_of(store, max_block=5)
+    assert ("bf.b", "ukpol.a") in pairs  # the whole name with the birth year (and the year after) still meets
+    assert ("bf.b", "ukpol.m0") not in pairs  # born 1950: no narrower key pairs them
+
+
+def test_a_misspelt_address_pairs_by_house_number_and_street(store, tmp_path):
+    ingest(store, tmp_path, "UKPOL", [person("a", "Leah Eisele", address="16 Howie Court Dunkeld 2505")])
+    ingest(store, tmp_path, "BF", [person("b", "Koula Eiseaqe", address="16 Howie Co urt Dunkeld 2505")])
+    assert ("bf.b", "ukpol.a") in pairs_of(store, max_block=400)
