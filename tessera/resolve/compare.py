@@ -227,36 +227,42 @@ _TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _group_pairs(keys: np.ndarray, recs: np.ndarray, max_block: int) -> tuple[np.ndarray, int]:
-    """All within-group pairs (as i*2^32+j codes, i<j) of records sharing a key; groups above max_block skipped."""
+    """All within-group pairs (as i*2^32+j codes, i<j) of records sharing a key; groups above max_block skipped.
+    The codes are written into one array sized in advance and deduplicated in place, so that peak memory is
+    about one copy of them (a list of parts, then their concatenation, held two)."""
     order = np.lexsort((recs, keys))
     keys, recs = keys[order], recs[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
-    out, skipped = [], 0
-    for size in np.unique(sizes):
-        if size < 2:
-            continue
-        if size > max_block:
-            skipped += int((sizes == size).sum())
-            continue
+    skipped = int((sizes > max_block).sum())
+    kept = [int(size) for size in np.unique(sizes) if 2 <= size <= max_block]
+    counts = {size: int((sizes == size).sum()) for size in kept}
+    codes = np.empty(sum(counts[size] * size * (size - 1) // 2 for size in kept), dtype=np.int64)
+    at = 0
+    for size in kept:
         st = starts[sizes == size]
         if size not in _TRIU:
-            _TRIU[size] = np.triu_indices(int(size), 1)
+            _TRIU[size] = np.triu_indices(size, 1)
         a, b = _TRIU[size]
         block = recs[st[:, None] + np.arange(size)[None, :]]
         i, j = block[:, a].ravel(), block[:, b].ravel()
         lo, hi = np.minimum(i, j), np.maximum(i, j)
-        keep = lo != hi
-        out.append((lo[keep].astype(np.int64) << 32) | hi[keep].astype(np.int64))
-    codes = _unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
-    return codes, skipped
+        other = lo != hi  # not a record paired with itself (one that holds a key twice)
+        part = codes[at:at + int(other.sum())]
+        np.left_shift(lo[other], 32, out=part)
+        part |= hi[other]
+        at += len(part)
+    return _unique_sorted(codes[:at]), skipped
 
 
-def _unique(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values by sorting in place: NumPy 2's hash-based np.unique takes ten times as long on
-    tens of millions of pair codes."""
+def _unique_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values, sorting in place: NumPy 2's hash-based np.unique takes ten times as long on tens
+    of millions of pair codes."""
     values.sort()
-    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+    keep = np.empty(len(values), dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def block_keys(t: PersonTable) -> list[tuple[object, int]]:
@@ -321,7 +327,7 @@ def candidate_pairs(t: PersonTable, max_block: int) -> tuple[np.ndarray, np.ndar
     keys = np.fromiter((codes.setdefault(k, len(codes)) for k, _ in rows), dtype=np.int64, count=len(rows))
     recs = np.fromiter((r for _, r in rows), dtype=np.int64, count=len(rows))
     pair_codes, skipped = _group_pairs(keys, recs, max_block)
-    return (pair_codes >> 32).astype(np.int64), (pair_codes & 0xFFFFFFFF).astype(np.int64), skipped
+    return pair_codes >> 32, pair_codes & 0xFFFFFFFF, skipped  # int64, as the codes
 
 
 # ---------------------------------------------------------------- comparison levels
