@@ -80,7 +80,7 @@ def eligible(levels: dict[str, np.ndarray], cfg: dict) -> np.ndarray:
 
 def near_pairs(weight: np.ndarray, refused: np.ndarray, levels_of, cfg: dict, threshold: float) -> np.ndarray:
     """Pairs the context could lift over the threshold: short of it by at most the context weight, not refused,
-    and `eligible`. `levels_of(k)` gives the comparison levels of pairs k."""
+    and `eligible`. `levels_of(k)` gives the comparison levels of pairs k (names at least)."""
     near = np.flatnonzero((weight < threshold) & (weight >= threshold - cfg["weight"]) & ~refused)
     return near[eligible(levels_of(near), cfg)]
 

@@ -486,10 +486,10 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     if model.get("context"):
         say("weighing group context")
         cfg = model["context"]
-        near = near_pairs(weight, refused, lambda k: compare.compare(table, pi[k], pj[k]), cfg,
+        near = near_pairs(weight, refused, lambda k: compare.name_levels(table, pi[k], pj[k]), cfg,
                           model["threshold"])
-        res.context_joins = context_pass(clusters, rec_index[pi], rec_index[pj], weight, near, group, cfg,
-                                         model["threshold"])
+        res.context_joins = context_pass(clusters, rec_index[pi[near]], rec_index[pj[near]], weight[near],
+                                         np.arange(len(near)), group, cfg, model["threshold"])
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
     res.seconds["score_cluster"] = round(time.perf_counter() - t3, 2)
