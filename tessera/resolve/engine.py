@@ -435,6 +435,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     people = [eid for eid in ids if ents[eid].schema == "Person"]
     res.persons = len(people)
     table = person_table(ents, people, model)
+    previous = [ents[eid].canonical_id for eid in ids]
+    del ents  # all the rest needs of the entities is their canonical ids before the run
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
     pi, pj, res.blocks_skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
@@ -504,8 +506,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     res.clusters = len(members)
     res.multi_clusters = sum(1 for m in members.values() if len(m) > 1)
     res.largest_cluster = max((len(m) for m in members.values()), default=0)
-    assignment = assign_canonical(ids, [ents[eid].canonical_id for eid in ids], list(members.values()))
-    changes = [{"eid": ids[i], "cid": cid} for i, cid in enumerate(assignment) if ents[ids[i]].canonical_id != cid]
+    assignment = assign_canonical(ids, previous, list(members.values()))
+    changes = [{"eid": ids[i], "cid": cid} for i, cid in enumerate(assignment) if previous[i] != cid]
     res.canonical_changed = len(changes)
     if write:
         from tessera.resolve.changes import record_changes
@@ -516,8 +518,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         with store.engine.begin() as conn:  # ids and the change feed commit together or not at all
             for k in range(0, len(changes), 20_000):
                 conn.execute(stmt, changes[k:k + 20_000])
-            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)),
-                                      model=model)
+            res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model)
     res.seconds["write"] = round(time.perf_counter() - t4, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     if return_assignment:
