@@ -17,6 +17,7 @@ from followthemoney import model
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tessera.arrays import sorted_unique
 from tessera.intake.mapping import Mapping, MappingError, Problem, Query, load_mapping, map_record, prepare
 from tessera.intake.normalise import normalise
 from tessera.intake.readers import Record, UnreadableFile, file_sha256, open_reader
@@ -359,7 +360,7 @@ class DistinctCount:
             self._merge()
 
     def _merge(self) -> None:
-        self.kept = _sorted_unique(np.concatenate([self.kept, *self.waiting]))
+        self.kept = sorted_unique(np.concatenate([self.kept, *self.waiting]))
         self.waiting, self.waiting_size = [], 0
         if len(self.kept) > self.SPILL_AT:
             self._spill()
@@ -384,7 +385,7 @@ class DistinctCount:
         total = 0
         for fh in self.files:
             fh.seek(0)
-            total += len(_sorted_unique(np.frombuffer(fh.read(), dtype=np.int64).copy()))
+            total += len(sorted_unique(np.frombuffer(fh.read(), dtype=np.int64).copy()))
             fh.seek(0, os.SEEK_END)
         return total
 
@@ -393,16 +394,6 @@ class DistinctCount:
             fh.close()
         self.files = None
         self.kept = np.empty(0, dtype=np.int64)
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The values sorted, without duplicates (sorts in place); np.unique's hash-based path is several times slower
-    on random 64-bit values."""
-    values.sort()
-    fresh = np.empty(len(values), dtype=bool)
-    fresh[:1] = True
-    np.not_equal(values[1:], values[:-1], out=fresh[1:])
-    return values[fresh]
 
 
 def _put(queue, item, parent: int) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from tessera.arrays import sorted_unique
 from tessera.resolve.names import NameKeys, phonetic, skeleton
 
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
@@ -252,17 +253,7 @@ def _group_pairs(keys: np.ndarray, recs: np.ndarray, max_block: int) -> tuple[np
         np.left_shift(lo[other], 32, out=part)
         part |= hi[other]
         at += len(part)
-    return _unique_sorted(codes[:at]), skipped
-
-
-def _unique_sorted(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values, sorting in place: NumPy 2's hash-based np.unique takes ten times as long on tens
-    of millions of pair codes."""
-    values.sort()
-    keep = np.empty(len(values), dtype=bool)
-    keep[:1] = True
-    np.not_equal(values[1:], values[:-1], out=keep[1:])
-    return values[keep]
+    return sorted_unique(codes[:at]), skipped
 
 
 def block_keys(t: PersonTable) -> list[tuple[object, int]]:

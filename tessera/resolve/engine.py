@@ -298,8 +298,8 @@ def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dic
 def strong_refusals(model: dict) -> dict:
     """The model's guard, less the refusals its weights do not back: birth dates years apart, or different
     documents of one kind, refuse a merge only where that level alone weighs at least `strong_weight` against a
-    match. Estimated on FEBRL4, whose clerks replaced whole birth dates and numbers, they weigh about -1 and -4;
-    on agency records of one person they would weigh far more."""
+    match. Estimated on FEBRL4, whose clerks replaced whole birth dates and numbers, they weigh about -4.4 and
+    -4.6; on agency records of one person they would weigh far more."""
     refuse = dict(model["refuse"])
     w = compare.weights(model)
     strong = -refuse["strong_weight"]

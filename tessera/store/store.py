@@ -34,19 +34,17 @@ def resolve_url(url: str | None = None) -> str:
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NULL = "\\N"  # COPY text format's null
 
 
 def _copy_field(value) -> str:
     if value is None:
-        return "\\N"
+        return NULL
     if isinstance(value, int):
         return str(value)
     if "\\" in value or not value.isprintable():  # tabs, newlines, other controls: translate is the slow path
         return value.translate(_COPY_ESCAPES)
     return value
-
-
-NULL = "\\N"
 
 
 def _copy_line(row: tuple) -> str:
