@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,3 +91,8 @@ def every_text_in_store(store) -> str:
             for row in conn.execute(select(table)):
                 parts.extend(str(v) for v in row)
     return "\n".join(parts)
+
+
+def holds_value(text: str, value: str) -> bool:
+    """Whether `value` stands in `text` as a value of its own, not as digits inside a hex hash."""
+    return re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text) is not None
