@@ -88,7 +88,7 @@ def run_tessera(db: str, world: Path) -> dict:
     from tessera.store.store import Store
 
     store = Store.open(db)
-    kept: dict = {"pairs_only": True}  # the compared pairs, for blocking recall; not every per-pair column
+    kept: dict = {"pairs_only": True}  # the pair plan, for blocking recall; not every per-pair column
     t0 = time.perf_counter()
     result = resolve(store, keep=kept)
     seconds = time.perf_counter() - t0
@@ -99,13 +99,30 @@ def run_tessera(db: str, world: Path) -> dict:
     with store.engine.connect() as conn:
         assign = dict(conn.execute(select(tables.entities.c.id,
                                           func.coalesce(tables.entities.c.canonical_id, tables.entities.c.id))).all())
-    ids = kept["table"].ids
-    compared = {(ids[i], ids[j]) for i, j in zip(kept["pi"].tolist(), kept["pj"].tolist())}
     truth, culture = truth_of_persons(store, world)
-    out = score(assign, truth, culture, compared)
+    out = score(assign, truth, culture, compared_true_pairs(kept["table"].ids, kept["plan"], truth))
     out.update(seconds=round(seconds, 2), peak_rss_mb=round(rss), pairs_compared=result.pairs_scored,
                largest_cluster=result.largest_cluster)
     return out
+
+
+def compared_true_pairs(ids: list[str], plan, truth: dict[str, str]) -> set[tuple[str, str]]:
+    """The true pairs among the Person records that the engine's blocking compared (read from its pair plan a
+    record range at a time, as the engine reads it)."""
+    import numpy as np
+
+    groups = defaultdict(list)
+    for k, eid in enumerate(ids):
+        if eid in truth:
+            groups[truth[eid]].append(k)
+    codes = np.array(sorted((a << 32) | b for g in groups.values() for a, b in itertools.combinations(sorted(g), 2)),
+                     dtype=np.int64)
+    found = np.zeros(len(codes), dtype=bool)
+    for i, j in plan.chunks():
+        chunk = (i << 32) | j
+        at = np.searchsorted(chunk, codes).clip(max=max(len(chunk) - 1, 0))
+        found |= chunk[at] == codes if len(chunk) else False
+    return {(ids[c >> 32], ids[c & 0xFFFFFFFF]) for c in codes[found].tolist()}
 
 
 def splink_frame(store):

@@ -42,3 +42,26 @@ def test_a_misspelt_address_pairs_by_house_number_and_street(store, tmp_path):
     ingest(store, tmp_path, "UKPOL", [person("a", "Leah Eisele", address="16 Howie Court Dunkeld 2505")])
     ingest(store, tmp_path, "BF", [person("b", "Koula Eiseaqe", address="16 Howie Co urt Dunkeld 2505")])
     assert ("bf.b", "ukpol.a") in pairs_of(store, max_block=400)
+
+
+def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
+    from collections import defaultdict
+
+    from tessera.demo import run_demo
+    from tessera.store.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'tessera.db'}")
+    run_demo(store, tmp_path / "world", 120, 3)
+    table = person_table(store, load_model())
+    blocks = defaultdict(set)
+    for key, r in compare.block_keys(table):
+        blocks[key].add(r)
+    expected = {(a, b) for members in blocks.values() if len(members) <= 3
+                for a in members for b in members if a < b}
+    plan = compare.pair_plan(table, 3)
+    assert plan.skipped == sum(len(m) > 3 for m in blocks.values()) > 0
+    chunks = list(plan.chunks(budget=50))
+    got = [(a, b) for i, j in chunks for a, b in zip(i.tolist(), j.tolist())]
+    assert len(chunks) > 3 and len(got) == len(set(got)) and set(got) == expected
+    lows = [set(i.tolist()) for i, _ in chunks]
+    assert all(max(x) < min(y) for x, y in zip(lows, lows[1:]))  # a record's pairs all come in one range

@@ -3,7 +3,6 @@ upper bound of its weight -- so a full run decides exactly as if every pair had 
 
 from __future__ import annotations
 
-
 import numpy as np
 from tessera.demo import run_demo
 from tessera.resolve import compare
@@ -27,11 +26,14 @@ def test_capped_scores_are_exact_above_the_cap_and_bounds_below_it(tmp_path):
     assert (exact[capped] < cap).all()  # nothing that could have matched, or joined by context, was capped
 
 
-def test_a_run_with_capped_scoring_gives_the_same_clusters_as_scoring_every_pair(tmp_path):
+def test_a_run_with_capped_scoring_in_record_ranges_gives_the_same_clusters_as_scoring_every_pair_at_once(tmp_path):
     store = Store.open(f"sqlite:///{tmp_path / 'tessera.db'}")
     run_demo(store, tmp_path / "world", 250, 7)
     capped = resolve(store, write=False, return_assignment=True)[1]
     everything = resolve(store, write=False, return_assignment=True, keep={})[1]  # keep: every pair's levels
+    model = load_model()
+    model["blocking"] = {**model["blocking"], "chunk": 300}  # a few records' pairs at a time
+    in_ranges = resolve(store, model=model, write=False, return_assignment=True)[1]
     groups = (lambda assign: sorted(sorted(m for m in assign if assign[m] == c) for c in set(assign.values())))
-    assert groups(capped) == groups(everything)
+    assert groups(capped) == groups(everything) == groups(in_ranges)
     assert sum(len(g) > 1 for g in groups(capped)) > 10  # a world with real clusters, or the check says nothing

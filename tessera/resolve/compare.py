@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,98 +229,139 @@ PREFIX = 3  # letters of a written token in the prefix-pair blocking key
 _TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _group_pairs(keys: np.ndarray, recs: np.ndarray, max_block: int) -> tuple[np.ndarray, int]:
-    """All within-group pairs (as i*2^32+j codes, i<j) of records sharing a key; groups above max_block skipped.
-    The codes are written into one array sized in advance and deduplicated in place, so that peak memory is
-    about one copy of them (a list of parts, then their concatenation, held two)."""
-    order = np.lexsort((recs, keys))
-    keys, recs = keys[order], recs[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    sizes = np.diff(np.r_[starts, len(keys)])
-    skipped = int((sizes > max_block).sum())
-    kept = [int(size) for size in np.unique(sizes) if 2 <= size <= max_block]
-    counts = {size: int((sizes == size).sum()) for size in kept}
-    codes = np.empty(sum(counts[size] * size * (size - 1) // 2 for size in kept), dtype=np.int64)
-    at = 0
-    for size in kept:
-        st = starts[sizes == size]
-        if size not in _TRIU:
-            _TRIU[size] = np.triu_indices(size, 1)
-        a, b = _TRIU[size]
-        block = recs[st[:, None] + np.arange(size)[None, :]]
-        i, j = block[:, a].ravel(), block[:, b].ravel()
-        lo, hi = np.minimum(i, j), np.maximum(i, j)
-        other = lo != hi  # not a record paired with itself (one that holds a key twice)
-        part = codes[at:at + int(other.sum())]
-        np.left_shift(lo[other], 32, out=part)
-        part |= hi[other]
-        at += len(part)
-    return sorted_unique(codes[:at]), skipped
-
-
-def block_keys(t: PersonTable) -> list[tuple[object, int]]:
-    """(key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
+def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
+    """Yields (key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
     pairs and the whole phonetic name (each also with the birth year and the year after, which still meet when
     a common name's own block is over max_block), full birth date with a token's first letter, phones,
     documents, accounts, addresses, and an address's house number with the street's first word."""
-    rows: list[tuple[object, int]] = []
-    add = rows.append
     for r in range(t.n):
         toks = sorted(tok for tok in t.tokens[r] if len(tok) >= 2)
         y = int(t.year[r])
         if y >= 0:
             for tok in toks:
-                add(((tok, y), r))
-                add(((tok, y + 1), r))
+                yield (tok, y), r
+                yield (tok, y + 1), r
             if t.month[r] >= 0 and (t.month[r], t.day[r]) != (1, 1):
                 for initial in {tok[0] for tok in toks}:
-                    add((("d", initial, y, int(t.month[r]), int(t.day[r])), r))
+                    yield ("d", initial, y, int(t.month[r]), int(t.day[r])), r
         for k, tok in enumerate(toks):
             for tok2 in toks[k + 1:]:
-                add(((tok, tok2), r))
+                yield (tok, tok2), r
                 if y >= 0:  # narrower, for when a common pair's block is too large to keep
-                    add(((tok, tok2, y), r))
-                    add(((tok, tok2, y + 1), r))
+                    yield (tok, tok2, y), r
+                    yield (tok, tok2, y + 1), r
         for ph in t.phones[r]:
-            add((("ph", ph), r))
+            yield ("ph", ph), r
         for kind, values in t.docs[r].items():
             for v in values:
-                add((("doc", kind, v), r))
+                yield ("doc", kind, v), r
         for kind in ("account", "address"):
             for v in keys_of(t, kind)[r]:
-                add(((kind, v), r))
+                yield (kind, v), r
         for v in keys_of(t, "address")[r]:  # house number and street's first word: "14 wynn street", "14 wynn st"
             words = v.split()
             if len(words) >= 2 and _HOUSE.match(words[0]):
-                add((("street", words[0], words[1]), r))
+                yield ("street", words[0], words[1]), r
     for row, r in enumerate(t.name_rec.tolist()):  # the whole written name, whatever the dates say
         y = int(t.year[r])
         if t.name_phon[row]:
-            add((("n", t.name_phon[row]), r))
+            yield ("n", t.name_phon[row]), r
             if y >= 0:
-                add((("n", t.name_phon[row], y), r))
-                add((("n", t.name_phon[row], y + 1), r))
+                yield ("n", t.name_phon[row], y), r
+                yield ("n", t.name_phon[row], y + 1), r
         if y >= 0:  # consonant skeletons with the birth year: "Filmon" and "Filimon" share flmn
             for sk in set(t.name_skel[row].split()):
                 if len(sk) >= 3:
-                    add((("s", sk, y), r))
-                    add((("s", sk, y + 1), r))
+                    yield ("s", sk, y), r
+                    yield ("s", sk, y + 1), r
         # the first letters of each two written tokens: a dropped or doubled letter at the end of both names
         # ("Arben Hoxhaj", "Arbenn Hoxha") changes every phonetic key but not these
         heads = sorted({tok[:PREFIX] for tok in t.name_norm[row].split() if len(tok) >= PREFIX})
         for k, h in enumerate(heads):
             for h2 in heads[k + 1:]:
-                add((("p", h, h2), r))
-    return rows
+                yield ("p", h, h2), r
+
+
+def key_codes(t: PersonTable) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit code, record) per blocking key: the codes are this process's hashes of the keys, collected in
+    compact arrays rather than as a list of key tuples (tens of bytes each, gigabytes at a million records)."""
+    codes, recs = array("q"), array("q")
+    for key, r in block_keys(t):
+        codes.append(hash(key))
+        recs.append(r)
+    return np.frombuffer(codes, dtype=np.int64), np.frombuffer(recs, dtype=np.int64)
+
+
+@dataclass
+class PairPlan:
+    """Blocks as (key, record) rows sorted by key, records ascending within a block, from which the pairs of
+    a range of records (a pair belongs to its lower record) come out a range at a time: all pairs of a large
+    store are never held at once, and each range's own pairs are complete, so deduplicating within it is
+    enough."""
+    recs: np.ndarray  # record per row, rows in key order
+    partners: np.ndarray  # later members of the row's block (0 in a block over max_block)
+    rows: np.ndarray  # the rows with partners, by record
+    skipped: int  # blocks over max_block
+
+    @property
+    def pairs_before_dedup(self) -> int:
+        return int(self.partners.sum())
+
+    def chunks(self, budget: int = 4_000_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(i, j) int64 arrays, i < j, each pair once, in record ranges of about `budget` pairs before
+        deduplication (one record's pairs never split across two ranges)."""
+        rows, counts = self.rows, self.partners[self.rows].astype(np.int64)
+        ends = np.cumsum(counts)
+        recs = self.recs[rows]
+        at = 0
+        while at < len(rows):
+            stop = int(np.searchsorted(ends, (ends[at - 1] if at else 0) + budget, side="right"))
+            stop = max(stop, at + 1)
+            if stop < len(rows):  # end the range at a change of record
+                stop = int(np.searchsorted(recs, recs[stop - 1], side="right"))
+            part, n = rows[at:stop], counts[at:stop]
+            first = np.repeat(np.cumsum(n) - n, n)
+            later = np.repeat(part + 1, n) + (np.arange(int(n.sum())) - first)
+            codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
+            codes |= self.recs[later]
+            codes = sorted_unique(codes)
+            yield codes >> 32, codes & 0xFFFFFFFF
+            at = stop
+
+
+def _firsts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts."""
+    out = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=out[1:])
+    return out
+
+
+def pair_plan(t: PersonTable, max_block: int) -> PairPlan:
+    """The blocks of the table's records (see block_keys), ready to give their pairs (PairPlan.chunks)."""
+    keys, recs = key_codes(t)
+    order = np.lexsort((recs, keys))
+    keys, recs = keys[order], recs[order].astype(np.int32)
+    del order
+    once = _firsts(keys) | _firsts(recs)  # not a record holding a key twice
+    keys, recs = keys[once], recs[once]
+    del once
+    starts = np.flatnonzero(_firsts(keys))
+    del keys
+    sizes = np.diff(np.r_[starts, len(recs)])
+    kept = sizes <= max_block
+    ends = np.repeat(np.where(kept, starts + sizes, 0), sizes)
+    partners = np.maximum(ends - np.arange(len(recs)) - 1, 0).astype(np.int32)
+    del ends
+    rows = np.flatnonzero(partners)
+    rows = rows[np.argsort(recs[rows], kind="stable")]
+    return PairPlan(recs, partners, rows, int((~kept & (sizes >= 2)).sum()))
 
 
 def candidate_pairs(t: PersonTable, max_block: int) -> tuple[np.ndarray, np.ndarray, int]:
-    rows = block_keys(t)
-    codes: dict[object, int] = {}
-    keys = np.fromiter((codes.setdefault(k, len(codes)) for k, _ in rows), dtype=np.int64, count=len(rows))
-    recs = np.fromiter((r for _, r in rows), dtype=np.int64, count=len(rows))
-    pair_codes, skipped = _group_pairs(keys, recs, max_block)
-    return pair_codes >> 32, pair_codes & 0xFFFFFFFF, skipped  # int64, as the codes
+    """Every candidate pair (i, j), i < j, at once: for small tables (a large store goes through pair_plan)."""
+    plan = pair_plan(t, max_block)
+    parts = list(plan.chunks()) or [(np.zeros(0, np.int64), np.zeros(0, np.int64))]
+    return np.concatenate([i for i, _ in parts]), np.concatenate([j for _, j in parts]), plan.skipped
 
 
 # ---------------------------------------------------------------- comparison levels

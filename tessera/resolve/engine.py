@@ -310,6 +310,28 @@ def strong_refusals(model: dict) -> dict:
     return refuse
 
 
+def _concatenated(parts, columns: int = 2) -> tuple[np.ndarray, ...]:
+    """Column-wise concatenation of an iterable of equal-width tuples of arrays (empty: int64 columns)."""
+    parts = list(parts)
+    if not parts:
+        return tuple(np.zeros(0, dtype=np.int64) for _ in range(columns))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def reachable(clusters: Clusters, rec_index: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per Person-table row, a label shared by the rows that the clusters as they stand and the table pairs
+    (a, b) connect: two records apart here can never be joined, so whether they oppose a match never matters."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(rec_index)
+    roots = np.fromiter((clusters.find(int(r)) for r in rec_index), dtype=np.int64, count=n)
+    _, root_node = np.unique(roots, return_inverse=True)  # a node per cluster, after the n row nodes
+    src, dst = np.r_[np.arange(n), a], np.r_[n + root_node, b]
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n + root_node.max(initial=-1) + 1,) * 2)
+    return connected_components(graph, directed=False)[1][:n]
+
+
 def joinable(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Per record of n, whether an accepted pair (i, j) holds it: only these are weighed against one another
     (a record that only the group context joins is not)."""
@@ -439,67 +461,82 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     del ents  # all the rest needs of the entities is their canonical ids before the run
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
-    pi, pj, res.blocks_skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
-    if changed:
-        touches_new = fresh[rec_index[pi]] | fresh[rec_index[pj]]
-        pi, pj = pi[touches_new], pj[touches_new]
-    res.candidate_pairs = len(pi)
+    plan = compare.pair_plan(table, model["blocking"]["max_block"])
+    res.blocks_skipped = plan.skipped
+    step = model["blocking"].get("chunk", 2_000_000)
+
+    def pairs():
+        for ci, cj in plan.chunks(step):
+            if changed:
+                touches_new = fresh[rec_index[ci]] | fresh[rec_index[cj]]
+                ci, cj = ci[touches_new], cj[touches_new]
+            yield ci, cj
     res.seconds["block"] = round(time.perf_counter() - t2, 2)
 
     t3 = time.perf_counter()
-    say(f"comparing {len(pi):,} Person pairs")
-    levels = None
-    capped = np.zeros(len(pi), dtype=bool)  # pairs scored by an upper bound (compare.capped_scores)
-    if estimate or (keep is not None and not keep.get("pairs_only")):
+    say("comparing Person pairs")
+    whole = estimate or (keep is not None and not keep.get("pairs_only"))
+    if whole:  # every pair's levels at once: EM needs them, and so does a caller keeping them
+        pi, pj = _concatenated(pairs())
         levels = compare.compare(table, pi, pj)
-    if estimate:
-        say("estimating match weights (EM)")
-        model = estimate_model(table, levels, model)
-        clusters.configure(model["refuse"])
-    if levels is not None:
+        if estimate:
+            say("estimating match weights (EM)")
+            model = estimate_model(table, levels, model)
+            clusters.configure(model["refuse"])
         weight = compare.score(levels, model)
-    else:  # in chunks, so that peak memory does not grow with every per-pair column at once
-        weight = np.empty(len(pi), dtype=np.float64)
+        scored = [(pi, pj, weight)]
+    else:  # a record range at a time, so that no per-pair column of every pair is ever held
         cap = model["threshold"] - (model["context"]["weight"] if model.get("context") else 0.0)
-        step = model["blocking"].get("chunk", 2_000_000)
-        for k in range(0, len(pi), step):
-            weight[k:k + step], capped[k:k + step] = compare.capped_scores(table, pi[k:k + step], pj[k:k + step],
-                                                                            model, cap)
-    refused = refusals(table, pi, pj, model)
+        scored = ((ci, cj, compare.capped_scores(table, ci, cj, model, cap)[0]) for ci, cj in pairs())
+    threshold, cfg = model["threshold"], model.get("context")
+    accepted, near = [], []
+    for ci, cj, w in scored:
+        res.candidate_pairs += len(ci)
+        refused = refusals(table, ci, cj, model)
+        ok = (w >= threshold) & ~refused
+        accepted.append((ci[ok], cj[ok], w[ok]))
+        if cfg:
+            k = near_pairs(w, refused, lambda k: compare.name_levels(table, ci[k], cj[k]), cfg, threshold)
+            near.append((ci[k], cj[k], w[k]))
+    ai, aj, aw = _concatenated(accepted, 3)
+    ni, nj, nw = _concatenated(near, 3)
+    res.pairs_scored = res.candidate_pairs
+    res.pairs_accepted = len(ai)
+    res.seconds["score"] = round(time.perf_counter() - t3, 2)
+
+    t4 = time.perf_counter()
     group = None
-    if model.get("context"):
+    if cfg:
         with store.engine.connect() as conn:
-            group = GroupContext(*event_members(conn, index), model["context"]["max_event"])
+            group = GroupContext(*event_members(conn, index), cfg["max_event"])
         for r, evs in group.event_of.items():  # for the guard: one event's list names each person once
             clusters.events.setdefault(clusters.find(r), set()).update(evs)
-    ok = (weight >= model["threshold"]) & ~refused
-    can_join = joinable(table.n, pi[ok], pj[ok])
-    exact = np.flatnonzero(capped & can_join[pi] & can_join[pj])  # these may bar a merge: by their exact weight
-    weight[exact] = compare.score(compare.compare(table, pi[exact], pj[exact]), model)
-    against = opposed(pi, pj, weight, can_join, model)
-    clusters.oppose(rec_index[pi[against]], rec_index[pj[against]], weight[against], model["threshold"])
-    res.pairs_scored = len(pi)
-    res.pairs_accepted = int(ok.sum())
-    order = np.flatnonzero(ok)
-    order = order[np.argsort(-weight[order], kind="stable")]
-    gi, gj = rec_index[pi[order]], rec_index[pj[order]]
-    for i, j, w in zip(gi.tolist(), gj.tolist(), weight[order].tolist()):
+    if model["refuse"].get("pair_weight") is not None:
+        say("weighing pairs that speak against a match")
+        can_join = joinable(table.n, ai, aj)
+        reach = reachable(clusters, rec_index, np.r_[ai, ni], np.r_[aj, nj])
+        for ci, cj, w in (scored if whole else ((ci, cj, None) for ci, cj in pairs())):
+            k = np.flatnonzero(can_join[ci] & can_join[cj] & (reach[ci] == reach[cj]))
+            wk = w[k] if w is not None else compare.score(compare.compare(table, ci[k], cj[k]), model)
+            low = wk < model["refuse"]["pair_weight"]
+            clusters.oppose(rec_index[ci[k[low]]], rec_index[cj[k[low]]], wk[low], threshold)
+    order = np.argsort(-aw, kind="stable")
+    for i, j, w in zip(rec_index[ai[order]].tolist(), rec_index[aj[order]].tolist(), aw[order].tolist()):
         clusters.union(i, j, weight=w)
-    if model.get("context"):
+    if cfg:
         say("weighing group context")
-        cfg = model["context"]
-        near = near_pairs(weight, refused, lambda k: compare.name_levels(table, pi[k], pj[k]), cfg,
-                          model["threshold"])
-        res.context_joins = context_pass(clusters, rec_index[pi[near]], rec_index[pj[near]], weight[near],
-                                         np.arange(len(near)), group, cfg, model["threshold"])
+        res.context_joins = context_pass(clusters, rec_index[ni], rec_index[nj], nw, np.arange(len(ni)), group,
+                                         cfg, threshold)
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
-    res.seconds["score_cluster"] = round(time.perf_counter() - t3, 2)
+    res.seconds["cluster"] = round(time.perf_counter() - t4, 2)
     if keep is not None:
-        keep.update(table=table, pi=pi, pj=pj, levels=levels, weight=weight, model=model, refused=refused)
+        keep.update(table=table, plan=plan, model=model)
+        if whole:
+            keep.update(pi=pi, pj=pj, levels=levels, weight=weight, refused=refused)
 
     # canonical ids
-    t4 = time.perf_counter()
+    t5 = time.perf_counter()
     members: dict[int, list[int]] = defaultdict(list)
     for i in range(len(ids)):
         members[clusters.find(i)].append(i)
@@ -519,7 +556,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
             for k in range(0, len(changes), 20_000):
                 conn.execute(stmt, changes[k:k + 20_000])
             res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model)
-    res.seconds["write"] = round(time.perf_counter() - t4, 2)
+    res.seconds["write"] = round(time.perf_counter() - t5, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     if return_assignment:
         return res, dict(zip(ids, assignment))

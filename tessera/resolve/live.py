@@ -111,7 +111,7 @@ class LiveIndex:
         more than the model's max_block records, indexed and new together, is skipped, as in a full run."""
         max_block = self.model["blocking"]["max_block"]
         new_part = _slice_from(both, n_old)
-        codes, new = _key_codes(new_part)
+        codes, new = compare.key_codes(new_part)
         new = new + n_old
         segments = [(keys, recs, np.searchsorted(keys, codes, "left"), np.searchsorted(keys, codes, "right"))
                     for keys, recs in ((self.keys, self.recs), self.recent)]
@@ -222,7 +222,7 @@ class LiveIndex:
     def _keep(self, both: compare.PersonTable, totals: np.ndarray, n_old: int, after: dict[str, str],
               before: dict) -> None:
         """Make the batch part of the index: its table rows, keys, counts and canonical ids."""
-        codes, recs = _key_codes(_slice_from(both, n_old))
+        codes, recs = compare.key_codes(_slice_from(both, n_old))
         self.recent = _merged(*self.recent, codes, recs + n_old)
         if len(self.recent[0]) * 16 > len(self.keys):  # merged in once they are a sixteenth of the rest
             self.keys, self.recs = _merged(self.keys, self.recs, *self.recent)
@@ -279,16 +279,9 @@ def latest_run(store: Store) -> int | None:
 
 
 def _sorted_keys(table: compare.PersonTable) -> tuple[np.ndarray, np.ndarray]:
-    codes, recs = _key_codes(table)
+    codes, recs = compare.key_codes(table)
     order = np.argsort(codes, kind="stable")
     return codes[order], recs[order]
-
-
-def _key_codes(table) -> tuple[np.ndarray, np.ndarray]:
-    """(64-bit code, record) per blocking key of a table (codes are this process's hashes of the keys)."""
-    rows = compare.block_keys(table)
-    return (np.fromiter((hash(k) for k, _ in rows), dtype=np.int64, count=len(rows)),
-            np.fromiter((r for _, r in rows), dtype=np.int64, count=len(rows)))
 
 
 def _name_totals(table: compare.PersonTable, totals: np.ndarray, size: int) -> np.ndarray:

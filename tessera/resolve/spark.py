@@ -97,7 +97,7 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
                 yield _key_code(key), lo + r
 
     def pairs_of(block):
-        recs = sorted(block[1])
+        recs = sorted(set(block[1]))  # a record holding a key twice is one member of its block
         if len(recs) < 2:
             return
         if len(recs) > max_block:
@@ -105,8 +105,7 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
             return
         for x, a in enumerate(recs):
             for b in recs[x + 1:]:
-                if a != b:
-                    yield a, b
+                yield a, b
 
     keys = sc.parallelize(_ranges(table.n, parts), parts).mapPartitions(keys_of)
     return keys.groupByKey(parts).flatMap(pairs_of).distinct(parts), skipped
