@@ -65,3 +65,13 @@ def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
     assert len(chunks) > 3 and len(got) == len(set(got)) and set(got) == expected
     lows = [set(i.tolist()) for i, _ in chunks]
     assert all(max(x) < min(y) for x, y in zip(lows, lows[1:]))  # a record's pairs all come in one range
+    weight = defaultdict(float)  # meta-blocking: a pair's shared blocks' weights summed
+    for members in blocks.values():
+        if len(members) <= 3:
+            for a in members:
+                for b in members:
+                    weight[a, b] += float(compare.block_weight(len(members))) if a < b else 0.0
+    strong = {pair for pair, w in weight.items() if w >= 0.8}
+    pruned = compare.pair_plan(table, 3, 0.8)
+    got = [(a, b) for i, j in pruned.chunks(budget=50) for a, b in zip(i.tolist(), j.tolist())]
+    assert len(got) == len(set(got)) and set(got) == strong and 0 < len(strong) < len(expected)

@@ -7,7 +7,7 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -62,9 +62,19 @@ class PersonTable:
     addresses: list[set[str]] | None = None  # normalised address texts
     key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> distinct phonetic names holding it
     phone_counts: Counter | None = None  # phone -> records holding it (the warm resolver's: the whole population)
+    _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def keys_of(self, kind: str) -> list[set[str]]:
         return keys_of(self, kind)
+
+    def holding(self, name: str) -> np.ndarray:
+        """Per record, whether it holds any value of the list field `name` (phones, docs, accounts, addresses);
+        made once per table (again if its lists have grown), not once per chunk of pairs."""
+        values = getattr(self, name) or []
+        has = self._holding.get(name)
+        if has is None or len(has) != len(values):
+            has = self._holding[name] = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+        return has
 
     @property
     def n(self) -> int:
@@ -302,6 +312,8 @@ class PairPlan:
     partners: np.ndarray  # later members of the row's block (0 in a block over max_block)
     rows: np.ndarray  # the rows with partners, by record
     skipped: int  # blocks over max_block
+    row_size: np.ndarray | None = None  # the row's block size, when pairs are pruned by block_weight
+    min_weight: float = 0.0  # a pair is kept when its shared blocks' weights sum to at least this
 
     @property
     def pairs_before_dedup(self) -> int:
@@ -324,9 +336,25 @@ class PairPlan:
             later = np.repeat(part + 1, n) + (np.arange(int(n.sum())) - first)
             codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
             codes |= self.recs[later]
-            codes = sorted_unique(codes)
+            codes = sorted_unique(codes) if not self.min_weight else self._weighty(codes, np.repeat(part, n))
             yield codes >> 32, codes & 0xFFFFFFFF
             at = stop
+
+
+    def _weighty(self, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The distinct pair codes whose shared blocks weigh at least min_weight together (meta-blocking: a
+        pair met only in large blocks is a namesake far more often than a match)."""
+        order = np.argsort(codes)
+        codes = codes[order]
+        firsts = np.flatnonzero(_firsts(codes))
+        total = np.add.reduceat(block_weight(self.row_size[rows[order]]), firsts) if len(codes) else np.zeros(0)
+        return codes[firsts[total >= self.min_weight]]
+
+
+def block_weight(size):
+    """What meeting in one block of `size` records says for a pair: 1 / log2(1 + size). A pair's blocks' weights
+    summed are its meta-blocking weight (pairs below the model's blocking.min_pair_weight are not compared)."""
+    return 1.0 / np.log2(1.0 + np.asarray(size, dtype=np.float64))
 
 
 def _firsts(values: np.ndarray) -> np.ndarray:
@@ -336,7 +364,7 @@ def _firsts(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def pair_plan(t: PersonTable, max_block: int) -> PairPlan:
+def pair_plan(t: PersonTable, max_block: int, min_weight: float = 0.0) -> PairPlan:
     """The blocks of the table's records (see block_keys), ready to give their pairs (PairPlan.chunks)."""
     keys, recs = key_codes(t)
     order = np.lexsort((recs, keys))
@@ -354,12 +382,13 @@ def pair_plan(t: PersonTable, max_block: int) -> PairPlan:
     del ends
     rows = np.flatnonzero(partners)
     rows = rows[np.argsort(recs[rows], kind="stable")]
-    return PairPlan(recs, partners, rows, int((~kept & (sizes >= 2)).sum()))
+    row_size = np.repeat(sizes, sizes).astype(np.int32) if min_weight else None
+    return PairPlan(recs, partners, rows, int((~kept & (sizes >= 2)).sum()), row_size, min_weight)
 
 
-def candidate_pairs(t: PersonTable, max_block: int) -> tuple[np.ndarray, np.ndarray, int]:
+def candidate_pairs(t: PersonTable, max_block: int, min_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray, int]:
     """Every candidate pair (i, j), i < j, at once: for small tables (a large store goes through pair_plan)."""
-    plan = pair_plan(t, max_block)
+    plan = pair_plan(t, max_block, min_weight)
     parts = list(plan.chunks()) or [(np.zeros(0, np.int64), np.zeros(0, np.int64))]
     return np.concatenate([i for i, _ in parts]), np.concatenate([j for _, j in parts]), plan.skipped
 
@@ -452,7 +481,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
         out[comp] = lvl
     ph = np.full(len(i), MISSING, dtype=np.int8)
     ph_count = np.ones(len(i), dtype=np.int64)
-    both = np.flatnonzero(both_hold(t.phones, i, j))
+    both = np.flatnonzero(both_hold(t, "phones", i, j))
     if len(both):
         counts = t.phone_counts
         for k in both.tolist():
@@ -463,7 +492,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
     out["phone"] = ph
     out["phone_count"] = ph_count
     doc = np.full(len(i), MISSING, dtype=np.int8)
-    for k in np.flatnonzero(both_hold(t.docs, i, j)).tolist():
+    for k in np.flatnonzero(both_hold(t, "docs", i, j)).tolist():
         doc[k] = document_level(t.docs[i[k]], t.docs[j[k]])
     out["document"] = doc
     for kind in ("account", "address"):
@@ -475,13 +504,14 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
     return out
 
 
-def both_hold(values: list, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Per pair, whether both records hold any value: read per pair when the pairs are fewer than the records
-    (a new record against a large table), else per record once."""
+def both_hold(t: PersonTable, name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per pair, whether both records hold any value of the list field `name`: read per pair when the pairs are
+    fewer than the records (a new record against a large table), else per record (PersonTable.holding)."""
+    values = getattr(t, name) or []
     if 2 * len(i) < len(values):
         return np.fromiter((bool(values[a]) and bool(values[b]) for a, b in zip(i.tolist(), j.tolist())),
                            dtype=bool, count=len(i))
-    has = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+    has = t.holding(name)
     return has[i] & has[j]
 
 
@@ -494,7 +524,7 @@ def shared_key_levels(t: PersonTable, kind: str, i: np.ndarray, j: np.ndarray) -
     lvl = np.full(len(i), MISSING, dtype=np.int8)
     count = np.ones(len(i), dtype=np.int64)
     names = t.key_names or {}
-    for k in np.flatnonzero(both_hold(sets, i, j)).tolist():
+    for k in np.flatnonzero(both_hold(t, "accounts" if kind == "account" else "addresses", i, j)).tolist():
         sa, sb = sets[i[k]], sets[j[k]]
         shared = sa & sb
         if shared:

@@ -359,7 +359,7 @@ def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: di
         far = both & ((np.maximum(y2[i], y2[j]) - np.minimum(y1[i], y1[j])) > gap) & \
             (np.abs(table.year[i] - table.year[j]) > gap)
     if model["refuse"]["document_conflict"]:
-        for k in np.flatnonzero(compare.both_hold(table.docs, i, j)).tolist():
+        for k in np.flatnonzero(compare.both_hold(table, "docs", i, j)).tolist():
             if compare.documents_conflict(table.docs[i[k]], table.docs[j[k]]):
                 far[k] = True
     return far
@@ -461,7 +461,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     del ents  # all the rest needs of the entities is their canonical ids before the run
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
-    plan = compare.pair_plan(table, model["blocking"]["max_block"])
+    plan = compare.pair_plan(table, model["blocking"]["max_block"], model["blocking"].get("min_pair_weight", 0.0))
     res.blocks_skipped = plan.skipped
     step = model["blocking"].get("chunk", 2_000_000)
 

@@ -119,16 +119,21 @@ class LiveIndex:
         by_code: dict[int, list[int]] = defaultdict(list)
         for c, r in zip(codes.tolist(), new.tolist()):
             by_code[c].append(r)
-        pairs = set()
+        min_weight = self.model["blocking"].get("min_pair_weight", 0.0)
+        pairs: dict[tuple[int, int], float] = defaultdict(float)  # pair -> its shared blocks' weights
         for k, c in enumerate(codes.tolist()):
             mine = by_code[c]
-            if held[k] + len(mine) > max_block:
+            size = int(held[k]) + len(mine)
+            if size > max_block:
                 continue
-            r = int(new[k])
+            r, w = int(new[k]), float(compare.block_weight(size))
             for _keys, recs, lo, hi in segments:
-                pairs.update((int(x), r) for x in recs[lo[k]:hi[k]].tolist())
-            pairs.update((x, r) for x in mine if x < r)
-        ordered = sorted(pairs)
+                for x in recs[lo[k]:hi[k]].tolist():
+                    pairs[int(x), r] += w
+            for x in mine:
+                if x < r:
+                    pairs[x, r] += w
+        ordered = sorted(p for p, w in pairs.items() if w >= min_weight)
         return (np.fromiter((p[0] for p in ordered), np.int64, len(ordered)),
                 np.fromiter((p[1] for p in ordered), np.int64, len(ordered)))
 

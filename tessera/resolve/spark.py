@@ -15,6 +15,7 @@ Local mode: `local_session()`. A cluster: see docs/spark.md.
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import sys
 import time
@@ -83,8 +84,10 @@ def _key_code(key) -> int:
     return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
 
-def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, partitions: int | None = None):
-    """(RDD of candidate pairs (i, j), i < j; accumulator of blocks skipped as too large, read after an action)."""
+def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, partitions: int | None = None,
+                          min_weight: float = 0.0):
+    """(RDD of candidate pairs (i, j), i < j, whose shared blocks weigh at least min_weight (compare.block_weight);
+    accumulator of blocks skipped as too large, read after an action)."""
     sc = spark.sparkContext
     parts = partitions or max(2, sc.defaultParallelism * 2)
     shared = sc.broadcast(table)
@@ -103,12 +106,16 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
         if len(recs) > max_block:
             skipped.add(1)
             return
+        w = float(compare.block_weight(len(recs)))
         for x, a in enumerate(recs):
             for b in recs[x + 1:]:
-                yield a, b
+                yield (a, b), w
 
     keys = sc.parallelize(_ranges(table.n, parts), parts).mapPartitions(keys_of)
-    return keys.groupByKey(parts).flatMap(pairs_of).distinct(parts), skipped
+    pairs = keys.groupByKey(parts).flatMap(pairs_of)
+    if not min_weight:
+        return pairs.keys().distinct(parts), skipped
+    return pairs.reduceByKey(operator.add, parts).filter(lambda kv: kv[1] >= min_weight).keys(), skipped
 
 
 def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None) -> ScoredPairs:
@@ -117,7 +124,8 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
 
     sc = spark.sparkContext
     t0 = time.perf_counter()
-    pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions)
+    pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions,
+                                           model["blocking"].get("min_pair_weight", 0.0))
     shared = sc.broadcast(table)
     threshold = model["threshold"]
 
@@ -153,7 +161,8 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
     """The same as `spark_scored_pairs`, in this process with the engine's own functions (the reference)."""
     from tessera.resolve.engine import joinable, opposed, refusals
 
-    i, j, skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
+    i, j, skipped = compare.candidate_pairs(table, model["blocking"]["max_block"],
+                                            model["blocking"].get("min_pair_weight", 0.0))
     weight = compare.score(compare.compare(table, i, j), model)
     ok = (weight >= model["threshold"]) & ~refusals(table, i, j, model)
     against = opposed(i, j, weight, joinable(table.n, i[ok], j[ok]), model)
