@@ -6,7 +6,7 @@ import math
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,9 +128,14 @@ def _key_names(kind: str, sets: list[set[str]], phon_id: np.ndarray, first: np.n
     out.update(((kind, k), len(v)) for k, v in names.items())
 
 
-def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys,
-                doc_props: tuple[str, ...], agencies: list[set[str]] | None = None,
-                accounts: list[set[str]] | None = None) -> PersonTable:
+_NONE: frozenset[str] = frozenset()  # one shared empty set for the many records holding no phone, account...
+_NO_DOCS: dict[str, set[str]] = {}  # never written to: read only, as every table's docs are
+
+
+def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set[str], set[str]]],
+                keys: NameKeys, doc_props: tuple[str, ...]) -> PersonTable:
+    """The Person table of `ids` from their (normalised values by property, agencies, account keys), read once
+    and in order: a caller may stream them (engine.stream_people) rather than hold every record's at once."""
     n = len(ids)
     name_rec, norm, phon, skel, first = [], [], [], [], np.zeros(n, dtype=np.int64)
     year = np.full(n, -1, dtype=np.int32)
@@ -141,8 +146,8 @@ def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys
     nat_codes: dict[str, int] = {}
     nat = np.full(n, -1, dtype=np.int32)
     gen = np.full(n, -1, dtype=np.int32)
-    phones, docs, tokens = [], [], []
-    for r, p in enumerate(props):
+    phones, docs, tokens, first_agency, accounts, addresses = [], [], [], [], [], []
+    for r, (p, agencies, held) in enumerate(records):
         raw = sorted(p.get("name", set()) | p.get("alias", set()))
         if not raw and (p.get("firstName") or p.get("lastName")):
             raw = [" ".join(sorted(p.get("firstName", ())) + sorted(p.get("lastName", ())))]
@@ -174,8 +179,12 @@ def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys
         g = p.get("gender")
         if g and len(g) == 1:
             gen[r] = 0 if next(iter(g)).lower().startswith("m") else 1
-        phones.append(set(p.get("phone", ())))
-        docs.append({k: set(p[k]) for k in doc_props if p.get(k)})
+        phones.append(set(p.get("phone", ())) or _NONE)
+        docs.append({k: set(p[k]) for k in doc_props if p.get(k)} or _NO_DOCS)
+        first_agency.append(min(agencies) if agencies else "")
+        accounts.append(set(held) or _NONE)
+        addresses.append({a for a in (normalise_address(v) for v in p.get("address", ())) if a} or _NONE)
+    assert len(phones) == n, f"{len(phones)} records for {n} ids"
     name_rec_a = np.asarray(name_rec, dtype=np.int64)
     phon_id = _factor(phon)
     # term frequency: how many records carry each phonetic name
@@ -183,15 +192,14 @@ def build_table(ids: list[str], props: list[dict[str, set[str]]], keys: NameKeys
     for pid in set(zip(phon_id.tolist(), name_rec)):
         per_rec[pid[0]] += 1
     phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
-    agency = (_factor([min(a) if a else "" for a in agencies]) if agencies else np.full(n, -1, np.int64))
+    agency = _factor(first_agency)
     norm_id = _factor(norm)
     table = PersonTable(ids, name_rec_a, np.asarray(norm, dtype=object), np.asarray(phon, dtype=object),
                         np.asarray(skel, dtype=object), norm_id, phon_id, phon_count, first, year, month, day,
                         ylo, yhi, nat, gen, phones, docs, tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
     table.phone_counts = Counter(p for ps in phones for p in ps)
-    table.accounts = [set(a) for a in accounts] if accounts is not None else [set() for _ in range(n)]
-    table.addresses = [{a for a in (normalise_address(v) for v in p.get("address", ())) if a} for p in props]
+    table.accounts, table.addresses = accounts, addresses
     table.key_names = {}
     for kind in ("account", "address"):
         _key_names(kind, table.keys_of(kind), phon_id, first, table.key_names)

@@ -9,7 +9,7 @@ import json
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,12 +65,16 @@ ACCOUNT_LINKS = (("Payment", "payer", "payerAccount"), ("Payment", "beneficiary"
                  ("Ownership", "owner", "asset"))
 
 
-def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, Entity]:
-    """Every source entity, with the normalised values of its statements (schemas limits the statements)."""
+def load_entities(store: Store, schemas: set[str] | None = None, others: bool = True) -> dict[str, Entity]:
+    """Every source entity, with the normalised values of its statements (schemas limits the statements, and
+    with others False the entities too)."""
     e, s = tables.entities, tables.statements
     out: dict[str, Entity] = {}
     with store.engine.connect() as conn:
-        for eid, schema, canon in conn.execute(select(e.c.id, e.c.schema, e.c.canonical_id)):
+        query = select(e.c.id, e.c.schema, e.c.canonical_id)
+        if schemas and not others:
+            query = query.where(e.c.schema.in_(sorted(schemas)))
+        for eid, schema, canon in conn.execute(query):
             out[eid] = Entity(eid, schema, canon)
         query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(s.c.prop_type != "entity")
         if schemas:
@@ -86,49 +90,91 @@ def load_entities(store: Store, schemas: set[str] | None = None) -> dict[str, En
 
 
 def attach_accounts(conn, ents: dict[str, Entity], few: bool = False) -> None:
-    """Give each Person the normalised account keys (IBAN, else account number) of the bank accounts it pays
-    from, is paid into, or owns: Payment payer/payerAccount and beneficiary/beneficiaryAccount, Ownership.
-    few: `ents` is a handful of records (a new batch), so only the links naming them are read, by index."""
+    """Give each Person of `ents` the account keys of `account_links` (few: only the links naming them are read)."""
+    for pid, acc in account_links(conn, sorted(ents) if few else None).items():
+        person = ents.get(pid)
+        if person is not None and person.schema == "Person":
+            person.accounts |= acc
+
+
+def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
+    """Person id -> the normalised account keys (IBAN, else account number) of the bank accounts it pays from,
+    is paid into, or owns: Payment payer/payerAccount and beneficiary/beneficiaryAccount, Ownership owner/asset.
+    naming: only the links that name these ids (a new batch: two lookups by index, not a scan)."""
     s = tables.statements
     link_schemas = sorted({schema for schema, _p, _a in ACCOUNT_LINKS})
     link_props = sorted({p for _s, p, a in ACCOUNT_LINKS} | {a for _s, _p, a in ACCOUNT_LINKS})
-    query = select(s.c.entity_id, s.c.prop, s.c.value).where(
+    query = select(s.c.entity_id, s.c.schema, s.c.prop, s.c.value).where(
         s.c.prop_type == "entity", s.c.schema.in_(link_schemas), s.c.prop.in_(link_props))
-    if few:  # two lookups by index: the links naming these records, then those links' statements
-        naming = conn.execute(select(s.c.entity_id).where(s.c.prop_type == "entity", s.c.value.in_(sorted(ents)),
-                                                          s.c.schema.in_(link_schemas))).scalars()
-        query = select(s.c.entity_id, s.c.prop, s.c.value).where(s.c.entity_id.in_(sorted(set(naming))),
-                                                                s.c.prop.in_(link_props))
+    if naming is not None:
+        named_by = conn.execute(select(s.c.entity_id).where(s.c.prop_type == "entity", s.c.value.in_(naming),
+                                                            s.c.schema.in_(link_schemas))).scalars()
+        query = select(s.c.entity_id, s.c.schema, s.c.prop, s.c.value).where(
+            s.c.entity_id.in_(sorted(set(named_by))), s.c.prop.in_(link_props))
     links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for eid, prop, value in conn.execute(query):
+    schema_of: dict[str, str] = {}
+    for eid, schema, prop, value in conn.execute(query):
         links[eid][prop].add(value)
+        schema_of[eid] = schema
     if not links:
-        return
+        return {}
     accounts = select(s.c.entity_id, s.c.prop, s.c.value).where(
         s.c.schema == "BankAccount", s.c.prop.in_(["iban", "accountNumber"]))
-    if few:
+    if naming is not None:
         named = {v for props in links.values() for _s, _p, a in ACCOUNT_LINKS for v in props.get(a, ())}
         accounts = accounts.where(s.c.entity_id.in_(sorted(named)))
     keys: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for eid, prop, value in conn.execute(accounts):
         keys[eid][prop].add(_norm_key(value))
+    out: dict[str, set[str]] = defaultdict(set)
     for eid, props in links.items():
-        ent = ents.get(eid)
-        schema = ent.schema if ent is not None else None
         for link_schema, person_prop, account_prop in ACCOUNT_LINKS:
-            if schema not in (None, link_schema) or person_prop not in props or account_prop not in props:
+            if schema_of[eid] != link_schema or person_prop not in props or account_prop not in props:
                 continue
             acc = set()
             for a in props[account_prop]:
                 k = keys.get(a)
                 if k:
                     acc |= k.get("iban") or k.get("accountNumber", set())
-            if not acc:
-                continue
-            for pid in props[person_prop]:
-                person = ents.get(pid)
-                if person is not None and person.schema == "Person":
-                    person.accounts |= acc
+            for pid in props[person_prop] if acc else ():
+                out[pid] |= acc
+    return out
+
+
+def in_id_order(store: Store, column):
+    """`column` to ORDER BY so that ids come in Python's string order: byte order, which PostgreSQL's default
+    collation is not."""
+    return column.collate("C") if store.dialect == "postgresql" else column
+
+
+def stream_people(store: Store) -> tuple[list[str], Iterator[tuple[dict[str, set[str]], set[str], set[str]]]]:
+    """(every Person id in order, an iterator of each one's normalised values by property, agencies and account
+    keys, in that order): one record at a time from statements read in entity order, so that a million people's
+    values are never held at once (as Entity objects they take gigabytes)."""
+    e, s = tables.entities, tables.statements
+    with store.engine.connect() as conn:
+        ids = list(conn.execute(select(e.c.id).where(e.c.schema == "Person").order_by(in_id_order(store, e.c.id)))
+                   .scalars())
+        accounts = account_links(conn)
+
+    def records():
+        query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
+            s.c.schema == "Person", s.c.prop_type != "entity").order_by(in_id_order(store, s.c.entity_id))
+        with store.engine.connect() as conn:
+            rows = iter(conn.execution_options(yield_per=50_000).execute(query))
+            row = next(rows, None)
+            for eid in ids:
+                props: dict[str, set[str]] = defaultdict(set)
+                agencies: set[str] = set()
+                while row is not None and row[0] < eid:  # a Person statement of an entity now of another schema
+                    row = next(rows, None)
+                while row is not None and row[0] == eid:
+                    props[row[1]].add(row[2])
+                    agencies.add(row[3])
+                    row = next(rows, None)
+                yield props, agencies, accounts.get(eid, set())
+
+    return ids, records()
 
 
 # ---------------------------------------------------------------- union-find with conflict guard
@@ -270,9 +316,13 @@ def _dates_compatible(x: tuple[int, int, int], y: tuple[int, int, int]) -> bool:
 # ---------------------------------------------------------------- Person model
 
 def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> compare.PersonTable:
-    keys = NameKeys(model["name_equivalents"], model["name_stopwords"])
-    return compare.build_table(people, [ents[eid].props for eid in people], keys, PERSON_DOCS,
-                               [ents[eid].agencies for eid in people], [ents[eid].accounts for eid in people])
+    """The Person table of these loaded entities (a whole store's goes through stream_people instead)."""
+    return compare.build_table(people, ((ents[eid].props, ents[eid].agencies, ents[eid].accounts) for eid in people),
+                               name_keys(model), PERSON_DOCS)
+
+
+def name_keys(model: dict) -> NameKeys:
+    return NameKeys(model["name_equivalents"], model["name_stopwords"])
 
 
 def estimate_model(table: compare.PersonTable, levels: dict, model: dict) -> dict:
@@ -408,10 +458,15 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     say("loading entities")
-    ents = load_entities(store, {"Person", *EXACT_KEYS})
-    ids = sorted(ents)
+    with store.engine.connect() as conn:
+        e = tables.entities
+        listing = sorted(tuple(row) for row in conn.execute(select(e.c.id, e.c.canonical_id)))
+    ids = [eid for eid, _c in listing]
+    previous = [cid for _e, cid in listing]  # canonical ids before this run
+    del listing
     index = {eid: i for i, eid in enumerate(ids)}
     res.entities = len(ids)
+    keyed = load_entities(store, set(EXACT_KEYS), others=False)  # Person values are streamed later
     res.seconds["load"] = round(time.perf_counter() - t0, 2)
 
     clusters = Clusters(ids, model["refuse"])
@@ -423,11 +478,10 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     for i, j in judged_same:  # an analyst's "same" joins first and is never refused by evidence
         if clusters.union(i, j, guard=False):
             res.judged_same += 1
-    fresh = np.fromiter((ents[eid].canonical_id is None for eid in ids), dtype=bool, count=len(ids))
+    fresh = np.fromiter((cid is None for cid in previous), dtype=bool, count=len(ids))
     if changed:  # keep the clusters of the last run (judgements still win: a refused union stays apart)
         first_of: dict[str, int] = {}
-        for k, eid in enumerate(ids):
-            cid = ents[eid].canonical_id
+        for k, cid in enumerate(previous):
             if cid is not None:
                 clusters.union(k, first_of.setdefault(cid, k), guard=False)
         res.new_entities = int(fresh.sum())
@@ -436,8 +490,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     t1 = time.perf_counter()
     say("joining exact identifier keys")
     first_with_key: dict[tuple, int] = {}
-    for eid in ids:
-        ent = ents[eid]
+    for eid in sorted(keyed):
+        ent = keyed[eid]
         for key_props in EXACT_KEYS.get(ent.schema, ()):
             values = [sorted(ent.props.get(p, ())) for p in key_props]
             if not all(values):
@@ -454,11 +508,10 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     # persons
     t2 = time.perf_counter()
     say("building Person features and blocks")
-    people = [eid for eid in ids if ents[eid].schema == "Person"]
+    del keyed
+    people, records = stream_people(store)
     res.persons = len(people)
-    table = person_table(ents, people, model)
-    previous = [ents[eid].canonical_id for eid in ids]
-    del ents  # all the rest needs of the entities is their canonical ids before the run
+    table = compare.build_table(people, records, name_keys(model), PERSON_DOCS)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
     plan = compare.pair_plan(table, model["blocking"]["max_block"], model["blocking"].get("min_pair_weight", 0.0))

@@ -173,12 +173,10 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
 
 def person_table(store, model: dict) -> compare.PersonTable:
     """The engine's Person table for every Person in the store, built as `resolve` builds it."""
-    from tessera.resolve.engine import load_entities
-    from tessera.resolve.engine import person_table as build
+    from tessera.resolve.engine import PERSON_DOCS, name_keys, stream_people
 
-    ents = load_entities(store, {"Person"})
-    people = sorted(eid for eid, ent in ents.items() if ent.schema == "Person")
-    return build(ents, people, model)
+    people, records = stream_people(store)
+    return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
 
 
 def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True, partitions: int | None = None,
