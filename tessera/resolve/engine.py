@@ -590,24 +590,28 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
 
     # canonical ids
     t5 = time.perf_counter()
-    members: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(ids)):
-        members[clusters.find(i)].append(i)
-    res.clusters = len(members)
-    res.multi_clusters = sum(1 for m in members.values() if len(m) > 1)
-    res.largest_cluster = max((len(m) for m in members.values()), default=0)
-    assignment = assign_canonical(ids, previous, list(members.values()))
-    changes = [{"eid": ids[i], "cid": cid} for i, cid in enumerate(assignment) if previous[i] != cid]
-    res.canonical_changed = len(changes)
+    say("assigning canonical ids")
+    roots = np.fromiter((clusters.find(i) for i in range(len(ids))), dtype=np.int64, count=len(ids))
+    order = np.argsort(roots, kind="stable")
+    starts = np.flatnonzero(np.r_[True, roots[order][1:] != roots[order][:-1]]) if len(ids) else order
+    sizes = np.diff(np.r_[starts, len(ids)])
+    res.clusters = len(starts)
+    res.multi_clusters = int((sizes > 1).sum())
+    res.largest_cluster = int(sizes.max(initial=0))
+    multi = [order[a:a + size].tolist() for a, size in zip(starts.tolist(), sizes.tolist()) if size > 1]
+    del roots, order
+    assignment = assign_canonical(ids, previous, multi)  # a record in no multi group keeps its own id
+    changed = [i for i, cid in enumerate(assignment) if previous[i] != cid]
+    res.canonical_changed = len(changed)
     if write:
         from tessera.resolve.changes import record_changes
 
-        say(f"writing {len(changes):,} canonical ids")
+        say(f"writing {len(changed):,} canonical ids")
         e = tables.entities
         stmt = update(e).where(e.c.id == bindparam("eid")).values(canonical_id=bindparam("cid"))
         with store.engine.begin() as conn:  # ids and the change feed commit together or not at all
-            for k in range(0, len(changes), 20_000):
-                conn.execute(stmt, changes[k:k + 20_000])
+            for k in range(0, len(changed), 20_000):
+                conn.execute(stmt, [{"eid": ids[i], "cid": assignment[i]} for i in changed[k:k + 20_000]])
             res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model)
     res.seconds["write"] = round(time.perf_counter() - t5, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
@@ -623,10 +627,10 @@ def new_canonical_id(*members: str) -> str:
 
 
 def assign_canonical(ids: list[str], previous: list[str | None], groups: list[list[int]]) -> list[str]:
-    """Canonical id per entity: a singleton keeps its own id; a cluster inherits the "c-" id most of its
-    members held before (the larger cluster wins a contested id), else gets `new_canonical_id` of its
-    smallest member (of all its members if another cluster has that one)."""
-    out: list[str] = [""] * len(ids)
+    """Canonical id per entity: a singleton (or a record in no group) keeps its own id; a cluster inherits the
+    "c-" id most of its members held before (the larger cluster wins a contested id), else gets
+    `new_canonical_id` of its smallest member (of all its members if another cluster has that one)."""
+    out: list[str] = list(ids)
     taken: set[str] = set()
     multi = sorted((g for g in groups if len(g) > 1), key=lambda g: (-len(g), ids[min(g)]))
     for g in multi:
@@ -643,7 +647,4 @@ def assign_canonical(ids: list[str], previous: list[str | None], groups: list[li
         taken.add(cid)
         for i in g:
             out[i] = cid
-    for g in groups:
-        if len(g) == 1:
-            out[g[0]] = ids[g[0]]
     return out
