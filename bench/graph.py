@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import platform
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -25,7 +27,10 @@ METRICS = [
     ("two_hop_p95_ms", "2-hop p95 (ms)"), ("two_hop_typed_p95_ms", "2-hop p95 with link types (ms)"),
     ("path_p50_ms", "strongest path median (ms)"), ("path_p95_ms", "strongest path p95 (ms)"),
     ("path_nk_p50_ms", "same, networkit BidirectionalDijkstra median (ms)"),
-    ("path_nk_p95_ms", "same, networkit BidirectionalDijkstra p95 (ms)"), ("hop_path_p50_ms", "fewest-hops path median (ms)"),
+    ("path_nk_p95_ms", "same, networkit BidirectionalDijkstra p95 (ms)"),
+    ("search_p50_ms", "PathGraph search alone median (ms)"), ("search_p95_ms", "PathGraph search alone p95 (ms)"),
+    ("search_base_p50_ms", "same, --base code median (ms)"), ("search_base_p95_ms", "same, --base code p95 (ms)"),
+    ("hop_path_p50_ms", "fewest-hops path median (ms)"),
     ("hop_path_p95_ms", "fewest-hops path p95 (ms)"), ("path_samples", "shortest path samples"),
     ("components_s", "components (s)"), ("pagerank_s", "PageRank (s)"), ("communities_s", "communities (s)"),
     ("communities_n", "communities found"), ("modularity", "modularity"), ("add_1_us", "add one edge (µs)"),
@@ -72,7 +77,43 @@ def sample_ms(fn, items, budget_s: float) -> list[float]:
     return out
 
 
-def bench_tessera(d: dict, n: int, probes, pairs, extra, budget: float, log) -> dict:
+def search_side_by_side(ix: GraphIndex, pairs, base: Path | None, budget: float) -> dict:
+    """PathGraph.strongest_path alone on node numbers, and the same search from the paths.py of another checkout
+    (`base`) on the same lengths, pair by pair in alternating order (before and after in one run)."""
+    pg = ix.path_graph()
+    runs = {"search": lambda s, t: pg.strongest_path(s, t)}
+    if base is not None:
+        spec = importlib.util.spec_from_file_location("base_paths", base / "tessera" / "graph" / "paths.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        old = mod.PathGraph(ix.num_nodes, *ix._pair_lengths(None))
+        runs["search_base"] = lambda s, t: old.strongest_path(s, t)
+    ms: dict[str, list[float]] = {k: [] for k in runs}
+    spent, differ = 0.0, 0
+    for i, (a, b) in enumerate(pairs):
+        s, t = ix.node(f"E{a:07d}"), ix.node(f"E{b:07d}")
+        found = {}
+        for k in (list(runs) if i % 2 == 0 else list(runs)[::-1]):
+            t0 = time.perf_counter()
+            found[k] = runs[k](s, t)
+            dt = time.perf_counter() - t0
+            ms[k].append(dt * 1000)
+            spent += dt
+        if "search_base" in found and (found["search"] is None) != (found["search_base"] is None):
+            differ += 1
+        elif "search_base" in found and found["search"] is not None:
+            differ += abs(found["search"][0] - found["search_base"][0]) > 1e-9 * found["search_base"][0]
+        if spent > budget:
+            break
+    r = {}
+    for k, v in ms.items():
+        r[f"{k}_p50_ms"], r[f"{k}_p95_ms"] = pct(v, 50), pct(v, 95)
+    if base is not None:
+        r["search_base_lengths_differ"] = differ
+    return r
+
+
+def bench_tessera(d: dict, n: int, probes, pairs, extra, budget: float, log, base: Path | None = None) -> dict:
     ids = [f"E{i:07d}" for i in range(n)]
     m = len(d["u"])
     cur = np.array(["GBP", "EUR", "USD"], dtype=object)[np.arange(m) % 3]
@@ -106,6 +147,7 @@ def bench_tessera(d: dict, n: int, probes, pairs, extra, budget: float, log) -> 
 
     nkp = sample_ms(networkit_path, pairs, budget)
     r["path_nk_p50_ms"], r["path_nk_p95_ms"] = pct(nkp, 50), pct(nkp, 95)
+    r.update(search_side_by_side(ix, pairs, base, budget))
     hp = sample_ms(lambda a, b: shortest_path(ix, ids[a], ids[b], weighted=False), pairs, budget)
     r["hop_path_p50_ms"], r["hop_path_p95_ms"] = pct(hp, 50), pct(hp, 95)
     _, r["components_s"] = timed(lambda: nk.components.ConnectedComponents(ix.graph).run())
@@ -206,6 +248,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--budget", type=float, default=30.0, help="seconds at most per timed query series")
     ap.add_argument("--libs", default="tessera,igraph,rustworkx")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--base", type=Path, help="a checkout of earlier code (git worktree add DIR COMMIT): its path "
+                    "search is timed beside this one's on the same lengths and pairs")
     a = ap.parse_args(argv)
     con = Console(width=150)
     log = con.log
@@ -225,7 +269,8 @@ def main(argv=None) -> dict:
             log(f"{name}: not installed, skipped")
             continue
         log(f"{name} {versions[name]}: running")
-        results[name] = runners[name](d, a.nodes, probes, pairs, extra, a.budget, log)
+        kw = {"base": a.base} if name == "tessera" else {}
+        results[name] = runners[name](d, a.nodes, probes, pairs, extra, a.budget, log, **kw)
         gc.collect()
     table = Table(title=f"Graph engines: {a.nodes:,} nodes, {a.edges:,} edges")
     table.add_column("measure")
@@ -241,6 +286,9 @@ def main(argv=None) -> dict:
     out = {"nodes": a.nodes, "edges": a.edges, "probes": a.probes, "machine": platform.platform(),
            "versions": versions, "results": results, "targets": TARGETS, "targets_met": verdict,
            "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if a.base is not None:
+        head = subprocess.run(["git", "-C", str(a.base), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        out["base"] = head.stdout.strip() or str(a.base)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=2))
     log(f"wrote {a.out}")

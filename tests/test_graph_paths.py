@@ -1,6 +1,7 @@
 import random
 
 import networkit as nk
+import networkx as nx
 import numpy as np
 import pytest
 
@@ -93,3 +94,53 @@ def test_strongest_paths_match_dijkstra_on_a_larger_graph(seed):
     for _ in range(60):
         a, b = rnd.sample(range(3000), 2)
         check_strongest_path(ix, f"p{a}", f"p{b}")
+
+
+def reference_lengths(n: int, links: dict[tuple[int, int], float], s: int) -> dict[int, float]:
+    """Plain Dijkstra from s over the shortest entry of each link (networkx)."""
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_weighted_edges_from((a, b, w) for (a, b), w in links.items())
+    return nx.single_source_dijkstra_path_length(g, s)
+
+
+@pytest.mark.parametrize("tail", [0, 64])
+@pytest.mark.parametrize("seed", range(4))
+def test_strongest_paths_stay_shortest_as_links_shorten_and_some_are_banned(seed, tail, monkeypatch):
+    # A node's shortest link bounds what the other search still needs; links that shorten (and new nodes) must move
+    # that bound, or a path through them is cut off. Equal lengths (ties) are common on purpose.
+    monkeypatch.setattr(paths, "TAIL", tail)
+    monkeypatch.setattr(paths, "BATCH", 1 + seed * 5)
+    rng = np.random.default_rng(seed)
+    n = 150
+    links: dict[tuple[int, int], float] = {}
+    for _ in range(400):
+        a, b = sorted(rng.choice(n, 2, replace=False).tolist())
+        links[a, b] = float(rng.choice([0.2, 0.5, 1.0, 2.0, 8.0]))
+    keys = list(links)
+    pg = PathGraph(n, np.array([k[0] for k in keys]), np.array([k[1] for k in keys]), np.array(list(links.values())))
+    for batch in range(4):
+        if batch:  # some links get shorter, some are new, a few reach new nodes
+            new = [tuple(sorted(rng.choice(n + 5 * batch, 2, replace=False).tolist())) for _ in range(15)]
+            new += [keys[i] for i in rng.choice(len(keys), 15, replace=False)]
+            ws = []
+            for k in new:
+                links[k] = min(links.get(k, np.inf), float(rng.choice([0.05, 0.3, 1.0])))
+                ws.append(links[k])
+            pg.update(np.array([k[0] for k in new]), np.array([k[1] for k in new]), np.array(ws))
+            n = pg.n
+        for _ in range(25):
+            s, t = rng.choice(n, 2, replace=False).tolist()
+            banned = [keys[i] for i in rng.choice(len(keys), 20, replace=False)] if rng.random() < 0.5 else []
+            allowed = {k: w for k, w in links.items() if k not in set(banned)}
+            want = reference_lengths(n, allowed, s).get(t)
+            got = pg.strongest_path(s, t, np.array([(a << 32) | b for a, b in banned], np.int64) if banned else None)
+            if want is None:
+                assert got is None
+                continue
+            length, nodes = got
+            assert length == pytest.approx(want, rel=1e-12)
+            assert nodes[0] == s and nodes[-1] == t
+            steps = [tuple(sorted(x)) for x in zip(nodes, nodes[1:])]
+            assert not set(steps) & set(banned)
+            assert sum(allowed[k] for k in steps) == pytest.approx(want, rel=1e-12)
