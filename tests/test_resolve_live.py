@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from sqlalchemy import select, update
 
 from intake_helpers import write
@@ -72,13 +74,16 @@ def test_judgements_and_conflicting_documents_hold_for_a_warm_batch(store, tmp_p
     assert result.merges_refused >= 1 and result.refused_by_judgement >= 1
 
 
-def test_a_warm_batch_resolves_as_a_changed_run_does(tmp_path):
+@pytest.mark.parametrize("pruned", [False, True], ids=["all-block-pairs", "meta-blocking"])
+def test_a_warm_batch_resolves_as_a_changed_run_does(tmp_path, pruned):
     """On a synthetic world, records held back and then resolved warm land in the same clusters as when a
-    `--changed` run resolves them (both without group context, which only a full run weighs)."""
+    `--changed` run resolves them (both without group context, which only a full run weighs), whether every
+    block pair is compared or only those whose shared blocks weigh enough (as in a large store)."""
     from tessera.store.store import Store
 
     model = load_model()
     model.pop("context")
+    model["blocking"]["prune_from"] = 0 if pruned else 10**12
     outcomes = []
     for mode in ("warm", "changed"):
         store = Store.open(f"sqlite:///{tmp_path / mode}.db")

@@ -86,6 +86,19 @@ def test_a_tiny_block_limit_skips_the_same_blocks_on_spark_as_in_the_engine(spar
     assert skipped.value == local_skipped > 0 and got == len(ci)
 
 
+def test_meta_blocking_keeps_the_same_pairs_on_spark_as_in_the_engine(spark, world):
+    from tessera.resolve import compare
+    from tessera.resolve.engine import load_model
+    from tessera.resolve.spark import person_table, spark_candidate_pairs
+
+    table = person_table(world, load_model())
+    pairs, _ = spark_candidate_pairs(spark, table, 400, partitions=2, min_weight=0.45)
+    ci, cj, _ = compare.candidate_pairs(table, 400, 0.45)
+    everything, _, _ = compare.candidate_pairs(table, 400)
+    assert sorted(pairs.collect()) == list(zip(ci.tolist(), cj.tolist()))
+    assert 0 < len(ci) < len(everything)  # some pairs pruned, some kept
+
+
 def test_resolving_on_spark_gives_the_engine_s_canonical_ids_judgements_included(spark, world):
     from sqlalchemy import select
 

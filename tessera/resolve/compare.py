@@ -359,6 +359,12 @@ class PairPlan:
         return codes[firsts[total >= self.min_weight]]
 
 
+def pair_weight_floor(blocking: dict, records: int) -> float:
+    """The meta-blocking floor in force for a table of `records` (the model's blocking section): min_pair_weight
+    from prune_from records on (a large store, whose block pairs grow faster than its records), else none."""
+    return blocking.get("min_pair_weight", 0.0) if records >= blocking.get("prune_from", 0) else 0.0
+
+
 def block_weight(size):
     """What meeting in one block of `size` records says for a pair: 1 / log2(1 + size). A pair's blocks' weights
     summed are its meta-blocking weight (pairs below the model's blocking.min_pair_weight are not compared)."""

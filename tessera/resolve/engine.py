@@ -514,7 +514,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     table = compare.build_table(people, records, name_keys(model), PERSON_DOCS)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
-    plan = compare.pair_plan(table, model["blocking"]["max_block"], model["blocking"].get("min_pair_weight", 0.0))
+    plan = compare.pair_plan(table, model["blocking"]["max_block"],
+                             compare.pair_weight_floor(model["blocking"], table.n))
     res.blocks_skipped = plan.skipped
     step = model["blocking"].get("chunk", 2_000_000)
 

@@ -119,7 +119,7 @@ class LiveIndex:
         by_code: dict[int, list[int]] = defaultdict(list)
         for c, r in zip(codes.tolist(), new.tolist()):
             by_code[c].append(r)
-        min_weight = self.model["blocking"].get("min_pair_weight", 0.0)
+        min_weight = compare.pair_weight_floor(self.model["blocking"], both.n)
         pairs: dict[tuple[int, int], float] = defaultdict(float)  # pair -> its shared blocks' weights
         for k, c in enumerate(codes.tolist()):
             mine = by_code[c]

@@ -125,7 +125,7 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
     sc = spark.sparkContext
     t0 = time.perf_counter()
     pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions,
-                                           model["blocking"].get("min_pair_weight", 0.0))
+                                           compare.pair_weight_floor(model["blocking"], table.n))
     shared = sc.broadcast(table)
     threshold = model["threshold"]
 
@@ -162,7 +162,7 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
     from tessera.resolve.engine import joinable, opposed, refusals
 
     i, j, skipped = compare.candidate_pairs(table, model["blocking"]["max_block"],
-                                            model["blocking"].get("min_pair_weight", 0.0))
+                                            compare.pair_weight_floor(model["blocking"], table.n))
     weight = compare.score(compare.compare(table, i, j), model)
     ok = (weight >= model["threshold"]) & ~refusals(table, i, j, model)
     against = opposed(i, j, weight, joinable(table.n, i[ok], j[ok]), model)
