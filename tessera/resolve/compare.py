@@ -62,6 +62,7 @@ class PersonTable:
     addresses: list[set[str]] | None = None  # normalised address texts
     key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> distinct phonetic names holding it
     phone_counts: Counter | None = None  # phone -> records holding it (the warm resolver's: the whole population)
+    labels: dict[str, list[str]] | None = None  # "nationality", "agency": the value each code stands for
     _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def keys_of(self, kind: str) -> list[set[str]]:
@@ -105,8 +106,14 @@ def _parse_date(value: str) -> tuple[int, int, int] | None:
 
 
 def _factor(values: list[str]) -> np.ndarray:
+    return _labelled(values)[0]
+
+
+def _labelled(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """(a code per value, in order of first appearance; the value of each code)."""
     codes: dict[str, int] = {}
-    return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+    coded = np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+    return coded, list(codes)
 
 
 _ADDR_CLEAN = re.compile(r"[^0-9a-z]+")
@@ -192,7 +199,7 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
     for pid in set(zip(phon_id.tolist(), name_rec)):
         per_rec[pid[0]] += 1
     phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
-    agency = _factor(first_agency)
+    agency, agency_names = _labelled(first_agency)
     norm_id = _factor(norm)
     table = PersonTable(ids, name_rec_a, np.asarray(norm, dtype=object), np.asarray(phon, dtype=object),
                         np.asarray(skel, dtype=object), norm_id, phon_id, phon_count, first, year, month, day,
@@ -200,6 +207,7 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
     table.agency_pairs = agency_pair_rates(table)
     table.phone_counts = Counter(p for ps in phones for p in ps)
     table.accounts, table.addresses = accounts, addresses
+    table.labels = {"nationality": list(nat_codes), "agency": agency_names}
     table.key_names = {}
     for kind in ("account", "address"):
         _key_names(kind, table.keys_of(kind), phon_id, first, table.key_names)

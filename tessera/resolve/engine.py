@@ -147,14 +147,17 @@ def in_id_order(store: Store, column):
     return column.collate("C") if store.dialect == "postgresql" else column
 
 
-def stream_people(store: Store) -> tuple[list[str], Iterator[tuple[dict[str, set[str]], set[str], set[str]]]]:
-    """(every Person id in order, an iterator of each one's normalised values by property, agencies and account
-    keys, in that order): one record at a time from statements read in entity order, so that a million people's
-    values are never held at once (as Entity objects they take gigabytes)."""
+def stream_people(store: Store, resolved_only: bool = False
+                  ) -> tuple[list[str], Iterator[tuple[dict[str, set[str]], set[str], set[str]]]]:
+    """(every Person id in order, or every resolved one; an iterator of each one's normalised values by property,
+    agencies and account keys, in that order): one record at a time from statements read in entity order, so
+    that a million people's values are never held at once (as Entity objects they take gigabytes)."""
     e, s = tables.entities, tables.statements
+    people = select(e.c.id).where(e.c.schema == "Person").order_by(in_id_order(store, e.c.id))
+    if resolved_only:
+        people = people.where(e.c.canonical_id.is_not(None))
     with store.engine.connect() as conn:
-        ids = list(conn.execute(select(e.c.id).where(e.c.schema == "Person").order_by(in_id_order(store, e.c.id)))
-                   .scalars())
+        ids = list(conn.execute(people).scalars())
         accounts = account_links(conn)
 
     def records():

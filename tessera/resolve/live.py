@@ -12,8 +12,8 @@ import numpy as np
 from sqlalchemy import bindparam, func, select, update
 
 from tessera.resolve import compare
-from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts,
-                                    joinable, load_entities, opposed, person_table, refusals, run_model)
+from tessera.resolve.engine import (Clusters, Entity, PERSON_DOCS, ResolveResult, assign_canonical, attach_accounts,
+                                    joinable, name_keys, opposed, person_table, refusals, run_model, stream_people)
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -32,14 +32,17 @@ class LiveIndex:
     def __init__(self, store: Store, model: dict | None = None):
         t0 = time.perf_counter()
         self.model = model or run_model(store)
-        ents = load_entities(store, {"Person"})
-        self.people = {eid: e for eid, e in ents.items() if e.schema == "Person" and e.canonical_id is not None}
-        self.canonical: dict[str, str] = {eid: e.canonical_id for eid, e in self.people.items()}
+        e = tables.entities
+        with store.engine.connect() as conn:
+            self.canonical: dict[str, str] = dict(conn.execute(select(e.c.id, e.c.canonical_id).where(
+                e.c.schema == "Person", e.c.canonical_id.is_not(None))).all())
         self.members: dict[str, set[str]] = defaultdict(set)
         for eid, cid in self.canonical.items():
             self.members[cid].add(eid)
+        self.people: dict[str, Entity] = {}  # the records of batches (the indexed ones are streamed, not kept)
         self.codes: dict[str, dict[str, int]] = {"norm": {}, "phon": {}, "nationality": {}, "agency": {}}
-        self.table = self._coded(person_table(self.people, sorted(self.people), self.model))
+        ids, records = stream_people(store, resolved_only=True)
+        self.table = self._coded(compare.build_table(ids, records, name_keys(self.model), PERSON_DOCS))
         self.name_totals = _name_totals(self.table, np.zeros(0, np.int64), len(self.codes["phon"]))
         self.position = {eid: r for r, eid in enumerate(self.table.ids)}
         self.table.key_names = Counter(self.table.key_names or {})
@@ -62,10 +65,10 @@ class LiveIndex:
 
         table.norm_id = recode("norm", table.name_norm.tolist())
         table.phon_id = recode("phon", table.name_phon.tolist())
-        nationality = [min(self.people[eid].props.get("nationality") or {""}) for eid in table.ids]
-        table.nationality = np.where(np.asarray([n == "" for n in nationality], dtype=bool), -1,
-                                     recode("nationality", nationality))
-        table.agency = recode("agency", [min(self.people[eid].agencies or {""}) for eid in table.ids])
+        labels = table.labels
+        nationality = [labels["nationality"][c] if c >= 0 else "" for c in table.nationality.tolist()]
+        table.nationality = np.where(table.nationality < 0, -1, recode("nationality", nationality))
+        table.agency = recode("agency", [labels["agency"][c] for c in table.agency.tolist()])
         return table
 
     # ---------------------------------------------------------------- new records
