@@ -30,6 +30,8 @@ METRICS = [
     ("path_nk_p95_ms", "same, networkit BidirectionalDijkstra p95 (ms)"),
     ("search_p50_ms", "PathGraph search alone median (ms)"), ("search_p95_ms", "PathGraph search alone p95 (ms)"),
     ("search_base_p50_ms", "same, --base code median (ms)"), ("search_base_p95_ms", "same, --base code p95 (ms)"),
+    ("search_links", "links read a search (mean)"), ("search_base_links", "same, --base code"),
+    ("search_steps", "NumPy steps a search (mean)"), ("search_base_steps", "same, --base code"),
     ("hop_path_p50_ms", "fewest-hops path median (ms)"),
     ("hop_path_p95_ms", "fewest-hops path p95 (ms)"), ("path_samples", "shortest path samples"),
     ("components_s", "components (s)"), ("pagerank_s", "PageRank (s)"), ("communities_s", "communities (s)"),
@@ -108,6 +110,24 @@ def search_side_by_side(ix: GraphIndex, pairs, base: Path | None, budget: float)
     r = {}
     for k, v in ms.items():
         r[f"{k}_p50_ms"], r[f"{k}_p95_ms"] = pct(v, 50), pct(v, 95)
+    graphs = {"search": pg, "search_base": old} if base is not None else {"search": pg}
+    for k, g in graphs.items():  # the work, which does not depend on the machine: one more pass, counted
+        seen = [0, 0]
+        read = g.neighbours
+
+        def counted(*args, read=read, seen=seen):
+            out = read(*args)
+            seen[0] += 1
+            seen[1] += len(out[0])
+            return out
+
+        g.neighbours = counted
+        done = 0
+        for a, b in pairs[: len(ms[k])]:
+            runs[k](ix.node(f"E{a:07d}"), ix.node(f"E{b:07d}"))
+            done += 1
+        del g.neighbours
+        r[f"{k}_steps"], r[f"{k}_links"] = seen[0] / max(done, 1), seen[1] / max(done, 1)
     if base is not None:
         r["search_base_lengths_differ"] = differ
     return r
@@ -287,7 +307,8 @@ def main(argv=None) -> dict:
            "versions": versions, "results": results, "targets": TARGETS, "targets_met": verdict,
            "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     if a.base is not None:
-        head = subprocess.run(["git", "-C", str(a.base), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        head = subprocess.run(["git", "-C", str(a.base), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True)
         out["base"] = head.stdout.strip() or str(a.base)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=2))
