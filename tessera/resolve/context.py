@@ -44,6 +44,33 @@ class GroupContext:
         events = {r: {e for e in evs if e in self.by_event} for r, evs in event_of.items()}
         self.event_of: dict[int, set[int]] = {r: evs for r, evs in events.items() if evs}
 
+    def incidence(self, n: int):
+        """Records (positions of n) by the events they were seen at, as a sparse 0/1 matrix."""
+        from scipy.sparse import csr_matrix
+
+        rows = np.fromiter((r for r, evs in self.event_of.items() for _ in evs), dtype=np.int64)
+        cols = np.fromiter((e for evs in self.event_of.values() for e in evs), dtype=np.int64)
+        return csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)),
+                          shape=(n, max(self.by_event, default=-1) + 1))
+
+    def shared_many(self, i: np.ndarray, j: np.ndarray, roots: np.ndarray, seen_at=None) -> np.ndarray:
+        """`shared` for many pairs at once, the clusters given as each position's root: with C the records by
+        the clusters seen at their events (themselves included), |C_i & C_j| less the two records' own
+        clusters -- sparse products, not a Python set per record."""
+        from scipy.sparse import csr_matrix
+
+        seen_at = self.incidence(len(roots)) if seen_at is None else seen_at
+        n = len(roots)
+        by_cluster = csr_matrix((np.ones(n, dtype=np.int32), (np.arange(n), roots)), shape=(n, n))
+        met = seen_at @ (seen_at.T @ by_cluster)  # record -> clusters seen with it (its own too)
+        a, b = met[i], met[j]
+        common = a.multiply(b).getnnz(axis=1).astype(np.int64)
+        common -= np.asarray(b[np.arange(len(j)), roots[i]]).ravel() != 0  # i's own cluster, if j met it
+        common -= np.asarray(a[np.arange(len(i)), roots[j]]).ravel() != 0  # and j's
+        both_seen = (seen_at[i].getnnz(axis=1) > 0) & (seen_at[j].getnnz(axis=1) > 0)
+        together = seen_at[i].multiply(seen_at[j]).getnnz(axis=1) > 0  # one event names each person once
+        return np.where(both_seen & ~together, common, 0)
+
     def companions(self, r: int, find) -> set[int]:
         out = {find(x) for e in self.event_of.get(r, ()) for x in self.by_event[e]}
         out.discard(find(r))
@@ -91,19 +118,20 @@ def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, n
     repeated `rounds` times, as each round's joins widen the groups. Returns the number of pairs joined. The
     clusters' conflict guard still refuses conflicting joins."""
     joined = 0
+    seen_at = context.incidence(len(clusters.parent))
     for _ in range(cfg.get("rounds", 1)):
         find = clusters.find
-        open_pairs = [k for k in near.tolist() if find(int(gi[k])) != find(int(gj[k]))]
-        if not open_pairs:
+        roots = np.fromiter((find(x) for x in range(len(clusters.parent))), dtype=np.int64,
+                            count=len(clusters.parent))
+        pairs = near[roots[gi[near]] != roots[gj[near]]]
+        if not len(pairs):
             break
-        seen: dict[int, set[int]] = {}
-        shared = np.fromiter((context.shared(int(gi[k]), int(gj[k]), find, seen) for k in open_pairs),
-                             dtype=np.int64, count=len(open_pairs))
-        total = weight[open_pairs] + context_bonus(shared, cfg)
+        shared = context.shared_many(gi[pairs], gj[pairs], roots, seen_at)
+        total = weight[pairs] + context_bonus(shared, cfg)
         passing = np.flatnonzero(total >= threshold)
         before = joined
         for k in passing[np.argsort(-total[passing], kind="stable")].tolist():
-            a, b = int(gi[open_pairs[k]]), int(gj[open_pairs[k]])
+            a, b = int(gi[pairs[k]]), int(gj[pairs[k]])
             if find(a) != find(b) and clusters.union(a, b, weight=float(total[k])):
                 joined += 1
         if joined == before:

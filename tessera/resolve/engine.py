@@ -580,13 +580,15 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     order = np.argsort(-aw, kind="stable")
     for i, j, w in zip(rec_index[ai[order]].tolist(), rec_index[aj[order]].tolist(), aw[order].tolist()):
         clusters.union(i, j, weight=w)
+    res.seconds["cluster"] = round(time.perf_counter() - t4, 2)
     if cfg:
         say("weighing group context")
+        t6 = time.perf_counter()
         res.context_joins = context_pass(clusters, rec_index[ni], rec_index[nj], nw, np.arange(len(ni)), group,
                                          cfg, threshold)
+        res.seconds["context"] = round(time.perf_counter() - t6, 2)
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
-    res.seconds["cluster"] = round(time.perf_counter() - t4, 2)
     if keep is not None:
         keep.update(table=table, plan=plan, model=model)
         if whole:
