@@ -53,16 +53,20 @@ class GroupContext:
         return csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)),
                           shape=(n, max(self.by_event, default=-1) + 1))
 
-    def shared_many(self, i: np.ndarray, j: np.ndarray, roots: np.ndarray, seen_at=None) -> np.ndarray:
-        """`shared` for many pairs at once, the clusters given as each position's root: with C the records by
-        the clusters seen at their events (themselves included), |C_i & C_j| less the two records' own
-        clusters -- sparse products, not a Python set per record."""
+    @staticmethod
+    def met(seen_at, roots: np.ndarray):
+        """Records by the clusters (given as each position's root) seen at their events, their own included."""
         from scipy.sparse import csr_matrix
 
-        seen_at = self.incidence(len(roots)) if seen_at is None else seen_at
         n = len(roots)
-        by_cluster = csr_matrix((np.ones(n, dtype=np.int32), (np.arange(n), roots)), shape=(n, n))
-        met = seen_at @ (seen_at.T @ by_cluster)  # record -> clusters seen with it (its own too)
+        return seen_at @ (seen_at.T @ csr_matrix((np.ones(n, dtype=np.int32), (np.arange(n), roots)), shape=(n, n)))
+
+    def shared_many(self, i: np.ndarray, j: np.ndarray, roots: np.ndarray, seen_at=None, met=None) -> np.ndarray:
+        """`shared` for many pairs at once, the clusters given as each position's root: |met_i & met_j| less
+        the two records' own clusters -- sparse products, not a Python set per record. seen_at and met
+        (incidence, GroupContext.met) may be passed in when the clusters have not changed since."""
+        seen_at = self.incidence(len(roots)) if seen_at is None else seen_at
+        met = self.met(seen_at, roots) if met is None else met
         a, b = met[i], met[j]
         common = a.multiply(b).getnnz(axis=1).astype(np.int64)
         common -= np.asarray(b[np.arange(len(j)), roots[i]]).ravel() != 0  # i's own cluster, if j met it
@@ -126,7 +130,9 @@ def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, n
         pairs = near[roots[gi[near]] != roots[gj[near]]]
         if not len(pairs):
             break
-        shared = context.shared_many(gi[pairs], gj[pairs], roots, seen_at)
+        met = context.met(seen_at, roots)
+        shared = np.concatenate([context.shared_many(gi[part], gj[part], roots, seen_at, met)  # bounded memory
+                                 for part in np.array_split(pairs, max(1, len(pairs) // 100_000))])
         total = weight[pairs] + context_bonus(shared, cfg)
         passing = np.flatnonzero(total >= threshold)
         before = joined
