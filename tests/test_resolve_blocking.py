@@ -3,6 +3,8 @@ own block is too large to keep, and an address's house number and street pair a 
 
 from __future__ import annotations
 
+import numpy as np
+
 from test_resolve_context import ingest
 from tessera.resolve import compare
 from tessera.resolve.engine import load_model
@@ -71,6 +73,9 @@ def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
             for a in members:
                 for b in members:
                     weight[a, b] += float(compare.block_weight(len(members))) if a < b else 0.0
+    among = np.arange(table.n) % 3 == 0  # only pairs whose lower record is one of these
+    assert {(a, b) for i, j in plan.chunks(50, among) for a, b in zip(i.tolist(), j.tolist())} == \
+        {(a, b) for a, b in expected if among[a]}
     strong = {pair for pair, w in weight.items() if w >= 0.8}
     pruned = compare.pair_plan(table, 3, 0.8)
     got = [(a, b) for i, j in pruned.chunks(budget=50) for a, b in zip(i.tolist(), j.tolist())]

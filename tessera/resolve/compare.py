@@ -335,10 +335,13 @@ class PairPlan:
     def pairs_before_dedup(self) -> int:
         return int(self.partners.sum())
 
-    def chunks(self, budget: int = 4_000_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def chunks(self, budget: int = 4_000_000, among: np.ndarray | None = None
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(i, j) int64 arrays, i < j, each pair once, in record ranges of about `budget` pairs before
-        deduplication (one record's pairs never split across two ranges)."""
-        rows, counts = self.rows, self.partners[self.rows].astype(np.int64)
+        deduplication (one record's pairs never split across two ranges); among: only pairs whose lower record
+        is True there."""
+        rows = self.rows if among is None else self.rows[among[self.recs[self.rows]]]
+        counts = self.partners[rows].astype(np.int64)
         ends = np.cumsum(counts)
         recs = self.recs[rows]
         at = 0

@@ -522,8 +522,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     res.blocks_skipped = plan.skipped
     step = model["blocking"].get("chunk", 2_000_000)
 
-    def pairs():
-        for ci, cj in plan.chunks(step):
+    def pairs(among=None):
+        for ci, cj in plan.chunks(step, among):
             if changed:
                 touches_new = fresh[rec_index[ci]] | fresh[rec_index[cj]]
                 ci, cj = ci[touches_new], cj[touches_new]
@@ -572,7 +572,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         say("weighing pairs that speak against a match")
         can_join = joinable(table.n, ai, aj)
         reach = reachable(clusters, rec_index, np.r_[ai, ni], np.r_[aj, nj])
-        for ci, cj, w in (scored if whole else ((ci, cj, None) for ci, cj in pairs())):
+        among = can_join & (np.bincount(reach)[reach] > 1)  # records that could be joined to another at all
+        for ci, cj, w in (scored if whole else ((ci, cj, None) for ci, cj in pairs(among))):
             k = np.flatnonzero(can_join[ci] & can_join[cj] & (reach[ci] == reach[cj]))
             wk = w[k] if w is not None else compare.score(compare.compare(table, ci[k], cj[k]), model)
             low = wk < model["refuse"]["pair_weight"]
