@@ -88,9 +88,8 @@ def run_tessera(db: str, world: Path) -> dict:
     from tessera.store.store import Store
 
     store = Store.open(db)
-    kept: dict = {"pairs_only": True}  # the pair plan, for blocking recall; not every per-pair column
     t0 = time.perf_counter()
-    result = resolve(store, keep=kept)
+    result = resolve(store)
     seconds = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from sqlalchemy import func, select
@@ -100,7 +99,16 @@ def run_tessera(db: str, world: Path) -> dict:
         assign = dict(conn.execute(select(tables.entities.c.id,
                                           func.coalesce(tables.entities.c.canonical_id, tables.entities.c.id))).all())
     truth, culture = truth_of_persons(store, world)
-    out = score(assign, truth, culture, compared_true_pairs(kept["table"].ids, kept["plan"], truth))
+    # the run's pairs again, for blocking recall (made after the peak above is read, so not counted in it)
+    from tessera.resolve import compare
+    from tessera.resolve.engine import run_model
+    from tessera.resolve.spark import person_table
+
+    model = run_model(store)
+    table = person_table(store, model)
+    plan = compare.pair_plan(table, model["blocking"]["max_block"],
+                             compare.pair_weight_floor(model["blocking"], table.n))
+    out = score(assign, truth, culture, compared_true_pairs(table.ids, plan, truth))
     out.update(seconds=round(seconds, 2), peak_rss_mb=round(rss), pairs_compared=result.pairs_scored,
                largest_cluster=result.largest_cluster)
     return out

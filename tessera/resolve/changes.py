@@ -14,11 +14,13 @@ A singleton's canonical id is its own source id; a singleton that stays one and 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from tessera.resolve.tables import entity_changes, resolve_runs
 
@@ -27,16 +29,22 @@ NEW = "+new"  # the key in an event's `parts` listing its new members (no id sta
 
 
 def compute_changes(before: dict[str, str | None], after: dict[str, str]) -> list[dict]:
-    """The events between two assignments of canonical ids (pure; no storage). Each event's `parts` maps
-    every canonical id it names to the source entities that id stood for in the event (empty for a new
-    singleton, which stands for itself), and under `NEW` the new members of an attachment or merge, so that
-    who may see an event, and how many of its members, can be decided later.
+    """The events between two assignments of canonical ids, as a list (see iter_changes)."""
+    return list(iter_changes(before, after))
+
+
+def iter_changes(before: dict[str, str | None], after: dict[str, str]) -> Iterator[dict]:
+    """The events between two assignments of canonical ids (pure; no storage), one at a time: a first run over
+    a million records has a million. Each event's `parts` maps every canonical id it names to the source
+    entities that id stood for in the event (empty for a new singleton, which stands for itself), and under
+    `NEW` the new members of an attachment or merge, so that who may see an event, and how many of its
+    members, can be decided later.
 
     Only canonical entities with a member whose id changed can have an event, so only those are grouped:
     a batch resolved against a million records costs two passes over the dicts, not a million groups."""
     changed = [eid for eid, cid in after.items() if before.get(eid) != cid]
     if not changed:
-        return []
+        return
     new_hit = {after[eid] for eid in changed}
     old_hit = {before[eid] for eid in changed if before.get(eid) is not None}
     new_groups: dict[str, list[str]] = defaultdict(list)
@@ -48,12 +56,11 @@ def compute_changes(before: dict[str, str | None], after: dict[str, str]) -> lis
         for eid, old in before.items():
             if old in old_hit:
                 old_groups[old].append(eid)
-    events = []
     for cid in sorted(new_groups):
         members = new_groups[cid]
         if len(members) == 1:  # the common case: a record alone, new (created) or left behind (no event)
             if before.get(members[0]) is None:
-                events.append(dict(kind="created", canonical_id=cid, related=[], members=1, new_members=1,
+                yield (dict(kind="created", canonical_id=cid, related=[], members=1, new_members=1,
                                    parts={} if members[0] == cid else {cid: members}))
             continue
         members.sort()
@@ -66,19 +73,19 @@ def compute_changes(before: dict[str, str | None], after: dict[str, str]) -> lis
             else:
                 by_old[old].append(e)
         if not by_old:
-            events.append(dict(kind="created", canonical_id=cid, related=[], members=len(members),
+            yield (dict(kind="created", canonical_id=cid, related=[], members=len(members),
                                new_members=fresh, parts={cid: members}))
         elif len(by_old) > 1:
             parts = {cid: members, **{o: ms for o, ms in by_old.items() if o != cid}}
             if fresh:
                 parts[NEW] = [e for e in members if before.get(e) is None]
-            events.append(dict(kind="merged", canonical_id=cid, related=sorted(o for o in by_old if o != cid),
+            yield (dict(kind="merged", canonical_id=cid, related=sorted(o for o in by_old if o != cid),
                                members=len(members), new_members=fresh, parts=parts))
         elif fresh:
             [old] = by_old
             parts = {cid: members, NEW: [e for e in members if before.get(e) is None]} | (
                 {old: by_old[old]} if old != cid else {})
-            events.append(dict(kind="attached", canonical_id=cid, related=[old] if old != cid else [],
+            yield (dict(kind="attached", canonical_id=cid, related=[old] if old != cid else [],
                                members=len(members), new_members=fresh, parts=parts))
     for old in sorted(old_groups):
         by_new: dict[str, list[str]] = defaultdict(list)
@@ -87,9 +94,8 @@ def compute_changes(before: dict[str, str | None], after: dict[str, str]) -> lis
                 by_new[after[e]].append(e)
         if len(by_new) > 1:
             parts = {old: sorted(old_groups[old]), **{n: sorted(ms) for n, ms in by_new.items() if n != old}}
-            events.append(dict(kind="split", canonical_id=old, related=sorted(by_new), members=len(old_groups[old]),
+            yield (dict(kind="split", canonical_id=old, related=sorted(by_new), members=len(old_groups[old]),
                                new_members=0, parts=parts))
-    return events
 
 
 _COLUMNS = ("run_id", "at", "kind", "canonical_id", "related", "members", "new_members", "parts")
@@ -100,13 +106,8 @@ def record_changes(connection: Connection, before: dict[str, str | None], after:
     """Write a resolution run (with the match model it scored with) and its change-feed rows in the caller's
     transaction; return the run id and counts per kind."""
     at = at or datetime.now(timezone.utc)
-    events = compute_changes(before, after)
-    counts = {k: 0 for k in KINDS}
-    for ev in events:
-        counts[ev["kind"]] += 1
-    run = insert(resolve_runs).values(at=at, counts=json.dumps(counts), model=json.dumps(model) if model else None)
-    run_id = int(connection.execute(run)
-                 .inserted_primary_key[0])
+    run = insert(resolve_runs).values(at=at, counts="{}", model=json.dumps(model) if model else None)
+    run_id = int(connection.execute(run).inserted_primary_key[0])
     # Rows go to the driver's executemany as tuples (a million first-run rows in seconds, not tens of them).
     to_db = entity_changes.c.at.type.bind_processor(connection.dialect)
     stamp = to_db(at) if to_db else at
@@ -114,10 +115,18 @@ def record_changes(connection: Connection, before: dict[str, str | None], after:
         stamp = stamp.isoformat(" ")  # what sqlite3 would make of it, once rather than per row
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO entity_changes ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
-    rows = [(run_id, stamp, ev["kind"], ev["canonical_id"], json.dumps(ev["related"]) if ev["related"] else "[]",
-             ev["members"], ev["new_members"], json.dumps(ev["parts"]) if ev["parts"] else None) for ev in events]
-    for k in range(0, len(rows), 50_000):
-        connection.exec_driver_sql(sql, rows[k:k + 50_000])
+    counts = {k: 0 for k in KINDS}
+    rows = []
+    for ev in itertools.chain(iter_changes(before, after), [None]):  # written 50,000 rows at a time
+        if ev is not None:
+            counts[ev["kind"]] += 1
+            rows.append((run_id, stamp, ev["kind"], ev["canonical_id"],
+                         json.dumps(ev["related"]) if ev["related"] else "[]", ev["members"], ev["new_members"],
+                         json.dumps(ev["parts"]) if ev["parts"] else None))
+        if len(rows) == 50_000 or (ev is None and rows):
+            connection.exec_driver_sql(sql, rows)
+            rows = []
+    connection.execute(update(resolve_runs).where(resolve_runs.c.id == run_id).values(counts=json.dumps(counts)))
     return dict(run_id=run_id, **counts)
 
 

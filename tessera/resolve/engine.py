@@ -532,7 +532,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
 
     t3 = time.perf_counter()
     say("comparing Person pairs")
-    whole = estimate or (keep is not None and not keep.get("pairs_only"))
+    whole = estimate or keep is not None
     if whole:  # every pair's levels at once: EM needs them, and so does a caller keeping them
         pi, pj = _concatenated(pairs())
         levels = compare.compare(table, pi, pj)
@@ -590,10 +590,10 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         res.seconds["context"] = round(time.perf_counter() - t6, 2)
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
-    if keep is not None:
-        keep.update(table=table, plan=plan, model=model)
-        if whole:
-            keep.update(pi=pi, pj=pj, levels=levels, weight=weight, refused=refused)
+    if keep is not None:  # every pair's levels, weights and refusals, for analyses of a (small) store
+        keep.update(table=table, plan=plan, model=model, pi=pi, pj=pj, levels=levels, weight=weight, refused=refused)
+
+    del table, plan, pairs, scored  # what is left needs only the clusters (a caller's keep holds its own)
 
     # canonical ids
     t5 = time.perf_counter()
