@@ -355,12 +355,12 @@ class PairPlan:
             later = np.repeat(part + 1, n) + (np.arange(int(n.sum())) - first)
             codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
             codes |= self.recs[later]
-            codes = sorted_unique(codes) if not self.min_weight else self._weighty(codes, np.repeat(part, n))
+            codes = sorted_unique(codes) if not self.min_weight else self._pruned(codes, np.repeat(part, n))
             yield codes >> 32, codes & 0xFFFFFFFF
             at = stop
 
 
-    def _weighty(self, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _pruned(self, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The distinct pair codes whose shared blocks weigh at least min_weight together (meta-blocking: a
         pair met only in large blocks is a namesake far more often than a match)."""
         order = np.argsort(codes)
