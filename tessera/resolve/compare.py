@@ -406,7 +406,7 @@ def pair_plan(t: PersonTable, max_block: int, min_weight: float = 0.0) -> PairPl
     partners = np.maximum(ends - np.arange(len(recs)) - 1, 0).astype(np.int32)
     del ends
     rows = np.flatnonzero(partners)
-    rows = rows[np.argsort(recs[rows], kind="stable")]
+    rows = rows[np.argsort(recs[rows], kind="stable")].astype(np.int32)  # row numbers fit: half the memory
     row_size = np.repeat(sizes, sizes).astype(np.int32) if min_weight else None
     return PairPlan(recs, partners, rows, int((~kept & (sizes >= 2)).sum()), row_size, min_weight)
 

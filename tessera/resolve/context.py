@@ -54,20 +54,22 @@ class GroupContext:
                           shape=(n, max(self.by_event, default=-1) + 1))
 
     @staticmethod
-    def met(seen_at, roots: np.ndarray):
-        """Records by the clusters (given as each position's root) seen at their events, their own included."""
+    def present(seen_at, roots: np.ndarray):
+        """Events by the clusters (given as each position's root) of the records seen there."""
         from scipy.sparse import csr_matrix
 
         n = len(roots)
-        return seen_at @ (seen_at.T @ csr_matrix((np.ones(n, dtype=np.int32), (np.arange(n), roots)), shape=(n, n)))
+        return seen_at.T @ csr_matrix((np.ones(n, dtype=np.int32), (np.arange(n), roots)), shape=(n, n))
 
-    def shared_many(self, i: np.ndarray, j: np.ndarray, roots: np.ndarray, seen_at=None, met=None) -> np.ndarray:
-        """`shared` for many pairs at once, the clusters given as each position's root: |met_i & met_j| less
-        the two records' own clusters -- sparse products, not a Python set per record. seen_at and met
-        (incidence, GroupContext.met) may be passed in when the clusters have not changed since."""
+    def shared_many(self, i: np.ndarray, j: np.ndarray, roots: np.ndarray, seen_at=None, present=None
+                    ) -> np.ndarray:
+        """`shared` for many pairs at once, the clusters given as each position's root: with met_r the clusters
+        seen at r's events (r's own included), |met_i & met_j| less the two records' own clusters -- sparse
+        products, not a Python set per record. seen_at and present (incidence, GroupContext.present) may be
+        passed in when the clusters have not changed since."""
         seen_at = self.incidence(len(roots)) if seen_at is None else seen_at
-        met = self.met(seen_at, roots) if met is None else met
-        a, b = met[i], met[j]
+        present = self.present(seen_at, roots) if present is None else present
+        a, b = seen_at[i] @ present, seen_at[j] @ present  # only these pairs' records: memory bounded by them
         common = a.multiply(b).getnnz(axis=1).astype(np.int64)
         common -= np.asarray(b[np.arange(len(j)), roots[i]]).ravel() != 0  # i's own cluster, if j met it
         common -= np.asarray(a[np.arange(len(i)), roots[j]]).ravel() != 0  # and j's
@@ -130,8 +132,8 @@ def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, n
         pairs = near[roots[gi[near]] != roots[gj[near]]]
         if not len(pairs):
             break
-        met = context.met(seen_at, roots)
-        shared = np.concatenate([context.shared_many(gi[part], gj[part], roots, seen_at, met)  # bounded memory
+        present = context.present(seen_at, roots)
+        shared = np.concatenate([context.shared_many(gi[part], gj[part], roots, seen_at, present)
                                  for part in np.array_split(pairs, max(1, len(pairs) // 100_000))])
         total = weight[pairs] + context_bonus(shared, cfg)
         passing = np.flatnonzero(total >= threshold)
