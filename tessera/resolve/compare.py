@@ -252,7 +252,6 @@ def agency_pair_rates(t: PersonTable) -> np.ndarray:
 # ---------------------------------------------------------------- blocking
 
 PREFIX = 3  # letters of a written token in the prefix-pair blocking key
-_TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
@@ -330,10 +329,6 @@ class PairPlan:
     skipped: int  # blocks over max_block
     row_size: np.ndarray | None = None  # the row's block size, when pairs are pruned by block_weight
     min_weight: float = 0.0  # a pair is kept when its shared blocks' weights sum to at least this
-
-    @property
-    def pairs_before_dedup(self) -> int:
-        return int(self.partners.sum())
 
     def chunks(self, budget: int = 4_000_000, among: np.ndarray | None = None
                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
