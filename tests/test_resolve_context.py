@@ -91,3 +91,25 @@ def test_two_records_on_one_arrival_list_are_two_people(store, tmp_path):
     ids = canon(store)
     assert ids["bf.m1"] != ids["bf.m2"]
     assert ids["ukpol.m1"] in (ids["bf.m1"], ids["bf.m2"])  # the police record may join one of them, not both
+
+
+def test_companions_counted_for_many_pairs_at_once_match_those_counted_a_pair_at_a_time(store, tmp_path):
+    import itertools
+
+    import numpy as np
+
+    from tessera.resolve.context import GroupContext, event_members
+
+    world(store, tmp_path, together=True)
+    with store.engine.connect() as conn:
+        ids = sorted(conn.execute(select(tables.entities.c.id)).scalars())
+        index = {eid: k for k, eid in enumerate(ids)}
+        group = GroupContext(*event_members(conn, index), 100)
+    roots = np.arange(len(ids))
+    for k in range(len(COMPANIONS) - 1):  # all but the last companion already resolved across the two agencies
+        roots[index[f"bf.b{k}"]] = index[f"frpol.f{k}"]
+    pairs = list(itertools.combinations(range(len(ids)), 2))
+    one_at_a_time = [group.shared(a, b, lambda x: int(roots[x])) for a, b in pairs]
+    at_once = group.shared_many(np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]), roots)
+    assert list(at_once) == one_at_a_time
+    assert max(one_at_a_time) == len(COMPANIONS) - 1  # the two targets, seen with the same resolved people

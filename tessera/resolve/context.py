@@ -72,7 +72,7 @@ class GroupContext:
         a, b = seen_at[i] @ present, seen_at[j] @ present  # only these pairs' records: memory bounded by them
         common = a.multiply(b).getnnz(axis=1).astype(np.int64)
         common -= np.asarray(b[np.arange(len(j)), roots[i]]).ravel() != 0  # i's own cluster, if j met it
-        common -= np.asarray(a[np.arange(len(i)), roots[j]]).ravel() != 0  # and j's
+        common -= (np.asarray(a[np.arange(len(i)), roots[j]]).ravel() != 0) & (roots[i] != roots[j])  # and j's
         both_seen = (seen_at[i].getnnz(axis=1) > 0) & (seen_at[j].getnnz(axis=1) > 0)
         together = seen_at[i].multiply(seen_at[j]).getnnz(axis=1) > 0  # one event names each person once
         return np.where(both_seen & ~together, common, 0)
