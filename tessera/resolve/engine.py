@@ -175,7 +175,7 @@ def stream_people(store: Store, resolved_only: bool = False
                     props[row[1]].add(row[2])
                     agencies.add(row[3])
                     row = next(rows, None)
-                yield props, agencies, accounts.get(eid, set())
+                yield props, agencies, accounts.get(eid, ())
 
     return ids, records()
 
