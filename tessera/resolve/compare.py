@@ -77,6 +77,11 @@ class PersonTable:
             has = self._holding[name] = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
         return has
 
+    def holds_flags(self, name: str) -> bool:
+        """Whether holding(name) is made and current (no per-record pass needed to answer it)."""
+        has = self._holding.get(name)
+        return has is not None and len(has) == len(getattr(self, name) or [])
+
     @property
     def n(self) -> int:
         return len(self.ids)
@@ -211,6 +216,8 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
     table.key_names = {}
     for kind in ("account", "address"):
         _key_names(kind, table.keys_of(kind), phon_id, first, table.key_names)
+    for name in ("phones", "docs", "accounts", "addresses"):  # flagged once here, read by every chunk of pairs
+        table.holding(name)
     return table
 
 
@@ -339,6 +346,7 @@ class PairPlan:
         counts = self.partners[rows].astype(np.int64)
         ends = np.cumsum(counts)
         recs = self.recs[rows]
+        bits = max(int(len(self.recs) and self.recs.max()).bit_length(), 1)  # of a record number
         at = 0
         while at < len(rows):
             stop = int(np.searchsorted(ends, (ends[at - 1] if at else 0) + budget, side="right"))
@@ -348,21 +356,34 @@ class PairPlan:
             part, n = rows[at:stop], counts[at:stop]
             first = np.repeat(np.cumsum(n) - n, n)
             later = np.repeat(part + 1, n) + (np.arange(int(n.sum())) - first)
-            codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
-            codes |= self.recs[later]
-            codes = sorted_unique(codes) if not self.min_weight else self._pruned(codes, np.repeat(part, n))
-            yield codes >> 32, codes & 0xFFFFFFFF
+            if self.min_weight:
+                i, j = self._pruned(np.repeat(part, n), later, bits)
+            else:
+                codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
+                codes |= self.recs[later]
+                codes = sorted_unique(codes)
+                i, j = codes >> 32, codes & 0xFFFFFFFF
+            yield i, j
             at = stop
 
-
-    def _pruned(self, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The distinct pair codes whose shared blocks weigh at least min_weight together (meta-blocking: a
-        pair met only in large blocks is a namesake far more often than a match)."""
-        order = np.argsort(codes)
-        codes = codes[order]
-        firsts = np.flatnonzero(_firsts(codes))
-        total = np.add.reduceat(block_weight(self.row_size[rows[order]]), firsts) if len(codes) else np.zeros(0)
-        return codes[firsts[total >= self.min_weight]]
+    def _pruned(self, rows: np.ndarray, later: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct pairs (lower row's record, later row's record) whose shared blocks weigh at least
+        min_weight together (meta-blocking: a pair met only in large blocks is a namesake far more often than a
+        match). Each pair's code carries its block's size in the low bits, so one in-place sort groups a pair's
+        blocks without an argsort and gathers."""
+        size_bits = int(self.row_size.max(initial=1)).bit_length()
+        if 2 * bits + size_bits > 63:
+            raise ValueError(f"too many records ({len(self.recs):,} rows) to prune pairs in 64-bit codes")
+        codes = self.recs[rows].astype(np.int64) << (bits + size_bits)
+        codes |= self.recs[later].astype(np.int64) << size_bits
+        codes |= self.row_size[rows]
+        codes.sort()
+        pair = codes >> size_bits
+        firsts = np.flatnonzero(_firsts(pair))
+        weight_of = block_weight(np.maximum(np.arange(1 << size_bits), 1))  # by block size (0 never occurs)
+        total = np.add.reduceat(weight_of[codes & ((1 << size_bits) - 1)], firsts) if len(codes) else np.zeros(0)
+        pair = pair[firsts[total >= self.min_weight]]
+        return pair >> bits, pair & ((1 << bits) - 1)
 
 
 def pair_weight_floor(blocking: dict, records: int) -> float:
@@ -525,10 +546,11 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
 
 
 def both_hold(t: PersonTable, name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Per pair, whether both records hold any value of the list field `name`: read per pair when the pairs are
-    fewer than the records (a new record against a large table), else per record (PersonTable.holding)."""
+    """Per pair, whether both records hold any value of the list field `name`: from the per-record flags
+    (PersonTable.holding) once they are made, else read per pair when the pairs are fewer than the records (a
+    new record against a large table, which is not worth flagging every record for)."""
     values = getattr(t, name) or []
-    if 2 * len(i) < len(values):
+    if not t.holds_flags(name) and 2 * len(i) < len(values):
         return np.fromiter((bool(values[a]) and bool(values[b]) for a, b in zip(i.tolist(), j.tolist())),
                            dtype=bool, count=len(i))
     has = t.holding(name)

@@ -79,7 +79,7 @@ def load_entities(store: Store, schemas: set[str] | None = None, others: bool = 
         query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(s.c.prop_type != "entity")
         if schemas:
             query = query.where(s.c.schema.in_(sorted(schemas)))
-        for eid, prop, value, agency in conn.execution_options(yield_per=50_000).execute(query):
+        for eid, prop, value, agency in store.stream_tuples(conn, query):
             ent = out.get(eid)
             if ent is not None:
                 ent.props[prop].add(value)
@@ -164,7 +164,7 @@ def stream_people(store: Store, resolved_only: bool = False
         query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
             s.c.schema == "Person", s.c.prop_type != "entity").order_by(in_id_order(store, s.c.entity_id))
         with store.engine.connect() as conn:
-            rows = iter(conn.execution_options(yield_per=50_000).execute(query))
+            rows = store.stream_tuples(conn, query)
             row = next(rows, None)
             for eid in ids:
                 props: dict[str, set[str]] = defaultdict(set)
