@@ -64,6 +64,7 @@ class PersonTable:
     phone_counts: Counter | None = None  # phone -> records holding it (the warm resolver's: the whole population)
     labels: dict[str, list[str]] | None = None  # "nationality", "agency": the value each code stands for
     _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _phone_index: PhoneIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def keys_of(self, kind: str) -> list[set[str]]:
         return keys_of(self, kind)
@@ -82,9 +83,53 @@ class PersonTable:
         has = self._holding.get(name)
         return has is not None and len(has) == len(getattr(self, name) or [])
 
+    def phone_index(self) -> PhoneIndex:
+        """The records' phones as integer codes (made once per table, again if it has grown)."""
+        if self._phone_index is None or len(self._phone_index.start) != self.n + 1:
+            self._phone_index = PhoneIndex.of(self.phones, self.phone_counts or Counter())
+        return self._phone_index
+
     @property
     def n(self) -> int:
         return len(self.ids)
+
+
+@dataclass
+class PhoneIndex:
+    """Each record's phones as integer codes, so that the phones two records share are found for millions of
+    pairs at once rather than by intersecting two Python sets per pair."""
+    start: np.ndarray  # record -> where its phone codes start in `code` (n + 1 entries)
+    code: np.ndarray  # phone codes, ascending within a record
+    held: np.ndarray  # record * phones + phone code, ascending: whether a record holds a phone, by searchsorted
+    count: np.ndarray  # phone code -> records holding it (the table's phone_counts)
+    phones: int  # distinct phones
+
+    @classmethod
+    def of(cls, phones: list[set[str]], counts: Counter) -> PhoneIndex:
+        numbers: dict[str, int] = {}
+        sizes = np.fromiter((len(p) for p in phones), dtype=np.int64, count=len(phones))
+        code = np.fromiter((numbers.setdefault(x, len(numbers)) for p in phones for x in p), dtype=np.int64,
+                           count=int(sizes.sum()))
+        start = np.r_[0, np.cumsum(sizes)]
+        held = np.repeat(np.arange(len(phones), dtype=np.int64) * max(len(numbers), 1), sizes) + code
+        held.sort()  # records ascending already; this orders codes within a record
+        code = held - np.repeat(np.arange(len(phones), dtype=np.int64) * max(len(numbers), 1), sizes)
+        count = np.fromiter((counts.get(x, 1) for x in numbers), dtype=np.int64, count=len(numbers))
+        return cls(start, code, held, count, max(len(numbers), 1))
+
+    def shared(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(whether the two share a phone, the fewest records holding a shared one, else 1) per pair (i, j)."""
+        held_by_i = self.start[i + 1] - self.start[i]
+        pair = np.repeat(np.arange(len(i)), held_by_i)
+        at = np.repeat(self.start[i] - (np.cumsum(held_by_i) - held_by_i), held_by_i) + np.arange(len(pair))
+        phone = self.code[at]
+        wanted = j[pair] * self.phones + phone
+        found = np.minimum(np.searchsorted(self.held, wanted), len(self.held) - 1)
+        hit = self.held[found] == wanted if len(self.held) else np.zeros(len(wanted), dtype=bool)
+        fewest = np.full(len(i), np.iinfo(np.int64).max)
+        np.minimum.at(fewest, pair[hit], self.count[phone[hit]])
+        shared = fewest < np.iinfo(np.int64).max
+        return shared, np.where(shared, fewest, 1)
 
 
 def keys_of(t, kind: str) -> list[set[str]]:
@@ -218,6 +263,7 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
         _key_names(kind, table.keys_of(kind), phon_id, first, table.key_names)
     for name in ("phones", "docs", "accounts", "addresses"):  # flagged once here, read by every chunk of pairs
         table.holding(name)
+    table.phone_index()
     return table
 
 
@@ -523,7 +569,11 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
     ph = np.full(len(i), MISSING, dtype=np.int8)
     ph_count = np.ones(len(i), dtype=np.int64)
     both = np.flatnonzero(both_hold(t, "phones", i, j))
-    if len(both):
+    if t._phone_index is not None and len(t._phone_index.start) == t.n + 1:  # made once, for a whole run
+        shared, fewest = t._phone_index.shared(i[both], j[both])
+        ph[both] = np.where(shared, 0, 1)
+        ph_count[both] = fewest
+    elif len(both):  # a few pairs of a table that is still growing (the warm resolver's)
         counts = t.phone_counts
         for k in both.tolist():
             shared = t.phones[i[k]] & t.phones[j[k]]

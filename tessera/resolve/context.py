@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tessera.resolve import compare
 from tessera.store import tables
+from tessera.store.store import stream_tuples
 
 # Event properties that name the people present (FollowTheMoney's Event.involved).
 EVENT_LINKS = (("Event", "involved"),)
@@ -19,7 +20,7 @@ def event_members(conn, index: dict[str, int]) -> tuple[dict[int, list[int]], di
     s = tables.statements
     members: dict[str, list[int]] = defaultdict(list)
     for schema, prop in EVENT_LINKS:
-        for event, person in conn.execute(select(s.c.entity_id, s.c.value).where(
+        for event, person in stream_tuples(conn, select(s.c.entity_id, s.c.value).where(
                 s.c.schema == schema, s.c.prop == prop, s.c.prop_type == "entity")):
             r = index.get(person)
             if r is not None:
@@ -127,8 +128,7 @@ def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, n
     seen_at = context.incidence(len(clusters.parent))
     for _ in range(cfg.get("rounds", 1)):
         find = clusters.find
-        roots = np.fromiter((find(x) for x in range(len(clusters.parent))), dtype=np.int64,
-                            count=len(clusters.parent))
+        roots = clusters.roots()
         pairs = near[roots[gi[near]] != roots[gj[near]]]
         if not len(pairs):
             break

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import bindparam, select, update
 
+from tessera.arrays import prefetched
 from tessera.resolve import compare
 from tessera.resolve.context import GroupContext, context_pass, event_members, near_pairs
 from tessera.resolve.names import NameKeys
 from tessera.store import tables
-from tessera.store.store import Store
+from tessera.store.store import Store, stream_tuples
 
 MODEL_PATH = Path(__file__).with_name("model.json")
 
@@ -79,7 +80,7 @@ def load_entities(store: Store, schemas: set[str] | None = None, others: bool = 
         query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(s.c.prop_type != "entity")
         if schemas:
             query = query.where(s.c.schema.in_(sorted(schemas)))
-        for eid, prop, value, agency in store.stream_tuples(conn, query):
+        for eid, prop, value, agency in stream_tuples(conn, query):
             ent = out.get(eid)
             if ent is not None:
                 ent.props[prop].add(value)
@@ -113,7 +114,7 @@ def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
             s.c.entity_id.in_(sorted(set(named_by))), s.c.prop.in_(link_props))
     links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     schema_of: dict[str, str] = {}
-    for eid, schema, prop, value in conn.execute(query):
+    for eid, schema, prop, value in stream_tuples(conn, query):
         links[eid][prop].add(value)
         schema_of[eid] = schema
     if not links:
@@ -124,7 +125,7 @@ def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
         named = {v for props in links.values() for _s, _p, a in ACCOUNT_LINKS for v in props.get(a, ())}
         accounts = accounts.where(s.c.entity_id.in_(sorted(named)))
     keys: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for eid, prop, value in conn.execute(accounts):
+    for eid, prop, value in stream_tuples(conn, accounts):
         keys[eid][prop].add(_norm_key(value))
     out: dict[str, set[str]] = defaultdict(set)
     for eid, props in links.items():
@@ -141,10 +142,13 @@ def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
     return out
 
 
-def in_id_order(store: Store, column):
+def in_id_order(store: Store, column, sort: bool = False):
     """`column` to ORDER BY so that ids come in Python's string order: byte order, which PostgreSQL's default
-    collation is not."""
-    return column.collate("C") if store.dialect == "postgresql" else column
+    collation is not. sort: on SQLite, by sorting the rows rather than by walking the column's index, whose
+    random page reads cost more on a large table (a million people's statements: 8.9 s against 14.6 s)."""
+    if store.dialect == "postgresql":
+        return column.collate("C")
+    return column.concat("") if sort else column
 
 
 def stream_people(store: Store, resolved_only: bool = False
@@ -157,14 +161,14 @@ def stream_people(store: Store, resolved_only: bool = False
     if resolved_only:
         people = people.where(e.c.canonical_id.is_not(None))
     with store.engine.connect() as conn:
-        ids = list(conn.execute(people).scalars())
+        ids = [eid for eid, in stream_tuples(conn, people)]
         accounts = account_links(conn)
 
     def records():
         query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
-            s.c.schema == "Person", s.c.prop_type != "entity").order_by(in_id_order(store, s.c.entity_id))
+            s.c.schema == "Person", s.c.prop_type != "entity").order_by(in_id_order(store, s.c.entity_id, sort=True))
         with store.engine.connect() as conn:
-            rows = store.stream_tuples(conn, query)
+            rows = stream_tuples(conn, query)
             row = next(rows, None)
             for eid in ids:
                 props: dict[str, set[str]] = defaultdict(set)
@@ -212,6 +216,15 @@ class Clusters:
             p[i] = p[p[i]]
             i = p[i]
         return i
+
+    def roots(self) -> np.ndarray:
+        """Every position's root at once (what find gives each), by pointer jumping over the parent array."""
+        roots = np.asarray(self.parent, dtype=np.int64)
+        while True:
+            up = roots[roots]
+            if np.array_equal(up, roots):
+                return roots
+            roots = up
 
     def cannot_link(self, pairs: list[tuple[int, int]]) -> None:
         for k, (a, b) in enumerate(pairs):
@@ -378,7 +391,7 @@ def reachable(clusters: Clusters, rec_index: np.ndarray, a: np.ndarray, b: np.nd
     from scipy.sparse.csgraph import connected_components
 
     n = len(rec_index)
-    roots = np.fromiter((clusters.find(int(r)) for r in rec_index), dtype=np.int64, count=n)
+    roots = clusters.roots()[rec_index]
     _, root_node = np.unique(roots, return_inverse=True)  # a node per cluster, after the n row nodes
     src, dst = np.r_[np.arange(n), a], np.r_[n + root_node, b]
     graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n + root_node.max(initial=-1) + 1,) * 2)
@@ -463,7 +476,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     say("loading entities")
     with store.engine.connect() as conn:
         e = tables.entities
-        listing = sorted(tuple(row) for row in conn.execute(select(e.c.id, e.c.canonical_id)))
+        listing = sorted(stream_tuples(conn, select(e.c.id, e.c.canonical_id)))
     ids = [eid for eid, _c in listing]
     previous = [cid for _e, cid in listing]  # canonical ids before this run
     del listing
@@ -523,7 +536,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     step = model["blocking"].get("chunk", 2_000_000)
 
     def pairs(among=None):
-        for ci, cj in plan.chunks(step, among):
+        for ci, cj in prefetched(plan.chunks(step, among)):
             if changed:
                 touches_new = fresh[rec_index[ci]] | fresh[rec_index[cj]]
                 ci, cj = ci[touches_new], cj[touches_new]
@@ -598,7 +611,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     # canonical ids
     t5 = time.perf_counter()
     say("assigning canonical ids")
-    roots = np.fromiter((clusters.find(i) for i in range(len(ids))), dtype=np.int64, count=len(ids))
+    roots = clusters.roots()
     order = np.argsort(roots, kind="stable")
     starts = np.flatnonzero(np.r_[True, roots[order][1:] != roots[order][:-1]]) if len(ids) else order
     sizes = np.diff(np.r_[starts, len(ids)])

@@ -223,6 +223,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def stream_tuples(connection: Connection, query: Select, size: int = 50_000) -> Iterator[tuple]:
+    """The rows of `query` as plain tuples, fetched `size` at a time through the driver's own cursor (a
+    server-side one on PostgreSQL): for reads of millions of rows, whose Row objects would cost more than the
+    database's own work."""
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        cursor = raw.cursor()
+        cursor.execute(str(compiled), [compiled.params[k] for k in compiled.positiontup or ()])
+    elif connection.dialect.name == "postgresql":
+        cursor = raw.cursor(name=f"tessera_stream_{next(_cursor_numbers)}")
+        cursor.execute(str(compiled), compiled.params)
+    else:
+        yield from (tuple(row) for row in connection.execution_options(yield_per=size).execute(query))
+        return
+    try:
+        while rows := cursor.fetchmany(size):
+            yield from rows
+    finally:
+        cursor.close()
+
+
 class Store:
     """A Tessera database: one engine, migrated to the newest schema on open."""
 
@@ -263,27 +285,6 @@ class Store:
     def statements_upper_bound(self, connection: Connection) -> int:
         """At least the number of statements stored (the highest id), read from the primary key at once."""
         return connection.execute(select(func.max(tables.statements.c.id))).scalar() or 0
-
-    def stream_tuples(self, connection: Connection, query: Select, size: int = 50_000) -> Iterator[tuple]:
-        """The rows of `query` as plain tuples, fetched `size` at a time through the driver's own cursor (a
-        server-side one on PostgreSQL): for reads of millions of rows, whose Row objects would cost more than
-        the database's own work."""
-        compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-        raw = connection.connection.driver_connection
-        if self.dialect == "sqlite":
-            cursor = raw.cursor()
-            cursor.execute(str(compiled), [compiled.params[k] for k in compiled.positiontup or ()])
-        elif self.dialect == "postgresql":
-            cursor = raw.cursor(name=f"tessera_stream_{next(_cursor_numbers)}")
-            cursor.execute(str(compiled), compiled.params)
-        else:
-            yield from (tuple(row) for row in connection.execution_options(yield_per=size).execute(query))
-            return
-        try:
-            while rows := cursor.fetchmany(size):
-                yield from rows
-        finally:
-            cursor.close()
 
     @contextmanager
     def bulk_load(self, connection: Connection, expected_statements: int = 0) -> Iterator[BulkLoad]:

@@ -1,0 +1,53 @@
+"""Array helpers: sorted_unique, and prefetched, which makes the next item in a thread."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from tessera.arrays import prefetched, sorted_unique
+
+
+def test_sorted_unique_sorts_and_drops_repeats():
+    assert sorted_unique(np.array([5, 1, 5, 3, 1], dtype=np.int64)).tolist() == [1, 3, 5]
+
+
+def test_prefetched_gives_every_item_in_order_made_in_another_thread():
+    made_in = []
+
+    def items():
+        for k in range(50):
+            made_in.append(threading.get_ident())
+            yield k
+
+    assert list(prefetched(items())) == list(range(50))
+    assert set(made_in) == {made_in[0]} and made_in[0] != threading.get_ident()
+
+
+def test_prefetched_raises_the_maker_s_error_where_the_items_are_used():
+    def items():
+        yield 1
+        raise ValueError("bad chunk")
+
+    got = []
+    with pytest.raises(ValueError, match="bad chunk"):
+        for item in prefetched(items()):
+            got.append(item)
+    assert got == [1]
+
+
+def test_a_caller_that_stops_early_stops_the_maker():
+    made = []
+
+    def items():
+        for k in range(1000):
+            made.append(k)
+            yield k
+
+    threads = threading.active_count()
+    stream = prefetched(items())
+    assert [next(stream), next(stream)] == [0, 1]
+    stream.close()  # joins the maker, which must not wait for a reader that has gone
+    assert len(made) <= 4 and threading.active_count() == threads
