@@ -80,3 +80,15 @@ def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
     pruned = compare.pair_plan(table, 3, 0.8)
     got = [(a, b) for i, j in pruned.chunks(budget=50) for a, b in zip(i.tolist(), j.tolist())]
     assert len(got) == len(set(got)) and set(got) == strong and 0 < len(strong) < len(expected)
+
+
+def test_key_rows_are_sorted_once_each_even_when_two_keys_differ_only_in_their_low_bits():
+    def rows(keys, recs):
+        k, r = compare._key_rows(np.array(keys, dtype=np.int64), np.array(recs, dtype=np.int64))
+        return list(zip(k.tolist(), r.tolist()))
+
+    # records up to 6 take the low 3 bits: keys 40 and 41 differ only there, so they must not be packed together
+    got = rows([41, 40, 41, 40, -8, 41], [6, 2, 1, 2, 3, 6])
+    assert [r for _k, r in got] == [3, 2, 1, 6] and len({k for k, _r in got}) == 3
+    packed = rows([64, 16, 64, 16, -64], [6, 2, 1, 2, 3])  # no such keys: the one-sort way, same order
+    assert [r for _k, r in packed] == [3, 2, 1, 6] and len({k for k, _r in packed}) == 3

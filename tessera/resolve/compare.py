@@ -451,15 +451,27 @@ def _firsts(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def pair_plan(t: PersonTable, max_block: int, min_weight: float = 0.0) -> PairPlan:
-    """The blocks of the table's records (see block_keys), ready to give their pairs (PairPlan.chunks)."""
-    keys, recs = key_codes(t)
+def _key_rows(keys: np.ndarray, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(key, record) rows sorted by key, records ascending within a key, each once (not a record holding a key
+    twice). One in-place sort of codes carrying the record in their low bits does it when no two keys share
+    their other bits, which is checked; else a lexsort (several times slower) does."""
+    bits = max(int(recs.max(initial=0)).bit_length(), 1)
+    distinct = np.sort(keys)
+    unique_keys = np.count_nonzero(_firsts(distinct))
+    shared_high = unique_keys != np.count_nonzero(_firsts(distinct >> bits))
+    del distinct
+    if not shared_high:
+        packed = sorted_unique((keys & ~np.int64((1 << bits) - 1)) | recs)
+        return packed >> bits, (packed & ((1 << bits) - 1)).astype(np.int32)
     order = np.lexsort((recs, keys))
     keys, recs = keys[order], recs[order].astype(np.int32)
-    del order
-    once = _firsts(keys) | _firsts(recs)  # not a record holding a key twice
-    keys, recs = keys[once], recs[once]
-    del once
+    once = _firsts(keys) | _firsts(recs)
+    return keys[once], recs[once]
+
+
+def pair_plan(t: PersonTable, max_block: int, min_weight: float = 0.0) -> PairPlan:
+    """The blocks of the table's records (see block_keys), ready to give their pairs (PairPlan.chunks)."""
+    keys, recs = _key_rows(*key_codes(t))
     starts = np.flatnonzero(_firsts(keys))
     del keys
     sizes = np.diff(np.r_[starts, len(recs)])
@@ -468,7 +480,10 @@ def pair_plan(t: PersonTable, max_block: int, min_weight: float = 0.0) -> PairPl
     partners = np.maximum(ends - np.arange(len(recs)) - 1, 0).astype(np.int32)
     del ends
     rows = np.flatnonzero(partners)
-    rows = rows[np.argsort(recs[rows], kind="stable")].astype(np.int32)  # row numbers fit: half the memory
+    by_record = (recs[rows].astype(np.int64) << 32) | rows  # rows by record: one in-place sort, no argsort
+    by_record.sort()
+    rows = (by_record & 0xFFFFFFFF).astype(np.int32)  # row numbers fit: half the memory
+    del by_record
     row_size = np.repeat(sizes, sizes).astype(np.int32) if min_weight else None
     return PairPlan(recs, partners, rows, int((~kept & (sizes >= 2)).sum()), row_size, min_weight)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 import json
 import re
 import time
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from tessera.arrays import prefetched
 from tessera.resolve import compare
@@ -627,11 +626,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         from tessera.resolve.changes import record_changes
 
         say(f"writing {len(changed):,} canonical ids")
-        e = tables.entities
-        stmt = update(e).where(e.c.id == bindparam("eid")).values(canonical_id=bindparam("cid"))
         with store.engine.begin() as conn:  # ids and the change feed commit together or not at all
-            for k in range(0, len(changed), 20_000):
-                conn.execute(stmt, [{"eid": ids[i], "cid": assignment[i]} for i in changed[k:k + 20_000]])
+            store.set_canonical_ids(conn, [(ids[i], assignment[i]) for i in changed])
             res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model)
     res.seconds["write"] = round(time.perf_counter() - t5, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from types import SimpleNamespace
 
 import numpy as np
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 
 from tessera.resolve import compare
 from tessera.resolve.engine import (Clusters, Entity, PERSON_DOCS, ResolveResult, assign_canonical, attach_accounts,
@@ -210,13 +210,10 @@ class LiveIndex:
             groups[clusters.find(k)].append(k)
         before = {eid: self.canonical.get(eid) for eid in ids}
         after = dict(zip(ids, assign_canonical(ids, [before[eid] for eid in ids], list(groups.values()))))
-        changes = [{"eid": eid, "cid": cid} for eid, cid in after.items() if before[eid] != cid]
+        changes = [(eid, cid) for eid, cid in after.items() if before[eid] != cid]
         res.canonical_changed = len(changes)
-        ent = tables.entities
         with store.engine.begin() as conn:
-            if changes:
-                conn.execute(update(ent).where(ent.c.id == bindparam("eid")).values(canonical_id=bindparam("cid")),
-                             changes)
+            store.set_canonical_ids(conn, changes)
             res.feed = record_changes(conn, before, after, model=self.model)
         self.run_id = res.feed["run_id"]
         self._keep(both, totals, n_old, after, before)

@@ -187,14 +187,11 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     import itertools
     from collections import defaultdict
 
-    from sqlalchemy import bindparam, update
-
     from tessera.resolve.changes import record_changes
     from tessera.resolve.engine import (EXACT_KEYS, Clusters, ResolveResult, _norm_key, assign_canonical,
                                         load_entities, load_model)
     from tessera.resolve.engine import person_table as build
     from tessera.resolve.judgements import active_constraints
-    from tessera.store import tables
 
     model = model or load_model()
     say = progress or (lambda _msg: None)
@@ -254,15 +251,12 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     res.multi_clusters = sum(1 for m in members.values() if len(m) > 1)
     res.largest_cluster = max((len(m) for m in members.values()), default=0)
     assignment = assign_canonical(ids, [ents[eid].canonical_id for eid in ids], list(members.values()))
-    changes = [{"eid": ids[i], "cid": cid} for i, cid in enumerate(assignment) if ents[ids[i]].canonical_id != cid]
+    changes = [(ids[i], cid) for i, cid in enumerate(assignment) if ents[ids[i]].canonical_id != cid]
     res.canonical_changed = len(changes)
     if write:
         say(f"writing {len(changes):,} canonical ids")
-        e = tables.entities
-        stmt = update(e).where(e.c.id == bindparam("eid")).values(canonical_id=bindparam("cid"))
         with store.engine.begin() as conn:
-            for k in range(0, len(changes), 20_000):
-                conn.execute(stmt, changes[k:k + 20_000])
+            store.set_canonical_ids(conn, changes)
             res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)),
                                       model=model)
     res.seconds["cluster_write"] = round(time.perf_counter() - t1, 2)

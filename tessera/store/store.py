@@ -10,7 +10,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, insert, select
+from sqlalchemy import (Connection, Engine, Select, bindparam, create_engine, event, func, insert, select,
+                        update)
 
 from tessera.store import tables
 
@@ -319,6 +320,47 @@ class Store:
         finally:
             if self.dialect == "sqlite":
                 raw.execute("PRAGMA cache_size=-65536")
+
+    def set_canonical_ids(self, connection: Connection, rows: Sequence[tuple[str, str]], stage_from: int = 10_000,
+                          rebuild_from: int = REBUILD_MIN) -> None:
+        """Set entities.canonical_id for (entity id, canonical id) rows inside the caller's transaction. Many
+        are staged in a temporary table (copied in, on PostgreSQL) and applied by one UPDATE ... FROM. On SQLite,
+        when they are at least `rebuild_from` and a third of the entities (a first run sets every one), the
+        canonical id index is made again afterwards rather than updated row by row: about half the time.
+        Readers keep their snapshot meanwhile (WAL), as the DDL is part of the transaction."""
+        if not rows:
+            return
+        if len(rows) < stage_from or self.dialect not in ("sqlite", "postgresql"):  # a batch's few: no staging
+            e = tables.entities
+            connection.execute(update(e).where(e.c.id == bindparam("eid")).values(canonical_id=bindparam("cid")),
+                               [{"eid": eid, "cid": cid} for eid, cid in rows])
+            return
+        raw = connection.connection.driver_connection
+        cursor = raw.cursor()
+        try:
+            cursor.execute("CREATE TEMP TABLE staged_canonical (id text PRIMARY KEY, canonical_id text)")
+            if self.dialect == "postgresql":
+                with cursor.copy("COPY staged_canonical FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute("ANALYZE staged_canonical")
+            else:
+                cursor.executemany("INSERT INTO staged_canonical VALUES (?, ?)", rows)
+            rebuild = []
+            if self.dialect == "sqlite" and len(rows) >= rebuild_from:
+                entities = cursor.execute("SELECT max(rowid) FROM entities").fetchone()[0] or 0
+                if 3 * len(rows) >= entities:
+                    rebuild = cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                             "AND tbl_name = 'entities' AND sql LIKE '%canonical_id%'").fetchall()
+            for name, _sql in rebuild:
+                cursor.execute(f'DROP INDEX "{name}"')
+            cursor.execute("UPDATE entities SET canonical_id = s.canonical_id FROM staged_canonical s "
+                           "WHERE entities.id = s.id")
+            for _name, sql in rebuild:
+                cursor.execute(sql)
+            cursor.execute("DROP TABLE staged_canonical")
+        finally:
+            cursor.close()
 
     def _statement_ddl(self, connection: Connection) -> list[tuple[str, str]]:
         """(drop, create) statements for the indexes and keys of the tables a batch fills (statements and
