@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import select
 
 from tessera.arrays import prefetched
+from tessera.bulk import paused_gc
 from tessera.resolve import compare
 from tessera.resolve.context import GroupContext, context_pass, event_members, near_pairs
 from tessera.resolve.names import NameKeys
@@ -461,6 +462,7 @@ def _norm_key(value: str) -> str:
     return _KEY_CLEAN.sub("", value.upper())
 
 
+@paused_gc()
 def resolve(store: Store, model: dict | None = None, write: bool = True,
             progress: Callable[[str], None] | None = None, return_assignment: bool = False,
             estimate: bool = False, keep: dict | None = None, changed: bool = False):

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 from sqlalchemy import func, select
 
+from tessera.bulk import paused_gc
 from tessera.resolve import compare
 from tessera.resolve.engine import (Clusters, Entity, PERSON_DOCS, ResolveResult, assign_canonical, attach_accounts,
                                     joinable, name_keys, opposed, person_table, refusals, run_model, stream_people)
@@ -29,6 +30,7 @@ class LiveIndex:
     guard and the analysts' judgements), writes the canonical ids and the change feed, and appends the batch.
     Not weighed here: group context, which a full run adds."""
 
+    @paused_gc()
     def __init__(self, store: Store, model: dict | None = None):
         t0 = time.perf_counter()
         self.model = model or run_model(store)

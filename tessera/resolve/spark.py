@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from tessera.bulk import paused_gc
 from tessera.resolve import compare
 
 # The attributes of the Person table that `compare.block_keys` reads per record.
@@ -179,6 +180,7 @@ def person_table(store, model: dict) -> compare.PersonTable:
     return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
 
 
+@paused_gc()
 def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True, partitions: int | None = None,
                      progress=None):
     """`engine.resolve` with the Person blocking and scoring on Spark: judgements, exact identifier keys,
