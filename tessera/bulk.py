@@ -1,10 +1,15 @@
-"""Bulk work that makes millions of long-lived Python objects, run with the cyclic garbage collector paused."""
+"""Bulk work over millions of rows and objects: the cyclic garbage collector paused, the next batch made ahead."""
 
 from __future__ import annotations
 
 import gc
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -19,3 +24,49 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def prefetched(items: Iterator[T]) -> Iterator[T]:
+    """The items of `items`, the next one made in a thread while the caller works on this one: NumPy's sorts
+    and gathers and the database drivers' fetches run outside the GIL, so on two cores making the next chunk
+    of pairs, or fetching the next rows, overlaps the caller's work on the last. `items` is closed in that
+    thread when the caller stops early."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def offer(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((end, None))
+        except BaseException as error:  # handed to the caller, raised there
+            offer((end, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=make, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()

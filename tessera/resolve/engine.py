@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from tessera.arrays import prefetched
-from tessera.bulk import paused_gc
+from tessera.bulk import paused_gc, prefetched
 from tessera.resolve import compare
 from tessera.resolve.context import GroupContext, context_pass, event_members, near_pairs
 from tessera.resolve.names import NameKeys

@@ -1,4 +1,4 @@
-"""Array helpers: sorted_unique, and prefetched, which makes the next item in a thread."""
+"""sorted_unique (arrays), and prefetched (bulk), which makes the next item in a thread."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from tessera.arrays import prefetched, sorted_unique
+from tessera.arrays import sorted_unique
+from tessera.bulk import prefetched
 
 
 def test_sorted_unique_sorts_and_drops_repeats():
@@ -38,16 +39,20 @@ def test_prefetched_raises_the_maker_s_error_where_the_items_are_used():
     assert got == [1]
 
 
-def test_a_caller_that_stops_early_stops_the_maker():
-    made = []
+def test_a_caller_that_stops_early_stops_the_maker_and_closes_its_items():
+    made, closed = [], []
 
     def items():
-        for k in range(1000):
-            made.append(k)
-            yield k
+        try:
+            for k in range(1000):
+                made.append(k)
+                yield k
+        finally:
+            closed.append(threading.get_ident())  # a cursor would be closed here
 
     threads = threading.active_count()
     stream = prefetched(items())
     assert [next(stream), next(stream)] == [0, 1]
     stream.close()  # joins the maker, which must not wait for a reader that has gone
     assert len(made) <= 4 and threading.active_count() == threads
+    assert len(closed) == 1 and closed[0] != threading.get_ident()
