@@ -19,11 +19,13 @@ def test_capped_scores_are_exact_above_the_cap_and_bounds_below_it(tmp_path):
     i, j, _ = compare.candidate_pairs(table, model["blocking"]["max_block"])
     exact = compare.score(compare.compare(table, i, j), model)
     cap = model["threshold"] - model["context"]["weight"]
-    weight, capped = compare.capped_scores(table, i, j, model, cap)
+    weight, capped, name_level = compare.capped_scores(table, i, j, model, cap)
     assert 0 < capped.sum() < len(i)  # some pairs skipped their names, some did not
     assert np.allclose(weight[~capped], exact[~capped])
     assert (weight[capped] >= exact[capped] - 1e-9).all() and (weight[capped] < cap).all()
     assert (exact[capped] < cap).all()  # nothing that could have matched, or joined by context, was capped
+    full = compare.compare(table, i, j)["name"]
+    assert (name_level[~capped] == full[~capped]).all() and (name_level[capped] == compare.MISSING).all()
 
 
 def test_a_run_with_capped_scoring_in_record_ranges_gives_the_same_clusters_as_scoring_every_pair_at_once(tmp_path):

@@ -816,10 +816,10 @@ def hub_adjustments(levels: dict[str, np.ndarray], model: dict) -> dict[str, np.
 
 
 def capped_scores(t: PersonTable, i: np.ndarray, j: np.ndarray, model: dict, cap: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(weight, capped) per pair, names compared only where they could matter: a pair whose weight would stay
-    below `cap` even with an exact, common-name-free name agreement gets that upper bound as its weight (and
-    capped True) without its names being compared, the costly part of scoring."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weight, capped, name level) per pair, names compared only where they could matter: a pair whose weight
+    would stay below `cap` even with an exact, common-name-free name agreement gets that upper bound as its
+    weight (capped True, name level MISSING) without its names being compared, the costly part of scoring."""
     levels = compare(t, i, j, names=False)
     weight = score(levels, model) + float(weights(model)["name"].max())
     capped = weight < cap
@@ -829,7 +829,7 @@ def capped_scores(t: PersonTable, i: np.ndarray, j: np.ndarray, model: dict, cap
         for key, values in named.items():
             levels[key][keep] = values
         weight[keep] = score({k: v[keep] for k, v in levels.items()}, model)
-    return weight, capped
+    return weight, capped, levels["name"]
 
 
 def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:

@@ -554,19 +554,19 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
             model = estimate_model(table, levels, model)
             clusters.configure(model["refuse"])
         weight = compare.score(levels, model)
-        scored = [(pi, pj, weight)]
+        scored = [(pi, pj, weight, levels["name"])]
     else:  # a record range at a time, so that no per-pair column of every pair is ever held
         cap = model["threshold"] - (model["context"]["weight"] if model.get("context") else 0.0)
-        scored = ((ci, cj, compare.capped_scores(table, ci, cj, model, cap)[0]) for ci, cj in pairs())
+        scored = ((ci, cj, *compare.capped_scores(table, ci, cj, model, cap)[::2]) for ci, cj in pairs())
     threshold, cfg = model["threshold"], model.get("context")
     accepted, near = [], []
-    for ci, cj, w in scored:
+    for ci, cj, w, name_level in scored:
         res.candidate_pairs += len(ci)
         refused = refusals(table, ci, cj, model)
         ok = (w >= threshold) & ~refused
         accepted.append((ci[ok], cj[ok], w[ok]))
         if cfg:
-            k = near_pairs(w, refused, lambda k: compare.name_levels(table, ci[k], cj[k]), cfg, threshold)
+            k = near_pairs(w, refused, lambda k: {"name": name_level[k]}, cfg, threshold)  # near: never capped
             near.append((ci[k], cj[k], w[k]))
     ai, aj, aw = _concatenated(accepted, 3)
     ni, nj, nw = _concatenated(near, 3)
@@ -586,7 +586,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         can_join = joinable(table.n, ai, aj)
         reach = reachable(clusters, rec_index, np.r_[ai, ni], np.r_[aj, nj])
         among = can_join & (np.bincount(reach)[reach] > 1)  # records that could be joined to another at all
-        for ci, cj, w in (scored if whole else ((ci, cj, None) for ci, cj in pairs(among))):
+        for ci, cj, w, _names in (scored if whole else ((ci, cj, None, None) for ci, cj in pairs(among))):
             k = np.flatnonzero(can_join[ci] & can_join[cj] & (reach[ci] == reach[cj]))
             wk = w[k] if w is not None else compare.score(compare.compare(table, ci[k], cj[k]), model)
             low = wk < model["refuse"]["pair_weight"]

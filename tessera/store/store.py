@@ -338,7 +338,7 @@ class Store:
         raw = connection.connection.driver_connection
         cursor = raw.cursor()
         try:
-            cursor.execute("CREATE TEMP TABLE staged_canonical (id text PRIMARY KEY, canonical_id text)")
+            cursor.execute("CREATE TEMP TABLE staged_canonical (id text, canonical_id text)")
             if self.dialect == "postgresql":
                 with cursor.copy("COPY staged_canonical FROM STDIN") as copy:
                     for row in rows:
