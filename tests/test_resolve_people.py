@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from sqlalchemy import select
 
 from intake_helpers import PERSON_MAPPING, mapping_file, write
@@ -133,3 +135,18 @@ def test_an_account_many_different_people_are_paid_into_is_a_hub_and_joins_no_on
     ids = canon(store)
     assert ids["ukfiu.p1"] != ids["ukfiu.p2"]
     assert len({ids[f"ukfiu.o{k}"] for k in range(len(others))}) == len(others)
+
+
+def test_records_without_a_usable_name_compare_as_missing_not_as_equal_names(store, tmp_path):
+    from tessera.resolve import compare
+    from tessera.resolve.engine import load_model
+    from tessera.resolve.spark import person_table
+
+    ftm(store, tmp_path, "UKPOL", [
+        {"id": "a", "schema": "Person", "properties": {"birthDate": ["1990-02-03"], "phone": ["+447700900111"]}},
+        {"id": "b", "schema": "Person", "properties": {"birthDate": ["1990-02-03"], "phone": ["+447700900111"]}},
+        {"id": "c", "schema": "Person", "properties": {"name": ["Amir Haddad"], "birthDate": ["1990-02-03"]}}])
+    table = person_table(store, load_model())
+    assert [table.norm_id[table.first_name[r]] == compare.NO_NAME for r in range(3)] == [True, True, False]
+    i, j = np.array([0, 0, 1]), np.array([1, 2, 2])
+    assert compare.name_levels(table, i, j)["name"].tolist() == [compare.MISSING] * 3

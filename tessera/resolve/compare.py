@@ -30,6 +30,7 @@ LEVELS: dict[str, list[str]] = {
     "address": ["shared", "similar", "same_street", "different"],
 }
 MISSING = -1
+NO_NAME = 0  # the norm_id of an empty name row (a record with no usable name), in every table's numbering
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
 
 
@@ -155,13 +156,14 @@ def _parse_date(value: str) -> tuple[int, int, int] | None:
     return y, m, d
 
 
-def _factor(values: list[str]) -> np.ndarray:
-    return _labelled(values)[0]
+def _factor(values: list[str], known: tuple[str, ...] = ()) -> np.ndarray:
+    return _labelled(values, known)[0]
 
 
-def _labelled(values: list[str]) -> tuple[np.ndarray, list[str]]:
-    """(a code per value, in order of first appearance; the value of each code)."""
-    codes: dict[str, int] = {}
+def _labelled(values: list[str], known: tuple[str, ...] = ()) -> tuple[np.ndarray, list[str]]:
+    """(a code per value, in order of first appearance after the `known` values, which take the first codes; the
+    value of each code)."""
+    codes: dict[str, int] = {v: k for k, v in enumerate(known)}
     coded = np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
     return coded, list(codes)
 
@@ -250,7 +252,7 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
         per_rec[pid[0]] += 1
     phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
     agency, agency_names = _labelled(first_agency)
-    norm_id = _factor(norm)
+    norm_id = _factor(norm, known=("",))  # NO_NAME
     table = PersonTable(ids, name_rec_a, np.asarray(norm, dtype=object), np.asarray(phon, dtype=object),
                         np.asarray(skel, dtype=object), norm_id, phon_id, phon_count, first, year, month, day,
                         ylo, yhi, nat, gen, phones, docs, tokens, agency)
@@ -517,7 +519,7 @@ def name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndar
     """(level, similarity 0-100) for name rows ra against rb."""
     level = np.full(len(ra), len(LEVELS["name"]) - 1, dtype=np.int8)
     score = np.zeros(len(ra), dtype=np.float32)
-    empty = (t.name_norm[ra] == "") | (t.name_norm[rb] == "")
+    empty = (t.norm_id[ra] == NO_NAME) | (t.norm_id[rb] == NO_NAME)
     exact = (t.norm_id[ra] == t.norm_id[rb]) & ~empty
     phon = (t.phon_id[ra] == t.phon_id[rb]) & ~exact & ~empty
     rest = np.flatnonzero(~exact & ~phon & ~empty)

@@ -42,7 +42,8 @@ class LiveIndex:
         for eid, cid in self.canonical.items():
             self.members[cid].add(eid)
         self.people: dict[str, Entity] = {}  # the records of batches (the indexed ones are streamed, not kept)
-        self.codes: dict[str, dict[str, int]] = {"norm": {}, "phon": {}, "nationality": {}, "agency": {}}
+        self.codes: dict[str, dict[str, int]] = {"norm": {"": compare.NO_NAME}, "phon": {}, "nationality": {},
+                                                 "agency": {}}
         ids, records = stream_people(store, resolved_only=True)
         self.table = self._coded(compare.build_table(ids, records, name_keys(self.model), PERSON_DOCS))
         self.name_totals = _name_totals(self.table, np.zeros(0, np.int64), len(self.codes["phon"]))
