@@ -69,14 +69,20 @@ class GroupContext:
         products, not a Python set per record. seen_at and present (incidence, GroupContext.present) may be
         passed in when the clusters have not changed since."""
         seen_at = self.incidence(len(roots)) if seen_at is None else seen_at
+        out = np.zeros(len(i), dtype=np.int64)
+        seen = np.diff(seen_at.indptr) > 0
+        both_seen = np.flatnonzero(seen[i] & seen[j])  # the products only for pairs that can share anyone
+        if not len(both_seen):
+            return out
+        i, j = i[both_seen], j[both_seen]
         present = self.present(seen_at, roots) if present is None else present
         a, b = seen_at[i] @ present, seen_at[j] @ present  # only these pairs' records: memory bounded by them
         common = a.multiply(b).getnnz(axis=1).astype(np.int64)
         common -= np.asarray(b[np.arange(len(j)), roots[i]]).ravel() != 0  # i's own cluster, if j met it
         common -= (np.asarray(a[np.arange(len(i)), roots[j]]).ravel() != 0) & (roots[i] != roots[j])  # and j's
-        both_seen = (seen_at[i].getnnz(axis=1) > 0) & (seen_at[j].getnnz(axis=1) > 0)
         together = seen_at[i].multiply(seen_at[j]).getnnz(axis=1) > 0  # one event names each person once
-        return np.where(both_seen & ~together, common, 0)
+        out[both_seen] = np.where(together, 0, common)
+        return out
 
     def companions(self, r: int, find) -> set[int]:
         out = {find(x) for e in self.event_of.get(r, ()) for x in self.by_event[e]}
