@@ -150,17 +150,18 @@ def in_id_order(store: Store, column, sort: bool = False):
     return column.concat("") if sort else column
 
 
-def stream_people(store: Store, resolved_only: bool = False
+def stream_people(store: Store, resolved_only: bool = False, ids: list[str] | None = None
                   ) -> tuple[list[str], Iterator[tuple[dict[str, set[str]], set[str], set[str]]]]:
-    """(every Person id in order, or every resolved one; an iterator of each one's normalised values by property,
-    agencies and account keys, in that order): one record at a time from statements read in entity order, so
-    that a million people's values are never held at once (as Entity objects they take gigabytes)."""
+    """(every Person id in order, or every resolved one, or the caller's `ids` of every Person, in Python's order;
+    an iterator of each one's normalised values by property, agencies and account keys, in that order): one
+    record at a time from statements read in entity order, so that a million people's values are never held at
+    once (as Entity objects they take gigabytes)."""
     e, s = tables.entities, tables.statements
     people = select(e.c.id).where(e.c.schema == "Person").order_by(in_id_order(store, e.c.id))
     if resolved_only:
         people = people.where(e.c.canonical_id.is_not(None))
     with store.engine.connect() as conn:
-        ids = [eid for eid, in stream_tuples(conn, people)]
+        ids = [eid for eid, in stream_tuples(conn, people)] if ids is None else ids
         accounts = account_links(conn)
 
     def records():
@@ -476,9 +477,10 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     say("loading entities")
     with store.engine.connect() as conn:
         e = tables.entities
-        listing = sorted(stream_tuples(conn, select(e.c.id, e.c.canonical_id)))
-    ids = [eid for eid, _c in listing]
-    previous = [cid for _e, cid in listing]  # canonical ids before this run
+        listing = sorted(stream_tuples(conn, select(e.c.id, e.c.canonical_id, e.c.schema)))
+    ids = [eid for eid, _c, _s in listing]
+    previous = [cid for _e, cid, _s in listing]  # canonical ids before this run
+    persons = [eid for eid, _c, schema in listing if schema == "Person"]
     del listing
     index = {eid: i for i, eid in enumerate(ids)}
     res.entities = len(ids)
@@ -525,7 +527,8 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     t2 = time.perf_counter()
     say("building Person features and blocks")
     del keyed
-    people, records = stream_people(store)
+    people, records = stream_people(store, ids=persons)
+    del persons
     res.persons = len(people)
     table = compare.build_table(people, records, name_keys(model), PERSON_DOCS)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
