@@ -10,6 +10,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -168,17 +169,18 @@ def stream_people(store: Store, resolved_only: bool = False, ids: list[str] | No
         query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
             s.c.schema == "Person", s.c.prop_type != "entity").order_by(in_id_order(store, s.c.entity_id, sort=True))
         with store.engine.connect() as conn:
-            rows = stream_tuples(conn, query)
-            row = next(rows, None)
+            groups = itertools.groupby(stream_tuples(conn, query), key=itemgetter(0))
+            group = next(groups, None)
             for eid in ids:
                 props: dict[str, set[str]] = defaultdict(set)
                 agencies: set[str] = set()
-                while row is not None and row[0] < eid:  # a Person statement of an entity now of another schema
-                    row = next(rows, None)
-                while row is not None and row[0] == eid:
-                    props[row[1]].add(row[2])
-                    agencies.add(row[3])
-                    row = next(rows, None)
+                while group is not None and group[0] < eid:  # Person statements of an entity now of another schema
+                    group = next(groups, None)
+                if group is not None and group[0] == eid:
+                    for _eid, prop, value, agency in group[1]:
+                        props[prop].add(value)
+                        agencies.add(agency)
+                    group = next(groups, None)
                 yield props, agencies, accounts.get(eid, ())
 
     return ids, records()

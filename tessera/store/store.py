@@ -228,20 +228,23 @@ def stream_tuples(connection: Connection, query: Select, size: int = 50_000) -> 
     """The rows of `query` as plain tuples, fetched `size` at a time through the driver's own cursor (a
     server-side one on PostgreSQL): for reads of millions of rows, whose Row objects would cost more than the
     database's own work."""
+    if connection.dialect.name not in ("sqlite", "postgresql"):
+        return (tuple(row) for row in connection.execution_options(yield_per=size).execute(query))
+    return itertools.chain.from_iterable(_batches(connection, query, size))
+
+
+def _batches(connection: Connection, query: Select, size: int) -> Iterator[list[tuple]]:
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     raw = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         cursor = raw.cursor()
         cursor.execute(str(compiled), [compiled.params[k] for k in compiled.positiontup or ()])
-    elif connection.dialect.name == "postgresql":
+    else:
         cursor = raw.cursor(name=f"tessera_stream_{next(_cursor_numbers)}")
         cursor.execute(str(compiled), compiled.params)
-    else:
-        yield from (tuple(row) for row in connection.execution_options(yield_per=size).execute(query))
-        return
     try:
         while rows := cursor.fetchmany(size):
-            yield from rows
+            yield rows
     finally:
         cursor.close()
 
