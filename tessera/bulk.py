@@ -1,4 +1,4 @@
-"""Bulk work over millions of rows and objects: the cyclic garbage collector paused, the next batch made ahead."""
+"""Bulk work over millions of objects: the cyclic garbage collector paused, the next chunk made ahead."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ T = TypeVar("T")
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """The cyclic collector off while the block runs: building a million records' sets and dicts, it would pass
-    over all of them again and again (measured: listing a 300k table's tokens took 1.25 s with it, 0.15 s
-    without). Those objects hold no cycles; any the block leaves are collected once it is back on."""
+    over all of them again and again (resolving 300k people took 43.5 s with it, 36.6 s without). Those objects
+    hold no cycles; any the block leaves are collected once it is back on."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -28,9 +28,8 @@ def paused_gc() -> Iterator[None]:
 
 def prefetched(items: Iterator[T]) -> Iterator[T]:
     """The items of `items`, the next one made in a thread while the caller works on this one: NumPy's sorts
-    and gathers and the database drivers' fetches run outside the GIL, so on two cores making the next chunk
-    of pairs, or fetching the next rows, overlaps the caller's work on the last. `items` is closed in that
-    thread when the caller stops early."""
+    and gathers run outside the GIL, so on two cores making the next chunk of pairs overlaps scoring the last.
+    `items` is closed in that thread when the caller stops early."""
     ready: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
     end = object()

@@ -45,7 +45,7 @@ class PersonTable:
     name_skel: np.ndarray       # object: sorted consonant skeletons
     norm_id: np.ndarray         # int ids of name_norm (equality test)
     phon_id: np.ndarray         # int ids of name_phon
-    phon_count: np.ndarray      # records carrying this phonetic name (term frequency)
+    phon_count: np.ndarray      # per name row, records carrying its phonetic name (TF); read by index only
     first_name: np.ndarray      # record -> its first name row
     year: np.ndarray
     month: np.ndarray

@@ -103,7 +103,7 @@ class LiveIndex:
         new = self._coded(person_table(self.people, new_ids, self.model))
         both = _append(self.table, new, self.buffers)
         totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
-        both.phon_count = totals[both.phon_id]
+        both.phon_count = _CountByRow(totals, both.phon_id)
         both.phone_counts = _Sum(self.table.phone_counts, new.phone_counts)
         k = len(self.codes["agency"])
         pairs = np.zeros((k, k))  # an agency first seen in this batch weighs neutrally
@@ -250,6 +250,17 @@ class LiveIndex:
             self.members[cid].add(eid)
 
 
+class _CountByRow:
+    """A table's phon_count read through the population's records per phonetic name, for the rows asked for:
+    gathering it for every name row of a million records would cost each batch, one record included, O(n)."""
+
+    def __init__(self, totals: np.ndarray, phon_id: np.ndarray):
+        self.totals, self.phon_id = totals, phon_id
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.totals[self.phon_id[rows]]
+
+
 class _Sum:
     """Counts of a population and of a batch read as one, without copying the population's."""
 
@@ -303,7 +314,7 @@ def _name_totals(table: compare.PersonTable, totals: np.ndarray, size: int) -> n
 
 _ROW_FIELDS = ("year", "month", "day", "years_lo", "years_hi", "nationality", "gender", "agency")
 _LIST_FIELDS = ("phones", "docs", "tokens", "accounts", "addresses")
-_NAME_FIELDS = ("name_norm", "name_phon", "name_skel", "norm_id", "phon_id", "phon_count")
+_NAME_FIELDS = ("name_norm", "name_phon", "name_skel", "norm_id", "phon_id")  # phon_count: _CountByRow
 
 
 def _append(a: compare.PersonTable, b: compare.PersonTable, buffers: dict[str, np.ndarray]) -> compare.PersonTable:
