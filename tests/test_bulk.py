@@ -56,3 +56,19 @@ def test_a_caller_that_stops_early_stops_the_maker_and_closes_its_items():
     stream.close()  # joins the maker, which must not wait for a reader that has gone
     assert len(made) <= 4 and threading.active_count() == threads
     assert len(closed) == 1 and closed[0] != threading.get_ident()
+
+
+def test_paused_gc_restores_the_collector_and_freezes_what_is_kept_when_asked():
+    import gc
+
+    from tessera.bulk import paused_gc
+
+    gc.unfreeze()
+    with paused_gc():
+        assert not gc.isenabled()
+        kept = [{"k": k} for k in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with paused_gc(freeze=True):
+        more = [{"k": k} for k in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() >= len(kept) + len(more)
+    gc.unfreeze()

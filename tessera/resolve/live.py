@@ -30,7 +30,7 @@ class LiveIndex:
     guard and the analysts' judgements), writes the canonical ids and the change feed, and appends the batch.
     Not weighed here: group context, which a full run adds."""
 
-    @paused_gc()
+    @paused_gc(freeze=True)
     def __init__(self, store: Store, model: dict | None = None):
         t0 = time.perf_counter()
         self.model = model or run_model(store)
