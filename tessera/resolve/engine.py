@@ -186,6 +186,51 @@ def stream_people(store: Store, resolved_only: bool = False, ids: list[str] | No
     return ids, records()
 
 
+def entity_listing(store: Store) -> tuple[list[str], list[str | None], list[str]]:
+    """(every entity id in Python's order, the canonical id each had before this run, the Person ids in order),
+    from one read of the entities table."""
+    e = tables.entities
+    with store.engine.connect() as conn:
+        listing = sorted(stream_tuples(conn, select(e.c.id, e.c.canonical_id, e.c.schema)))
+    return ([eid for eid, _c, _s in listing], [cid for _e, cid, _s in listing],
+            [eid for eid, _c, schema in listing if schema == "Person"])
+
+
+def apply_judgements(store: Store, clusters: Clusters, index: dict[str, int]) -> int:
+    """The analysts' judgements into the clusters: "not same" as cannot-links, then "same" joined first, never
+    refused by evidence. Returns how many "same" judgements joined two clusters."""
+    from tessera.resolve.judgements import active_constraints
+
+    constraints = active_constraints(store)
+    clusters.cannot_link([(index[a], index[b]) for a, b in constraints.not_same if a in index and b in index])
+    joined = 0
+    for a, b in constraints.same:
+        if a in index and b in index and clusters.union(index[a], index[b], guard=False):
+            joined += 1
+    return joined
+
+
+def join_exact_keys(store: Store, clusters: Clusters, index: dict[str, int]) -> int:
+    """Join the entities that share an exact identifier key (EXACT_KEYS: an IBAN, a plate, a passport number),
+    whatever else they say. Returns the number of joins."""
+    keyed = load_entities(store, set(EXACT_KEYS), others=False)
+    first_with_key: dict[tuple, int] = {}
+    joins = 0
+    for eid in sorted(keyed):
+        ent = keyed[eid]
+        for key_props in EXACT_KEYS.get(ent.schema, ()):
+            values = [sorted(ent.props.get(p, ())) for p in key_props]
+            if not all(values):
+                continue
+            for combo in itertools.product(*values):
+                i = index[eid]
+                j = first_with_key.setdefault((ent.schema, key_props, tuple(_norm_key(v) for v in combo)), i)
+                if j != i and clusters.find(i) != clusters.find(j):
+                    clusters.union(i, j, guard=False)
+                    joins += 1
+    return joins
+
+
 # ---------------------------------------------------------------- union-find with conflict guard
 
 class Clusters:
@@ -477,27 +522,13 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     say("loading entities")
-    with store.engine.connect() as conn:
-        e = tables.entities
-        listing = sorted(stream_tuples(conn, select(e.c.id, e.c.canonical_id, e.c.schema)))
-    ids = [eid for eid, _c, _s in listing]
-    previous = [cid for _e, cid, _s in listing]  # canonical ids before this run
-    persons = [eid for eid, _c, schema in listing if schema == "Person"]
-    del listing
+    ids, previous, persons = entity_listing(store)  # previous: canonical ids before this run
     index = {eid: i for i, eid in enumerate(ids)}
     res.entities = len(ids)
-    keyed = load_entities(store, set(EXACT_KEYS), others=False)  # Person values are streamed later
     res.seconds["load"] = round(time.perf_counter() - t0, 2)
 
     clusters = Clusters(ids, model["refuse"])
-    from tessera.resolve.judgements import active_constraints
-
-    constraints = active_constraints(store)
-    judged_same = [(index[a], index[b]) for a, b in constraints.same if a in index and b in index]
-    clusters.cannot_link([(index[a], index[b]) for a, b in constraints.not_same if a in index and b in index])
-    for i, j in judged_same:  # an analyst's "same" joins first and is never refused by evidence
-        if clusters.union(i, j, guard=False):
-            res.judged_same += 1
+    res.judged_same = apply_judgements(store, clusters, index)
     fresh = np.fromiter((cid is None for cid in previous), dtype=bool, count=len(ids))
     if changed:  # keep the clusters of the last run (judgements still win: a refused union stays apart)
         first_of: dict[str, int] = {}
@@ -506,29 +537,14 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
                 clusters.union(k, first_of.setdefault(cid, k), guard=False)
         res.new_entities = int(fresh.sum())
 
-    # exact identifier keys
     t1 = time.perf_counter()
     say("joining exact identifier keys")
-    first_with_key: dict[tuple, int] = {}
-    for eid in sorted(keyed):
-        ent = keyed[eid]
-        for key_props in EXACT_KEYS.get(ent.schema, ()):
-            values = [sorted(ent.props.get(p, ())) for p in key_props]
-            if not all(values):
-                continue
-            for combo in itertools.product(*values):
-                key = (ent.schema, key_props, tuple(_norm_key(v) for v in combo))
-                i = index[eid]
-                j = first_with_key.setdefault(key, i)
-                if j != i and clusters.find(i) != clusters.find(j):
-                    clusters.union(i, j, guard=False)
-                    res.exact_key_joins += 1
+    res.exact_key_joins = join_exact_keys(store, clusters, index)
     res.seconds["exact"] = round(time.perf_counter() - t1, 2)
 
     # persons
     t2 = time.perf_counter()
     say("building Person features and blocks")
-    del keyed
     people, records = stream_people(store, ids=persons)
     del persons
     res.persons = len(people)

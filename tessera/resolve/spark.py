@@ -186,46 +186,26 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     """`engine.resolve` with the Person blocking and scoring on Spark: judgements, exact identifier keys,
     conflict-aware clustering, canonical ids and the change feed exactly as the engine does them.
     Returns (ResolveResult, {source id: canonical id})."""
-    import itertools
     from collections import defaultdict
 
     from tessera.resolve.changes import record_changes
-    from tessera.resolve.engine import (EXACT_KEYS, Clusters, ResolveResult, _norm_key, assign_canonical,
-                                        load_entities, load_model)
-    from tessera.resolve.engine import person_table as build
-    from tessera.resolve.judgements import active_constraints
+    from tessera.resolve.engine import (PERSON_DOCS, Clusters, ResolveResult, apply_judgements, assign_canonical,
+                                        entity_listing, join_exact_keys, load_model, name_keys, stream_people)
 
     model = model or load_model()
     say = progress or (lambda _msg: None)
     res = ResolveResult()
     t0 = time.perf_counter()
     say("loading entities")
-    ents = load_entities(store, {"Person", *EXACT_KEYS})
-    ids = sorted(ents)
+    ids, previous, persons = entity_listing(store)
     index = {eid: i for i, eid in enumerate(ids)}
     res.entities = len(ids)
     clusters = Clusters(ids, model["refuse"])
-    constraints = active_constraints(store)
-    clusters.cannot_link([(index[a], index[b]) for a, b in constraints.not_same if a in index and b in index])
-    for a, b in constraints.same:
-        if a in index and b in index and clusters.union(index[a], index[b], guard=False):
-            res.judged_same += 1
-    first_with_key: dict[tuple, int] = {}
-    for eid in ids:
-        ent = ents[eid]
-        for key_props in EXACT_KEYS.get(ent.schema, ()):
-            values = [sorted(ent.props.get(p, ())) for p in key_props]
-            if not all(values):
-                continue
-            for combo in itertools.product(*values):
-                i = index[eid]
-                j = first_with_key.setdefault((ent.schema, key_props, tuple(_norm_key(v) for v in combo)), i)
-                if j != i and clusters.find(i) != clusters.find(j):
-                    clusters.union(i, j, guard=False)
-                    res.exact_key_joins += 1
-    people = [eid for eid in ids if ents[eid].schema == "Person"]
+    res.judged_same = apply_judgements(store, clusters, index)
+    res.exact_key_joins = join_exact_keys(store, clusters, index)
+    people, records = stream_people(store, ids=persons)
     res.persons = len(people)
-    table = build(ents, people, model)
+    table = compare.build_table(people, records, name_keys(model), PERSON_DOCS)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
     res.seconds["prepare"] = round(time.perf_counter() - t0, 2)
@@ -252,14 +232,14 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     res.clusters = len(members)
     res.multi_clusters = sum(1 for m in members.values() if len(m) > 1)
     res.largest_cluster = max((len(m) for m in members.values()), default=0)
-    assignment = assign_canonical(ids, [ents[eid].canonical_id for eid in ids], list(members.values()))
-    changes = [(ids[i], cid) for i, cid in enumerate(assignment) if ents[ids[i]].canonical_id != cid]
+    assignment = assign_canonical(ids, previous, list(members.values()))
+    changes = [(ids[i], cid) for i, cid in enumerate(assignment) if previous[i] != cid]
     res.canonical_changed = len(changes)
     if write:
         say(f"writing {len(changes):,} canonical ids")
         with store.engine.begin() as conn:
             store.set_canonical_ids(conn, changes)
-            res.feed = record_changes(conn, {eid: ents[eid].canonical_id for eid in ids}, dict(zip(ids, assignment)),
+            res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)),
                                       model=model)
     res.seconds["cluster_write"] = round(time.perf_counter() - t1, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
