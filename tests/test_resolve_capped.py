@@ -39,3 +39,19 @@ def test_a_run_with_capped_scoring_in_record_ranges_gives_the_same_clusters_as_s
     groups = (lambda assign: sorted(sorted(m for m in assign if assign[m] == c) for c in set(assign.values())))
     assert groups(capped) == groups(everything) == groups(in_ranges)
     assert sum(len(g) > 1 for g in groups(capped)) > 10  # a world with real clusters, or the check says nothing
+
+
+def test_names_scored_once_per_distinct_pair_score_as_every_pair_would(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'tessera.db'}")
+    run_demo(store, tmp_path / "world", 250, 7)
+    table = person_table(store, load_model())
+    rng = np.random.default_rng(3)
+    rows = len(table.name_rec)
+    ra = np.r_[rng.integers(0, rows, 3000), np.arange(rows)]
+    rb = np.r_[rng.integers(0, rows, 3000), np.arange(rows)[::-1]]
+    ra, rb = np.r_[ra, rb], np.r_[rb, ra]  # each pair both ways round, and many repeated
+    level, score = compare.name_scores(table, ra, rb)
+    for k in range(0, len(ra), 7):
+        one_level, one_score = compare._name_scores(table, ra[k:k + 1], rb[k:k + 1])
+        assert (level[k], score[k]) == (one_level[0], one_score[0])
+    assert len(set(level.tolist())) > 4  # several levels met, not one
