@@ -20,6 +20,7 @@ def test_phone_index_agrees_with_set_intersection_for_every_pair():
                                                         if phones[a] and phones[b]]))
     shared, fewest = index.shared(i, j)
     expected_shared = [bool(phones[a] & phones[b]) for a, b in zip(i.tolist(), j.tolist())]
-    expected_fewest = [min((counts[p] for p in phones[a] & phones[b]), default=1) for a, b in zip(i.tolist(), j.tolist())]
+    expected_fewest = [min((counts[p] for p in phones[a] & phones[b]), default=1)
+                       for a, b in zip(i.tolist(), j.tolist())]
     assert shared.tolist() == expected_shared and fewest.tolist() == expected_fewest
     assert 0 < sum(expected_shared) < len(expected_shared) and max(expected_fewest) > 1

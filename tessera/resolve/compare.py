@@ -504,15 +504,13 @@ def _name_rows(t: PersonTable, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray
     counts = np.bincount(t.name_rec, minlength=t.n)
     ci, cj = counts[i], counts[j]
     simple = (ci == 1) & (cj == 1)
-    pk = [np.flatnonzero(simple)]
-    ra = [t.first_name[i[simple]]]
-    rb = [t.first_name[j[simple]]]
-    for k in np.flatnonzero(~simple).tolist():
-        a0, b0 = t.first_name[i[k]], t.first_name[j[k]]
-        for x in range(ci[k]):
-            for y in range(cj[k]):
-                pk.append(np.array([k])), ra.append(np.array([a0 + x])), rb.append(np.array([b0 + y]))
-    return np.concatenate(pk), np.concatenate(ra), np.concatenate(rb)
+    many = np.flatnonzero(~simple)  # pairs with more names: every combination, i's names outer, j's inner
+    combos = ci[many] * cj[many]
+    pk = np.repeat(many, combos)
+    within = np.arange(len(pk)) - np.repeat(np.cumsum(combos) - combos, combos)
+    per_j = np.repeat(cj[many], combos)
+    return (np.r_[np.flatnonzero(simple), pk], np.r_[t.first_name[i[simple]], t.first_name[i[pk]] + within // per_j],
+            np.r_[t.first_name[j[simple]], t.first_name[j[pk]] + within % per_j])
 
 
 def name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
