@@ -3,7 +3,8 @@
     .venv/bin/python bench/resolve.py --people 10000 --seed 21 [--skip-splink]
 
 Generates a world, ingests every holder's exports into a fresh SQLite store (not timed), then runs each
-engine in its own child process (time and peak RSS are the child's) and scores Person clusters against the
+engine in its own child process on its own copy of that store, so that each run is a first one (time and peak
+RSS are the child's), and scores Person clusters against the
 world's truth: pairwise P/R/F1, cluster F1, blocking recall (true pairs among the pairs an engine compared)
 and pairwise recall per name culture. Prints a table and writes bench/results/resolve.json.
 """
@@ -15,6 +16,7 @@ import csv
 import itertools
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -245,8 +247,12 @@ def main() -> None:
     engines = ["tessera"] + ([] if args.skip_splink else ["splink"])
     results = {}
     for engine in engines:
-        done = subprocess.run([sys.executable, __file__, "--child", engine, db, str(world)],
+        # each engine resolves a fresh copy of the ingested store: a first run, whatever ran on the cache before
+        fresh = work / f"run-{args.people}-{args.seed}.db"
+        shutil.copyfile(db.removeprefix("sqlite:///"), fresh)
+        done = subprocess.run([sys.executable, __file__, "--child", engine, f"sqlite:///{fresh}", str(world)],
                               capture_output=True, text=True)
+        fresh.unlink()
         if done.returncode != 0:
             print(done.stderr[-3000:], file=sys.stderr)
             results[engine] = {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
