@@ -9,7 +9,11 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     """The values sorted, without duplicates, sorting in place: NumPy 2's hash-based np.unique takes several
     times as long on tens of millions of 64-bit codes."""
     values.sort()
-    keep = np.empty(len(values), dtype=bool)
-    keep[:1] = True
-    np.not_equal(values[1:], values[:-1], out=keep[1:])
-    return values[keep]
+    return values[firsts(values)]
+
+
+def firsts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts, as a mask (of sorted values: where each distinct value starts)."""
+    out = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=out[1:])
+    return out

@@ -14,7 +14,6 @@ A singleton's canonical id is its own source id; a singleton that stays one and 
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -117,15 +116,16 @@ def record_changes(connection: Connection, before: dict[str, str | None], after:
     sql = f"INSERT INTO entity_changes ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
     counts = {k: 0 for k in KINDS}
     rows = []
-    for ev in itertools.chain(iter_changes(before, after), [None]):  # written 50,000 rows at a time
-        if ev is not None:
-            counts[ev["kind"]] += 1
-            rows.append((run_id, stamp, ev["kind"], ev["canonical_id"],
-                         json.dumps(ev["related"]) if ev["related"] else "[]", ev["members"], ev["new_members"],
-                         json.dumps(ev["parts"]) if ev["parts"] else None))
-        if len(rows) == 50_000 or (ev is None and rows):
+    for ev in iter_changes(before, after):  # written 50,000 rows at a time
+        counts[ev["kind"]] += 1
+        related, parts = json.dumps(ev["related"]) if ev["related"] else "[]", ev["parts"]
+        rows.append((run_id, stamp, ev["kind"], ev["canonical_id"], related, ev["members"], ev["new_members"],
+                     json.dumps(parts) if parts else None))
+        if len(rows) == 50_000:
             connection.exec_driver_sql(sql, rows)
             rows = []
+    if rows:
+        connection.exec_driver_sql(sql, rows)
     connection.execute(update(resolve_runs).where(resolve_runs.c.id == run_id).values(counts=json.dumps(counts)))
     return dict(run_id=run_id, **counts)
 

@@ -13,7 +13,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tessera.arrays import sorted_unique
+from tessera.arrays import firsts, sorted_unique
 from tessera.resolve.names import NameKeys, phonetic, skeleton
 
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
@@ -84,9 +84,12 @@ class PersonTable:
         has = self._holding.get(name)
         return has is not None and len(has) == len(getattr(self, name) or [])
 
-    def phone_index(self) -> PhoneIndex:
-        """The records' phones as integer codes (made once per table, again if it has grown)."""
+    def phone_index(self, make: bool = True) -> PhoneIndex | None:
+        """The records' phones as integer codes, made once per table (again if it has grown); make False: None
+        rather than a pass over every record (a table still growing by a few records at a time)."""
         if self._phone_index is None or len(self._phone_index.start) != self.n + 1:
+            if not make:
+                return None
             self._phone_index = PhoneIndex.of(self.phones, self.phone_counts or Counter())
         return self._phone_index
 
@@ -427,10 +430,10 @@ class PairPlan:
         codes |= self.row_size[rows]
         codes.sort()
         pair = codes >> size_bits
-        firsts = np.flatnonzero(_firsts(pair))
+        starts = np.flatnonzero(firsts(pair))
         weight_of = block_weight(np.maximum(np.arange(1 << size_bits), 1))  # by block size (0 never occurs)
-        total = np.add.reduceat(weight_of[codes & ((1 << size_bits) - 1)], firsts) if len(codes) else np.zeros(0)
-        pair = pair[firsts[total >= self.min_weight]]
+        total = np.add.reduceat(weight_of[codes & ((1 << size_bits) - 1)], starts) if len(codes) else np.zeros(0)
+        pair = pair[starts[total >= self.min_weight]]
         return pair >> bits, pair & ((1 << bits) - 1)
 
 
@@ -446,35 +449,28 @@ def block_weight(size):
     return 1.0 / np.log2(1.0 + np.asarray(size, dtype=np.float64))
 
 
-def _firsts(values: np.ndarray) -> np.ndarray:
-    """Where each run of equal values starts."""
-    out = np.ones(len(values), dtype=bool)
-    np.not_equal(values[1:], values[:-1], out=out[1:])
-    return out
-
-
 def _key_rows(keys: np.ndarray, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(key, record) rows sorted by key, records ascending within a key, each once (not a record holding a key
     twice). One in-place sort of codes carrying the record in their low bits does it when no two keys share
     their other bits, which is checked; else a lexsort (several times slower) does."""
     bits = max(int(recs.max(initial=0)).bit_length(), 1)
     distinct = np.sort(keys)
-    unique_keys = np.count_nonzero(_firsts(distinct))
-    shared_high = unique_keys != np.count_nonzero(_firsts(distinct >> bits))
+    unique_keys = np.count_nonzero(firsts(distinct))
+    shared_high = unique_keys != np.count_nonzero(firsts(distinct >> bits))
     del distinct
     if not shared_high:
         packed = sorted_unique((keys & ~np.int64((1 << bits) - 1)) | recs)
         return packed >> bits, (packed & ((1 << bits) - 1)).astype(np.int32)
     order = np.lexsort((recs, keys))
     keys, recs = keys[order], recs[order].astype(np.int32)
-    once = _firsts(keys) | _firsts(recs)
+    once = firsts(keys) | firsts(recs)
     return keys[once], recs[once]
 
 
 def pair_plan(t: PersonTable, max_block: int, min_weight: float = 0.0) -> PairPlan:
     """The blocks of the table's records (see block_keys), ready to give their pairs (PairPlan.chunks)."""
     keys, recs = _key_rows(*key_codes(t))
-    starts = np.flatnonzero(_firsts(keys))
+    starts = np.flatnonzero(firsts(keys))
     del keys
     sizes = np.diff(np.r_[starts, len(recs)])
     kept = sizes <= max_block
@@ -568,14 +564,14 @@ def name_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> dict[str, np.nd
     rank = lv.astype(np.int64) * 1000 - sc.astype(np.int64)
     rank[lv == MISSING] = 10**9
     order = np.lexsort((rank, pk))
-    firsts = order[np.r_[True, pk[order][1:] != pk[order][:-1]]] if len(order) else order
+    best = order[firsts(pk[order])]
     name_level = np.full(len(i), MISSING, dtype=np.int8)
-    name_level[pk[firsts]] = lv[firsts]
+    name_level[pk[best]] = lv[best]
     name_score = np.zeros(len(i), dtype=np.float32)
-    name_score[pk[firsts]] = sc[firsts]
+    name_score[pk[best]] = sc[best]
     name_count = np.ones(len(i), dtype=np.int64)
     # the commoner of the two names: a rare misspelling of a common name is as weak as the common name
-    name_count[pk[firsts]] = np.maximum(t.phon_count[ra[firsts]], t.phon_count[rb[firsts]])
+    name_count[pk[best]] = np.maximum(t.phon_count[ra[best]], t.phon_count[rb[best]])
     return {"name": name_level, "name_score": name_score, "name_count": name_count}
 
 
@@ -594,8 +590,9 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
     ph = np.full(len(i), MISSING, dtype=np.int8)
     ph_count = np.ones(len(i), dtype=np.int64)
     both = np.flatnonzero(both_hold(t, "phones", i, j))
-    if t._phone_index is not None and len(t._phone_index.start) == t.n + 1:  # made once, for a whole run
-        shared, fewest = t._phone_index.shared(i[both], j[both])
+    phones = t.phone_index(make=False)  # made by build_table, for a whole run
+    if phones is not None:
+        shared, fewest = phones.shared(i[both], j[both])
         ph[both] = np.where(shared, 0, 1)
         ph_count[both] = fewest
     elif len(both):  # a few pairs of a table that is still growing (the warm resolver's)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from tessera.arrays import firsts
 from tessera.bulk import paused_gc, prefetched
 from tessera.resolve import compare
 from tessera.resolve.context import GroupContext, context_pass, event_members, near_pairs
@@ -384,6 +385,12 @@ def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> com
                                name_keys(model), PERSON_DOCS)
 
 
+def stored_person_table(store: Store, model: dict, ids: list[str] | None = None) -> compare.PersonTable:
+    """The Person table of every Person in the store, streamed (ids: theirs, already listed, in order)."""
+    people, records = stream_people(store, ids=ids)
+    return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
+
+
 def name_keys(model: dict) -> NameKeys:
     return NameKeys(model["name_equivalents"], model["name_stopwords"])
 
@@ -545,10 +552,10 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     # persons
     t2 = time.perf_counter()
     say("building Person features and blocks")
-    people, records = stream_people(store, ids=persons)
+    table = stored_person_table(store, model, persons)
+    people = table.ids
     del persons
     res.persons = len(people)
-    table = compare.build_table(people, records, name_keys(model), PERSON_DOCS)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
     plan = compare.pair_plan(table, model["blocking"]["max_block"],
@@ -629,12 +636,23 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
 
     del table, plan, pairs, scored  # what is left needs only the clusters (a caller's keep holds its own)
 
-    # canonical ids
     t5 = time.perf_counter()
     say("assigning canonical ids")
+    assignment = settle(store, clusters, ids, previous, model, res, write, say)
+    res.seconds["write"] = round(time.perf_counter() - t5, 2)
+    res.seconds["total"] = round(time.perf_counter() - t0, 2)
+    if return_assignment:
+        return res, dict(zip(ids, assignment))
+    return res
+
+
+def settle(store: Store, clusters: Clusters, ids: list[str], previous: list[str | None], model: dict,
+           res: ResolveResult, write: bool, say: Callable[[str], None]) -> list[str]:
+    """The end of a run: every entity's canonical id from the clusters as they stand (their counts into res) and,
+    when write, the ids that changed and the change feed, committed together or not at all."""
     roots = clusters.roots()
     order = np.argsort(roots, kind="stable")
-    starts = np.flatnonzero(np.r_[True, roots[order][1:] != roots[order][:-1]]) if len(ids) else order
+    starts = np.flatnonzero(firsts(roots[order]))
     sizes = np.diff(np.r_[starts, len(ids)])
     res.clusters = len(starts)
     res.multi_clusters = int((sizes > 1).sum())
@@ -648,14 +666,10 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
         from tessera.resolve.changes import record_changes
 
         say(f"writing {len(changed):,} canonical ids")
-        with store.engine.begin() as conn:  # ids and the change feed commit together or not at all
+        with store.engine.begin() as conn:
             store.set_canonical_ids(conn, [(ids[i], assignment[i]) for i in changed])
             res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model)
-    res.seconds["write"] = round(time.perf_counter() - t5, 2)
-    res.seconds["total"] = round(time.perf_counter() - t0, 2)
-    if return_assignment:
-        return res, dict(zip(ids, assignment))
-    return res
+    return assignment
 
 
 def new_canonical_id(*members: str) -> str:

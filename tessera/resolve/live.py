@@ -16,7 +16,7 @@ from tessera.resolve import compare
 from tessera.resolve.engine import (Clusters, Entity, PERSON_DOCS, ResolveResult, assign_canonical, attach_accounts,
                                     joinable, name_keys, opposed, person_table, refusals, run_model, stream_people)
 from tessera.store import tables
-from tessera.store.store import Store
+from tessera.store.store import Store, stream_tuples
 
 NEW_CHUNK = 5_000  # entity ids per query when loading new records
 
@@ -36,8 +36,8 @@ class LiveIndex:
         self.model = model or run_model(store)
         e = tables.entities
         with store.engine.connect() as conn:
-            self.canonical: dict[str, str] = dict(conn.execute(select(e.c.id, e.c.canonical_id).where(
-                e.c.schema == "Person", e.c.canonical_id.is_not(None))).all())
+            self.canonical: dict[str, str] = dict(stream_tuples(conn, select(e.c.id, e.c.canonical_id).where(
+                e.c.schema == "Person", e.c.canonical_id.is_not(None))))
         self.members: dict[str, set[str]] = defaultdict(set)
         for eid, cid in self.canonical.items():
             self.members[cid].add(eid)

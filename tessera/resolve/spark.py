@@ -174,10 +174,9 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
 
 def person_table(store, model: dict) -> compare.PersonTable:
     """The engine's Person table for every Person in the store, built as `resolve` builds it."""
-    from tessera.resolve.engine import PERSON_DOCS, name_keys, stream_people
+    from tessera.resolve.engine import stored_person_table
 
-    people, records = stream_people(store)
-    return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
+    return stored_person_table(store, model)
 
 
 @paused_gc()
@@ -186,11 +185,8 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     """`engine.resolve` with the Person blocking and scoring on Spark: judgements, exact identifier keys,
     conflict-aware clustering, canonical ids and the change feed exactly as the engine does them.
     Returns (ResolveResult, {source id: canonical id})."""
-    from collections import defaultdict
-
-    from tessera.resolve.changes import record_changes
-    from tessera.resolve.engine import (PERSON_DOCS, Clusters, ResolveResult, apply_judgements, assign_canonical,
-                                        entity_listing, join_exact_keys, load_model, name_keys, stream_people)
+    from tessera.resolve.engine import (Clusters, ResolveResult, apply_judgements, entity_listing, join_exact_keys,
+                                        load_model, settle, stored_person_table)
 
     model = model or load_model()
     say = progress or (lambda _msg: None)
@@ -203,9 +199,9 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     clusters = Clusters(ids, model["refuse"])
     res.judged_same = apply_judgements(store, clusters, index)
     res.exact_key_joins = join_exact_keys(store, clusters, index)
-    people, records = stream_people(store, ids=persons)
+    table = stored_person_table(store, model, persons)
+    people = table.ids
     res.persons = len(people)
-    table = compare.build_table(people, records, name_keys(model), PERSON_DOCS)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
     res.seconds["prepare"] = round(time.perf_counter() - t0, 2)
@@ -226,21 +222,7 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
         clusters.union(i, j, weight=w)
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
-    members: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(ids)):
-        members[clusters.find(i)].append(i)
-    res.clusters = len(members)
-    res.multi_clusters = sum(1 for m in members.values() if len(m) > 1)
-    res.largest_cluster = max((len(m) for m in members.values()), default=0)
-    assignment = assign_canonical(ids, previous, list(members.values()))
-    changes = [(ids[i], cid) for i, cid in enumerate(assignment) if previous[i] != cid]
-    res.canonical_changed = len(changes)
-    if write:
-        say(f"writing {len(changes):,} canonical ids")
-        with store.engine.begin() as conn:
-            store.set_canonical_ids(conn, changes)
-            res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)),
-                                      model=model)
+    assignment = settle(store, clusters, ids, previous, model, res, write, say)
     res.seconds["cluster_write"] = round(time.perf_counter() - t1, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     return res, dict(zip(ids, assignment))
