@@ -1,4 +1,4 @@
-"""Bulk work over millions of objects: the cyclic garbage collector paused, the next chunk made ahead."""
+"""Bulk work over millions of objects: the cyclic garbage collector paused, the next item made ahead in a thread."""
 
 from __future__ import annotations
 
@@ -32,14 +32,46 @@ def paused_gc(freeze: bool = False) -> Iterator[None]:
             gc.enable()
 
 
-def prefetched(items: Iterator[T]) -> Iterator[T]:
-    """The items of `items`, the next one made in a thread while the caller works on this one: NumPy's sorts
-    and gathers run outside the GIL, so on two cores making the next chunk of pairs overlaps scoring the last.
-    `items` is closed in that thread when the caller stops early."""
-    ready: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    end = object()
+_END = object()
 
+
+class prefetched(Iterator[T]):
+    """The items of `items`, made in a thread that starts at once and stays one item ahead of the caller.
+
+    NumPy's sorts and gathers, and a database sorting rows for a query, run outside the GIL: on two cores making
+    the next chunk of pairs overlaps scoring the last, and a query started early is sorted while the caller does
+    other work. `items` is closed in that thread when the caller stops early (close), or drops this iterator."""
+
+    def __init__(self, items: Iterator[T]):
+        self._ready: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._done = False
+        self._worker = threading.Thread(target=_make, args=(items, self._ready, self._stop), daemon=True)
+        self._worker.start()
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        item, error = self._ready.get()
+        if item is _END:
+            self.close()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop the thread (it closes `items`) and wait for it."""
+        self._done = True
+        self._stop.set()
+        self._worker.join()
+
+    def __del__(self) -> None:
+        self._stop.set()
+
+
+def _make(items: Iterator, ready: queue.Queue, stop: threading.Event) -> None:
+    """prefetched's thread (it holds no reference to its iterator, which the caller may drop)."""
     def offer(entry: tuple) -> bool:
         while not stop.is_set():
             try:
@@ -49,29 +81,14 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
                 continue
         return False
 
-    def make() -> None:
-        try:
-            for item in items:
-                if not offer((item, None)):
-                    return
-            offer((end, None))
-        except BaseException as error:  # handed to the caller, raised there
-            offer((end, error))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    worker = threading.Thread(target=make, daemon=True)
-    worker.start()
     try:
-        while True:
-            item, error = ready.get()
-            if error is not None:
-                raise error
-            if item is end:
+        for item in items:
+            if not offer((item, None)):
                 return
-            yield item
+        offer((_END, None))
+    except BaseException as error:  # handed to the caller, raised there
+        offer((_END, error))
     finally:
-        stop.set()
-        worker.join()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()

@@ -72,3 +72,24 @@ def test_paused_gc_restores_the_collector_and_freezes_what_is_kept_when_asked():
         more = [{"k": k} for k in range(1000)]
     assert gc.isenabled() and gc.get_freeze_count() >= len(kept) + len(more)
     gc.unfreeze()
+
+
+def test_prefetched_starts_at_once_and_a_dropped_iterator_stops_its_thread():
+    import time
+
+    started, closed = threading.Event(), threading.Event()
+
+    def items():
+        try:
+            started.set()  # a query sorting its rows before the first one comes
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    stream = prefetched(items())
+    assert started.wait(5)  # made before anyone asked for an item
+    del stream  # never read: the thread must not wait for a reader forever
+    deadline = time.monotonic() + 5
+    while not closed.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert closed.is_set()

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from tessera.resolve import compare
 from tessera.resolve.context import GroupContext, context_bonus, eligible, event_members
-from tessera.resolve.engine import EXACT_KEYS, _norm_key, load_entities, person_table, refusals, run_model
+from tessera.resolve.engine import (EXACT_KEYS, Entity, _norm_key, attach_accounts, entity_listing, refusals,
+                                    run_model, stored_person_table)
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -42,11 +43,24 @@ def _exact_keys(ent) -> set[tuple]:
     return keys
 
 
-def _companions(store: Store, ents: dict, model: dict):
+def _load(conn, ids: list[str]) -> dict[str, Entity]:
+    """The source entities `ids` with their normalised values (only theirs: a store may hold millions)."""
+    e, s = tables.entities, tables.statements
+    ents = {eid: Entity(eid, schema, canon) for eid, schema, canon in conn.execute(
+        select(e.c.id, e.c.schema, e.c.canonical_id).where(e.c.id.in_(ids)))}
+    for eid, prop, value, agency in conn.execute(select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
+            s.c.entity_id.in_(ids), s.c.prop_type != "entity")):
+        ents[eid].props[prop].add(value)
+        ents[eid].agencies.add(agency)
+    attach_accounts(conn, ents, few=True)
+    return ents
+
+
+def _companions(store: Store, model: dict):
     """shared(a, b): how many people, as resolved now, were seen at events with both source entities."""
-    ids = sorted(ents)
+    ids, previous, _persons = entity_listing(store)
     index = {eid: r for r, eid in enumerate(ids)}
-    canonical = [ents[eid].canonical_id or eid for eid in ids]
+    canonical = [cid or eid for eid, cid in zip(ids, previous)]
     with store.engine.connect() as conn:
         group = GroupContext(*event_members(conn, index), model["context"]["max_event"])
     return lambda a, b: group.shared(index[a], index[b], canonical.__getitem__)
@@ -67,10 +81,10 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
         judged = [j.as_dict() for j in load_judgements(conn)
                   if (set(j.a_members) | set(j.b_members) | {x for g in j.groups for x in g}) & set(a_members)
                   and (set(j.a_members) | set(j.b_members) | {x for g in j.groups for x in g}) & set(b_members)]
+        ents = _load(conn, sorted(involved))
     out = {"a": a, "b": b, "a_members": a_members, "b_members": b_members, "a_canonical": a_canon,
            "b_canonical": b_canon, "same_cluster": a_canon == b_canon, "judgements": judged, "pairs": [],
            "shared_keys": []}
-    ents = load_entities(store)
     schemas = {ents[m].schema for m in involved if m in ents}
     out["schemas"] = sorted(schemas)
     for x in a_members:
@@ -78,15 +92,16 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
             shared = _exact_keys(ents[x]) & _exact_keys(ents[y]) if x in ents and y in ents else set()
             for props, values in sorted(shared):
                 out["shared_keys"].append({"a": x, "b": y, "properties": list(props), "value": list(values)})
-    people = sorted(eid for eid, ent in ents.items() if ent.schema == "Person")
-    pos = {eid: r for r, eid in enumerate(people)}
-    pairs = [(pos[x], pos[y]) for x in a_members for y in b_members if x in pos and y in pos and x != y]
+    person = {m for m in involved if m in ents and ents[m].schema == "Person"}
+    pairs = [(x, y) for x in a_members for y in b_members if x != y and x in person and y in person][:MAX_PAIRS]
     if not pairs:
         out["note"] = "no Person pair to compare; exact identifier keys and judgements only"
         return out
-    pairs = pairs[:MAX_PAIRS]
-    table = person_table(ents, people, model)
-    companions = _companions(store, ents, model) if model.get("context") else None
+    table = stored_person_table(store, model)  # streamed: the name and phone counts are the population's
+    people = table.ids
+    pos = {eid: r for r, eid in enumerate(people)}
+    pairs = [(pos[x], pos[y]) for x, y in pairs]
+    companions = _companions(store, model) if model.get("context") else None
     i = np.asarray([p[0] for p in pairs], dtype=np.int64)
     j = np.asarray([p[1] for p in pairs], dtype=np.int64)
     levels = compare.compare(table, i, j)

@@ -230,10 +230,12 @@ def stream_tuples(connection: Connection, query: Select, size: int = 50_000) -> 
     database's own work."""
     if connection.dialect.name not in ("sqlite", "postgresql"):
         return (tuple(row) for row in connection.execution_options(yield_per=size).execute(query))
-    return itertools.chain.from_iterable(_batches(connection, query, size))
+    return itertools.chain.from_iterable(stream_batches(connection, query, size))
 
 
-def _batches(connection: Connection, query: Select, size: int) -> Iterator[list[tuple]]:
+def stream_batches(connection: Connection, query: Select, size: int = 50_000) -> Iterator[list[tuple]]:
+    """The rows of `query` as lists of up to `size` plain tuples, through the driver's own cursor (SQLite,
+    PostgreSQL; see stream_tuples)."""
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     raw = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
