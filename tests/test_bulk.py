@@ -1,8 +1,9 @@
-"""sorted_unique (arrays), and prefetched (bulk), which makes the next item in a thread."""
+"""sorted_unique (arrays); prefetched and mapped (bulk), which make the next items in threads."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -75,8 +76,6 @@ def test_paused_gc_restores_the_collector_and_freezes_what_is_kept_when_asked():
 
 
 def test_prefetched_starts_at_once_and_a_dropped_iterator_stops_its_thread():
-    import time
-
     started, closed = threading.Event(), threading.Event()
 
     def items():
@@ -93,3 +92,29 @@ def test_prefetched_starts_at_once_and_a_dropped_iterator_stops_its_thread():
     while not closed.is_set() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert closed.is_set()
+
+
+def test_mapped_gives_results_in_order_made_by_two_threads_at_most_two_ahead():
+    from tessera.bulk import mapped
+
+    lock, running, most, given = threading.Lock(), [0], [0], []
+
+    def make(k):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.01)  # outside the GIL, as NumPy's sorts are
+        with lock:
+            running[0] -= 1
+        return k * k
+
+    def items():
+        for k in range(12):
+            given.append(k)
+            yield k
+
+    out = []
+    for got in mapped(make, items(), workers=2):
+        out.append(got)
+        assert len(given) <= len(out) + 2  # never more than two items ahead of the caller
+    assert out == [k * k for k in range(12)] and most[0] == 2

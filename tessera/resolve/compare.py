@@ -8,6 +8,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -194,17 +195,53 @@ _NONE: frozenset[str] = frozenset()  # one shared empty set for the many records
 _NO_DOCS: dict[str, set[str]] = {}  # never written to: read only, as every table's docs are
 
 
-def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set[str], set[str]]],
-                keys: NameKeys, doc_props: tuple[str, ...]) -> PersonTable:
-    """The Person table of `ids` from their (normalised values by property, agencies, account keys), read once
+@dataclass
+class RecordColumns:
+    """The per-record columns of a Person table, read from its records before the table-wide ones (name codes,
+    counts, flags) are made: what a helper process builds for its share of a large store's records."""
+
+    name_rec: list[int]
+    norm: list[str]
+    phon: list[str]
+    skel: list[str]
+    first: np.ndarray
+    dates: np.ndarray  # int32 rows: year, month, day, lowest year, highest year (-1 unknown)
+    nationality: np.ndarray
+    nationality_labels: list[str]
+    gender: np.ndarray
+    phones: list
+    docs: list
+    tokens: list
+    agencies: list[str]
+    accounts: list
+    addresses: list
+
+    def __len__(self) -> int:
+        return len(self.phones)
+
+    def followed_by(self, other: RecordColumns) -> RecordColumns:
+        """These records, then `other`'s (codes and positions renumbered as if read in one pass)."""
+        labels = {v: k for k, v in enumerate(self.nationality_labels)}
+        recode = np.fromiter((labels.setdefault(v, len(labels)) for v in other.nationality_labels), dtype=np.int32,
+                             count=len(other.nationality_labels))
+        nationality = np.where(other.nationality < 0, -1, recode[np.maximum(other.nationality, 0)] if len(recode)
+                               else -1).astype(np.int32)
+        return RecordColumns(
+            self.name_rec + [r + len(self) for r in other.name_rec], self.norm + other.norm, self.phon + other.phon,
+            self.skel + other.skel, np.r_[self.first, other.first + len(self.name_rec)],
+            np.hstack([self.dates, other.dates]), np.r_[self.nationality, nationality], list(labels),
+            np.r_[self.gender, other.gender], self.phones + other.phones, self.docs + other.docs,
+            self.tokens + other.tokens, self.agencies + other.agencies, self.accounts + other.accounts,
+            self.addresses + other.addresses)
+
+
+def record_columns(records: Iterable[tuple[dict[str, set[str]], set[str], set[str]]], n: int, keys: NameKeys,
+                   doc_props: tuple[str, ...]) -> RecordColumns:
+    """The per-record columns of `n` records (normalised values by property, agencies, account keys), read once
     and in order: a caller may stream them (engine.stream_people) rather than hold every record's at once."""
-    n = len(ids)
     name_rec, norm, phon, skel, first = [], [], [], [], np.zeros(n, dtype=np.int64)
-    year = np.full(n, -1, dtype=np.int32)
-    month = np.full(n, -1, dtype=np.int32)
-    day = np.full(n, -1, dtype=np.int32)
-    ylo = np.full(n, -1, dtype=np.int32)
-    yhi = np.full(n, -1, dtype=np.int32)
+    dates_of = np.full((5, n), -1, dtype=np.int32)
+    year, month, day, ylo, yhi = dates_of
     nat_codes: dict[str, int] = {}
     nat = np.full(n, -1, dtype=np.int32)
     gen = np.full(n, -1, dtype=np.int32)
@@ -247,25 +284,40 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
         accounts.append(set(held) or _NONE)
         addresses.append({a for a in (normalise_address(v) for v in p.get("address", ())) if a} or _NONE)
     assert len(phones) == n, f"{len(phones)} records for {n} ids"
-    name_rec_a = np.asarray(name_rec, dtype=np.int64)
-    phon_id = _factor(phon)
+    return RecordColumns(name_rec, norm, phon, skel, first, dates_of, nat, list(nat_codes), gen, phones, docs,
+                         tokens, first_agency, accounts, addresses)
+
+
+def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set[str], set[str]]],
+                keys: NameKeys, doc_props: tuple[str, ...]) -> PersonTable:
+    """The Person table of `ids` from their records, read once and in order (see record_columns)."""
+    return table_of(ids, record_columns(records, len(ids), keys, doc_props))
+
+
+def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
+    """The Person table of `ids` from their per-record columns, with the table-wide ones made."""
+    assert len(c) == len(ids), f"{len(c)} records for {len(ids)} ids"
+    name_rec = c.name_rec
+    phon_id = _factor(c.phon)
     # term frequency: how many records carry each phonetic name
     per_rec = Counter()
     for pid in set(zip(phon_id.tolist(), name_rec)):
         per_rec[pid[0]] += 1
     phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
-    agency, agency_names = _labelled(first_agency)
-    norm_id = _factor(norm, known=("",))  # NO_NAME
-    table = PersonTable(ids, name_rec_a, np.asarray(norm, dtype=object), np.asarray(phon, dtype=object),
-                        np.asarray(skel, dtype=object), norm_id, phon_id, phon_count, first, year, month, day,
-                        ylo, yhi, nat, gen, phones, docs, tokens, agency)
+    agency, agency_names = _labelled(c.agencies)
+    norm_id = _factor(c.norm, known=("",))  # NO_NAME
+    year, month, day, ylo, yhi = c.dates
+    table = PersonTable(ids, np.asarray(name_rec, dtype=np.int64), np.asarray(c.norm, dtype=object),
+                        np.asarray(c.phon, dtype=object), np.asarray(c.skel, dtype=object), norm_id, phon_id,
+                        phon_count, c.first, year, month, day, ylo, yhi, c.nationality, c.gender, c.phones, c.docs,
+                        c.tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
-    table.phone_counts = Counter(p for ps in phones for p in ps)
-    table.accounts, table.addresses = accounts, addresses
-    table.labels = {"nationality": list(nat_codes), "agency": agency_names}
+    table.phone_counts = Counter(p for ps in c.phones for p in ps)
+    table.accounts, table.addresses = c.accounts, c.addresses
+    table.labels = {"nationality": c.nationality_labels, "agency": agency_names}
     table.key_names = {}
     for kind in ("account", "address"):
-        _key_names(kind, table.keys_of(kind), phon_id, first, table.key_names)
+        _key_names(kind, table.keys_of(kind), phon_id, c.first, table.key_names)
     for name in ("phones", "docs", "accounts", "addresses"):  # flagged once here, read by every chunk of pairs
         table.holding(name)
     table.phone_index()
@@ -393,29 +445,41 @@ class PairPlan:
         """(i, j) int64 arrays, i < j, each pair once, in record ranges of about `budget` pairs before
         deduplication (one record's pairs never split across two ranges); among: only pairs whose lower record
         is True there."""
+        return map(self.pairs_of, self.ranges(budget, among))
+
+    @cached_property
+    def record_bits(self) -> int:
+        """Bits of the highest record number."""
+        return max(int(len(self.recs) and self.recs.max()).bit_length(), 1)
+
+    def ranges(self, budget: int = 4_000_000, among: np.ndarray | None = None
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The record ranges of `chunks`, as (rows, their partner counts): cheap to make, and each range's pairs
+        (`pairs_of`) independent of the others', so that threads can make several at once."""
         rows = self.rows if among is None else self.rows[among[self.recs[self.rows]]]
         counts = self.partners[rows].astype(np.int64)
         ends = np.cumsum(counts)
         recs = self.recs[rows]
-        bits = max(int(len(self.recs) and self.recs.max()).bit_length(), 1)  # of a record number
         at = 0
         while at < len(rows):
             stop = int(np.searchsorted(ends, (ends[at - 1] if at else 0) + budget, side="right"))
             stop = max(stop, at + 1)
             if stop < len(rows):  # end the range at a change of record
                 stop = int(np.searchsorted(recs, recs[stop - 1], side="right"))
-            part, n = rows[at:stop], counts[at:stop]
-            first = np.repeat(np.cumsum(n) - n, n)
-            later = np.repeat(part + 1, n) + (np.arange(int(n.sum())) - first)
-            if self.min_weight:
-                i, j = self._pruned(np.repeat(part, n), later, bits)
-            else:
-                codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
-                codes |= self.recs[later]
-                codes = sorted_unique(codes)
-                i, j = codes >> 32, codes & 0xFFFFFFFF
-            yield i, j
+            yield rows[at:stop], counts[at:stop]
             at = stop
+
+    def pairs_of(self, record_range: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct pairs (i, j), i < j, of one of `ranges`."""
+        part, n = record_range
+        first = np.repeat(np.cumsum(n) - n, n)
+        later = np.repeat(part + 1, n) + (np.arange(int(n.sum())) - first)
+        if self.min_weight:
+            return self._pruned(np.repeat(part, n), later, self.record_bits)
+        codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
+        codes |= self.recs[later]
+        codes = sorted_unique(codes)
+        return codes >> 32, codes & 0xFFFFFFFF
 
     def _pruned(self, rows: np.ndarray, later: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
         """The distinct pairs (lower row's record, later row's record) whose shared blocks weigh at least

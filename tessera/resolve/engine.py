@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import json
@@ -17,9 +18,10 @@ import numpy as np
 from sqlalchemy import select
 
 from tessera.arrays import firsts
-from tessera.bulk import paused_gc, prefetched
+from tessera.bulk import mapped, paused_gc, prefetched
 from tessera.resolve import compare
 from tessera.resolve.context import GroupContext, context_pass, event_members, near_pairs
+from tessera.resolve.halves import Helper, table_helper
 from tessera.resolve.names import NameKeys
 from tessera.store import tables
 from tessera.store.store import Store, stream_batches, stream_tuples
@@ -152,18 +154,25 @@ def in_id_order(store: Store, column, sort: bool = False):
     return column.concat("") if sort else column
 
 
-def person_statements(store: Store) -> prefetched[list[tuple]]:
-    """Every Person statement's (entity id, property, value, agency) in entity-id order, in batches, read by a
-    thread that starts now: the database sorts them outside the GIL (a million people: ~9 s) while the caller
-    does other work, such as listing entities and joining exact keys."""
-    s = tables.statements
-    query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
-        s.c.schema == "Person", s.c.prop_type != "entity").order_by(in_id_order(store, s.c.entity_id, sort=True))
+def person_statements(store: Store, start: str | None = None, stop: str | None = None) -> prefetched[list[tuple]]:
+    """statement_batches read by a thread that starts now: the database sorts them outside the GIL (a million
+    people: ~9 s) while the caller does other work, such as listing entities and joining exact keys."""
+    return prefetched(statement_batches(store, start, stop))
 
-    def batches():
-        with store.engine.connect() as conn:
-            yield from stream_batches(conn, query)
-    return prefetched(batches())
+
+def statement_batches(store: Store, start: str | None = None, stop: str | None = None) -> Iterator[list[tuple]]:
+    """Every Person statement's (entity id, property, value, agency) in entity-id order (of ids from `start`
+    and before `stop`), in batches."""
+    s = tables.statements
+    key = in_id_order(store, s.c.entity_id, sort=True)
+    query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(
+        s.c.schema == "Person", s.c.prop_type != "entity").order_by(key)
+    if start is not None:
+        query = query.where(key >= start)
+    if stop is not None:
+        query = query.where(key < stop)
+    with store.engine.connect() as conn:
+        yield from stream_batches(conn, query)
 
 
 def stream_people(store: Store, resolved_only: bool = False, ids: list[str] | None = None,
@@ -206,9 +215,10 @@ def entity_listing(store: Store) -> tuple[list[str], list[str | None], list[str]
     from one read of the entities table."""
     e = tables.entities
     with store.engine.connect() as conn:
-        listing = sorted(stream_tuples(conn, select(e.c.id, e.c.canonical_id, e.c.schema)))
-    return ([eid for eid, _c, _s in listing], [cid for _e, cid, _s in listing],
-            [eid for eid, _c, schema in listing if schema == "Person"])
+        listing = list(stream_tuples(conn, select(e.c.id, e.c.canonical_id, e.c.schema)))
+    listing.sort(key=itemgetter(0))  # by id alone: a third of the time of comparing tuples
+    ids, previous, schemas = (list(column) for column in zip(*listing)) if listing else ([], [], [])
+    return ids, previous, [eid for eid, schema in zip(ids, schemas) if schema == "Person"]
 
 
 def apply_judgements(store: Store, clusters: Clusters, index: dict[str, int]) -> int:
@@ -400,11 +410,22 @@ def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> com
 
 
 def stored_person_table(store: Store, model: dict, ids: list[str] | None = None,
-                        statements: Iterator[list[tuple]] | None = None) -> compare.PersonTable:
+                        statements: Iterator[list[tuple]] | None = None, helper: Helper | None = None
+                        ) -> compare.PersonTable:
     """The Person table of every Person in the store, streamed (ids: theirs, already listed, in order;
-    statements: person_statements already started)."""
-    people, records = stream_people(store, ids=ids, statements=statements)
-    return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
+    statements: person_statements already started, of the ids before the helper's start if there is one;
+    helper: building the columns of the ids from its start on, in another process)."""
+    if helper is None or helper.start is None:
+        people, records = stream_people(store, ids=ids, statements=statements)
+        return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
+    h = bisect.bisect_left(ids, helper.start)
+    _, records = stream_people(store, ids=ids[:h], statements=statements)
+    columns = compare.record_columns(records, h, name_keys(model), PERSON_DOCS)
+    later, rest = helper.result()
+    if later != ids[h:]:  # Person records came or went after the listing: read the later ones here
+        _, records = stream_people(store, ids=ids[h:], statements=person_statements(store, start=helper.start))
+        rest = compare.record_columns(records, len(ids) - h, name_keys(model), PERSON_DOCS)
+    return compare.table_of(ids, columns.followed_by(rest))
 
 
 def name_keys(model: dict) -> NameKeys:
@@ -532,7 +553,6 @@ def _norm_key(value: str) -> str:
     return _KEY_CLEAN.sub("", value.upper())
 
 
-@paused_gc()
 def resolve(store: Store, model: dict | None = None, write: bool = True,
             progress: Callable[[str], None] | None = None, return_assignment: bool = False,
             estimate: bool = False, keep: dict | None = None, changed: bool = False):
@@ -541,10 +561,17 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     changed: only what is new since the last run -- existing canonical entities stay as they are and only
     never-resolved records are scored against the blocks (a new record may still join, or merge, them)."""
     model = model or load_model()
+    with paused_gc(), table_helper(store, model) as helper:
+        return _resolve(store, model, helper, write, progress, return_assignment, estimate, keep, changed)
+
+
+def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, progress: Callable[[str], None] | None,
+             return_assignment: bool, estimate: bool, keep: dict | None, changed: bool):
     res = ResolveResult()
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    statements = person_statements(store)  # sorted by the database while the entities are listed and joined
+    # sorted by the database (the helper's half by the helper) while the entities are listed and joined
+    statements = helper.statements_before_start(store) if helper else person_statements(store)
     say("loading entities")
     ids, previous, persons = entity_listing(store)  # previous: canonical ids before this run
     index = {eid: i for i, eid in enumerate(ids)}
@@ -569,7 +596,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     # persons
     t2 = time.perf_counter()
     say("building Person features and blocks")
-    table = stored_person_table(store, model, persons, statements)
+    table = stored_person_table(store, model, persons, statements, helper)
     people = table.ids
     del persons
     res.persons = len(people)
@@ -581,7 +608,7 @@ def resolve(store: Store, model: dict | None = None, write: bool = True,
     step = model["blocking"].get("chunk", 2_000_000)
 
     def pairs(among=None):
-        for ci, cj in prefetched(plan.chunks(step, among)):
+        for ci, cj in mapped(plan.pairs_of, plan.ranges(step, among)):  # two ranges made at once
             if changed:
                 touches_new = fresh[rec_index[ci]] | fresh[rec_index[cj]]
                 ci, cj = ci[touches_new], cj[touches_new]
