@@ -39,3 +39,37 @@ def test_a_failed_transaction_leaves_ids_and_index_as_they_were(store, tmp_path)
         assert set(conn.execute(select(e.c.canonical_id)).scalars()) == {None}
         if store.dialect == "sqlite":
             assert "ix_entities_canonical" in {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(entities)")}
+
+
+@pytest.mark.parametrize("rebuild_from", [10_000, 1])
+def test_staged_ids_finished_in_a_thread_while_the_feed_is_made_land_with_it(store, tmp_path, rebuild_from):
+    from tessera.resolve.changes import changes_since, record_changes
+
+    ingest(store, tmp_path, "UKPOL", [{"id": f"p{k:02d}", "schema": "Person", "properties": {"name": [f"P {k}"]}}
+                                      for k in range(20)])
+    before = {f"ukpol.p{k:02d}": None for k in range(20)}
+    after = {eid: ("c-pair" if eid in ("ukpol.p00", "ukpol.p01") else eid) for eid in before}
+    with store.engine.begin() as conn:
+        finish = store.stage_canonical_ids(conn, list(after.items()), stage_from=1, rebuild_from=rebuild_from)
+        feed = record_changes(conn, before, after, alongside=finish)
+    e = tables.entities
+    with store.engine.connect() as conn:
+        assert dict(conn.execute(select(e.c.id, e.c.canonical_id)).all()) == after
+        assert conn.execute(select(e.c.id).where(e.c.canonical_id == "c-pair")).scalars().all() == [
+            "ukpol.p00", "ukpol.p01"]
+        assert feed["created"] == 19 and len(changes_since(conn)) == 19
+
+
+def test_work_alongside_the_feed_that_fails_fails_the_whole_transaction(store, tmp_path):
+    from tessera.resolve.changes import record_changes
+    from tessera.resolve.tables import entity_changes
+
+    ingest(store, tmp_path, "UKPOL", [{"id": "p1", "schema": "Person", "properties": {"name": ["P 1"]}}])
+
+    def broken():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"), store.engine.begin() as conn:
+        record_changes(conn, {"ukpol.p1": None}, {"ukpol.p1": "c-1"}, alongside=broken)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(entity_changes.c.id)).first() is None

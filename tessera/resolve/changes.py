@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, insert, select, update
@@ -101,31 +102,34 @@ _COLUMNS = ("run_id", "at", "kind", "canonical_id", "related", "members", "new_m
 
 
 def record_changes(connection: Connection, before: dict[str, str | None], after: dict[str, str],
-                   at: datetime | None = None, model: dict | None = None) -> dict:
+                   at: datetime | None = None, model: dict | None = None,
+                   alongside: Callable[[], None] | None = None) -> dict:
     """Write a resolution run (with the match model it scored with) and its change-feed rows in the caller's
-    transaction; return the run id and counts per kind."""
+    transaction; return the run id and counts per kind. alongside: work on this connection (the canonical ids'
+    long statements, Store.stage_canonical_ids) run in a thread while the rows are made, finished before they
+    are written: on SQLite the statement runs outside the GIL, so a first run's million rows cost nothing more."""
     at = at or datetime.now(timezone.utc)
     run = insert(resolve_runs).values(at=at, counts="{}", model=json.dumps(model) if model else None)
     run_id = int(connection.execute(run).inserted_primary_key[0])
-    # Rows go to the driver's executemany as tuples (a million first-run rows in seconds, not tens of them).
     to_db = entity_changes.c.at.type.bind_processor(connection.dialect)
     stamp = to_db(at) if to_db else at
     if isinstance(stamp, datetime) and connection.dialect.name == "sqlite":
         stamp = stamp.isoformat(" ")  # what sqlite3 would make of it, once rather than per row
+    counts = {k: 0 for k in KINDS}
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(alongside or (lambda: None))
+        rows = []
+        for ev in iter_changes(before, after):
+            counts[ev["kind"]] += 1
+            related, parts = json.dumps(ev["related"]) if ev["related"] else "[]", ev["parts"]
+            rows.append((run_id, stamp, ev["kind"], ev["canonical_id"], related, ev["members"], ev["new_members"],
+                         json.dumps(parts) if parts else None))
+        done.result()
+    # to the driver's executemany as tuples (a million first-run rows in seconds, not tens of them)
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO entity_changes ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
-    counts = {k: 0 for k in KINDS}
-    rows = []
-    for ev in iter_changes(before, after):  # written 50,000 rows at a time
-        counts[ev["kind"]] += 1
-        related, parts = json.dumps(ev["related"]) if ev["related"] else "[]", ev["parts"]
-        rows.append((run_id, stamp, ev["kind"], ev["canonical_id"], related, ev["members"], ev["new_members"],
-                     json.dumps(parts) if parts else None))
-        if len(rows) == 50_000:
-            connection.exec_driver_sql(sql, rows)
-            rows = []
-    if rows:
-        connection.exec_driver_sql(sql, rows)
+    for k in range(0, len(rows), 50_000):
+        connection.exec_driver_sql(sql, rows[k:k + 50_000])
     connection.execute(update(resolve_runs).where(resolve_runs.c.id == run_id).values(counts=json.dumps(counts)))
     return dict(run_id=run_id, **counts)
 

@@ -711,8 +711,9 @@ def settle(store: Store, clusters: Clusters, ids: list[str], previous: list[str 
 
         say(f"writing {len(changed):,} canonical ids")
         with store.engine.begin() as conn:
-            store.set_canonical_ids(conn, [(ids[i], assignment[i]) for i in changed])
-            res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model)
+            finish = store.stage_canonical_ids(conn, [(ids[i], assignment[i]) for i in changed])
+            res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model,
+                                      alongside=finish)
     return assignment
 
 

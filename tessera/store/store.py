@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -328,20 +328,29 @@ class Store:
 
     def set_canonical_ids(self, connection: Connection, rows: Sequence[tuple[str, str]], stage_from: int = 10_000,
                           rebuild_from: int = REBUILD_MIN) -> None:
-        """Set entities.canonical_id for (entity id, canonical id) rows inside the caller's transaction. Many
-        are staged in a temporary table (copied in, on PostgreSQL) and applied by one UPDATE ... FROM. On SQLite,
-        when they are at least `rebuild_from` and a third of the entities (a first run sets every one), the
-        canonical id index is made again afterwards rather than updated row by row: about half the time.
-        Readers keep their snapshot meanwhile (WAL), as the DDL is part of the transaction."""
+        """Set entities.canonical_id for (entity id, canonical id) rows inside the caller's transaction (see
+        stage_canonical_ids)."""
+        self.stage_canonical_ids(connection, rows, stage_from, rebuild_from)()
+
+    def stage_canonical_ids(self, connection: Connection, rows: Sequence[tuple[str, str]],
+                            stage_from: int = 10_000, rebuild_from: int = REBUILD_MIN) -> Callable[[], None]:
+        """Begin setting entities.canonical_id for (entity id, canonical id) rows inside the caller's transaction;
+        return what finishes it: a few long statements, which the caller may run in a thread while it does other
+        work (none of it on this connection).
+
+        A batch's few are set at once (what is returned does nothing). Many are staged in a temporary table
+        (copied in, on PostgreSQL) and applied by one UPDATE ... FROM. On SQLite, when they are at least
+        `rebuild_from` and a third of the entities (a first run sets every one), the canonical id index is made
+        again afterwards rather than updated row by row: about half the time. Readers keep their snapshot
+        meanwhile (WAL), as the DDL is part of the transaction."""
         if not rows:
-            return
+            return lambda: None
         if len(rows) < stage_from or self.dialect not in ("sqlite", "postgresql"):  # a batch's few: no staging
             e = tables.entities
             connection.execute(update(e).where(e.c.id == bindparam("eid")).values(canonical_id=bindparam("cid")),
                                [{"eid": eid, "cid": cid} for eid, cid in rows])
-            return
-        raw = connection.connection.driver_connection
-        cursor = raw.cursor()
+            return lambda: None
+        cursor = connection.connection.driver_connection.cursor()
         try:
             cursor.execute("CREATE TEMP TABLE staged_canonical (id text, canonical_id text)")
             if self.dialect == "postgresql":
@@ -357,15 +366,22 @@ class Store:
                 if 3 * len(rows) >= entities:
                     rebuild = cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                                              "AND tbl_name = 'entities' AND sql LIKE '%canonical_id%'").fetchall()
-            for name, _sql in rebuild:
-                cursor.execute(f'DROP INDEX "{name}"')
-            cursor.execute("UPDATE entities SET canonical_id = s.canonical_id FROM staged_canonical s "
-                           "WHERE entities.id = s.id")
-            for _name, sql in rebuild:
-                cursor.execute(sql)
-            cursor.execute("DROP TABLE staged_canonical")
-        finally:
+        except BaseException:
             cursor.close()
+            raise
+
+        def finish() -> None:
+            try:
+                for name, _sql in rebuild:
+                    cursor.execute(f'DROP INDEX "{name}"')
+                cursor.execute("UPDATE entities SET canonical_id = s.canonical_id FROM staged_canonical s "
+                               "WHERE entities.id = s.id")
+                for _name, sql in rebuild:
+                    cursor.execute(sql)
+                cursor.execute("DROP TABLE staged_canonical")
+            finally:
+                cursor.close()
+        return finish
 
     def _statement_ddl(self, connection: Connection) -> list[tuple[str, str]]:
         """(drop, create) statements for the indexes and keys of the tables a batch fills (statements and
