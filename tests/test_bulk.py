@@ -118,3 +118,16 @@ def test_mapped_gives_results_in_order_made_by_two_threads_at_most_two_ahead():
         out.append(got)
         assert len(given) <= len(out) + 2  # never more than two items ahead of the caller
     assert out == [k * k for k in range(12)] and most[0] == 2
+
+
+def test_sorting_codes_grouped_by_their_high_bits_gives_what_a_plain_sort_gives():
+    from tessera.arrays import sort_grouped
+
+    rng = np.random.default_rng(3)
+    codes = (np.sort(rng.integers(0, 50, 5_000)) << 40) | rng.integers(0, 1 << 40, 5_000)
+    codes[::7] = codes[1::7][:len(codes[::7])]  # repeats, which sorted_unique drops
+    plain = np.sort(codes)
+    grouped = codes.copy()
+    sort_grouped(grouped)
+    assert np.array_equal(grouped, plain)
+    assert np.array_equal(sorted_unique(codes.copy(), runs=True), np.unique(codes))

@@ -14,7 +14,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tessera.arrays import firsts, sorted_unique
+from tessera.arrays import firsts, sort_grouped, sorted_unique
 from tessera.resolve.names import NameKeys, phonetic, skeleton
 
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
@@ -478,7 +478,7 @@ class PairPlan:
             return self._pruned(np.repeat(part, n), later, self.record_bits)
         codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
         codes |= self.recs[later]
-        codes = sorted_unique(codes)
+        codes = sorted_unique(codes, runs=True)
         return codes >> 32, codes & 0xFFFFFFFF
 
     def _pruned(self, rows: np.ndarray, later: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -492,7 +492,7 @@ class PairPlan:
         codes = self.recs[rows].astype(np.int64) << (bits + size_bits)
         codes |= self.recs[later].astype(np.int64) << size_bits
         codes |= self.row_size[rows]
-        codes.sort()
+        sort_grouped(codes)  # codes come by lower record already
         pair = codes >> size_bits
         starts = np.flatnonzero(firsts(pair))
         weight_of = block_weight(np.maximum(np.arange(1 << size_bits), 1))  # by block size (0 never occurs)
