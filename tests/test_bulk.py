@@ -131,3 +131,12 @@ def test_sorting_codes_grouped_by_their_high_bits_gives_what_a_plain_sort_gives(
     sort_grouped(grouped)
     assert np.array_equal(grouped, plain)
     assert np.array_equal(sorted_unique(codes.copy(), runs=True), np.unique(codes))
+
+
+def test_sorting_in_two_halves_and_merging_gives_a_plain_sort():
+    from tessera.arrays import sort_in_two
+
+    codes = np.random.default_rng(4).integers(-(1 << 62), 1 << 62, 1_500_001)  # past the two-thread size, odd
+    expected = np.sort(codes)
+    sort_in_two(codes)
+    assert np.array_equal(codes, expected)

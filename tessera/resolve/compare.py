@@ -14,7 +14,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tessera.arrays import firsts, sort_grouped, sorted_unique
+from tessera.arrays import firsts, sort_grouped, sort_in_two, sorted_unique
 from tessera.resolve.names import NameKeys, phonetic, skeleton
 
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
@@ -518,7 +518,8 @@ def _key_rows(keys: np.ndarray, recs: np.ndarray) -> tuple[np.ndarray, np.ndarra
     twice). One in-place sort of codes carrying the record in their low bits does it when no two keys share
     their other bits, which is checked; else a lexsort (several times slower) does."""
     bits = max(int(recs.max(initial=0)).bit_length(), 1)
-    distinct = np.sort(keys)
+    distinct = keys.copy()
+    sort_in_two(distinct)
     unique_keys = np.count_nonzero(firsts(distinct))
     shared_high = unique_keys != np.count_nonzero(firsts(distinct >> bits))
     del distinct
@@ -543,7 +544,7 @@ def pair_plan(t: PersonTable, max_block: int, min_weight: float = 0.0) -> PairPl
     del ends
     rows = np.flatnonzero(partners)
     by_record = (recs[rows].astype(np.int64) << 32) | rows  # rows by record: one in-place sort, no argsort
-    by_record.sort()
+    sort_in_two(by_record)
     rows = (by_record & 0xFFFFFFFF).astype(np.int32)  # row numbers fit: half the memory
     del by_record
     row_size = np.repeat(sizes, sizes).astype(np.int32) if min_weight else None
