@@ -48,8 +48,19 @@ def tables_equal(a, b) -> None:
     assert np.array_equal(a.agency_pairs, b.agency_pairs)
 
 
+def payments(payers: list[str]) -> list[dict]:
+    """A bank account per payer and a payment from it (the helper reads the account links of both halves)."""
+    out = []
+    for k, payer in enumerate(payers):
+        out.append({"id": f"acc{k}", "schema": "BankAccount",
+                    "properties": {"iban": [f"GB{k:02d}NWBK6016133192{k:04d}"]}})
+        out.append({"id": f"pay{k}", "schema": "Payment", "properties": {
+            "payer": [payer], "payerAccount": [f"acc{k}"], "amount": ["100"]}})
+    return out
+
+
 def test_a_table_built_with_a_helper_equals_the_one_built_alone(store, tmp_path, helped):
-    ingest(store, tmp_path, "UKPOL", people("UKPOL", 40))
+    ingest(store, tmp_path, "UKPOL", people("UKPOL", 40) + payments(["a000", "b001", "a036", "b037"]))
     ingest(store, tmp_path, "BF", people("BF", 30, offset=25))
     model = load_model()
     _ids, _previous, persons = entity_listing(store)
@@ -60,6 +71,8 @@ def test_a_table_built_with_a_helper_equals_the_one_built_alone(store, tmp_path,
         assert persons[0] < helper.start <= persons[-1]
     tables_equal(table, alone)
     assert len(set(alone.labels["nationality"])) == len(NATIONALITIES)
+    half = persons.index(min(p for p in persons if p >= helper.start))
+    assert any(alone.accounts[:half]) and any(alone.accounts[half:])  # account links on both sides of the split
 
 
 def test_a_run_with_a_helper_resolves_as_one_without(store, tmp_path, monkeypatch):

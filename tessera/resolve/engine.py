@@ -69,9 +69,10 @@ ACCOUNT_LINKS = (("Payment", "payer", "payerAccount"), ("Payment", "beneficiary"
                  ("Ownership", "owner", "asset"))
 
 
-def load_entities(store: Store, schemas: set[str] | None = None, others: bool = True) -> dict[str, Entity]:
+def load_entities(store: Store, schemas: set[str] | None = None, others: bool = True,
+                  props: set[str] | None = None) -> dict[str, Entity]:
     """Every source entity, with the normalised values of its statements (schemas limits the statements, and
-    with others False the entities too)."""
+    with others False the entities too; props limits the statements to those properties)."""
     e, s = tables.entities, tables.statements
     out: dict[str, Entity] = {}
     with store.engine.connect() as conn:
@@ -83,6 +84,8 @@ def load_entities(store: Store, schemas: set[str] | None = None, others: bool = 
         query = select(s.c.entity_id, s.c.prop, s.c.value, s.c.agency).where(s.c.prop_type != "entity")
         if schemas:
             query = query.where(s.c.schema.in_(sorted(schemas)))
+        if props:
+            query = query.where(s.c.prop.in_(sorted(props)))
         for eid, prop, value, agency in stream_tuples(conn, query):
             ent = out.get(eid)
             if ent is not None:
@@ -176,19 +179,20 @@ def statement_batches(store: Store, start: str | None = None, stop: str | None =
 
 
 def stream_people(store: Store, resolved_only: bool = False, ids: list[str] | None = None,
-                  statements: Iterator[list[tuple]] | None = None
+                  statements: Iterator[list[tuple]] | None = None, accounts: dict[str, set[str]] | None = None
                   ) -> tuple[list[str], Iterator[tuple[dict[str, set[str]], set[str], set[str]]]]:
     """(every Person id in order, or every resolved one, or the caller's `ids` of every Person, in Python's order;
     an iterator of each one's normalised values by property, agencies and account keys, in that order): one
     record at a time from statements read in entity order (`person_statements`, or the caller's, already
-    started), so that a million people's values are never held at once (as Entity objects they take gigabytes)."""
+    started), so that a million people's values are never held at once (as Entity objects they take gigabytes).
+    accounts: account_links already read (of these ids at least)."""
     e = tables.entities
     people = select(e.c.id).where(e.c.schema == "Person").order_by(in_id_order(store, e.c.id))
     if resolved_only:
         people = people.where(e.c.canonical_id.is_not(None))
     with store.engine.connect() as conn:
         ids = [eid for eid, in stream_tuples(conn, people)] if ids is None else ids
-        accounts = account_links(conn)
+        accounts = account_links(conn) if accounts is None else accounts
     statements = person_statements(store) if statements is None else statements
 
     def records():
@@ -238,7 +242,8 @@ def apply_judgements(store: Store, clusters: Clusters, index: dict[str, int]) ->
 def join_exact_keys(store: Store, clusters: Clusters, index: dict[str, int]) -> int:
     """Join the entities that share an exact identifier key (EXACT_KEYS: an IBAN, a plate, a passport number),
     whatever else they say. Returns the number of joins."""
-    keyed = load_entities(store, set(EXACT_KEYS), others=False)
+    keyed = load_entities(store, set(EXACT_KEYS), others=False,
+                          props={p for keys in EXACT_KEYS.values() for key in keys for p in key})
     first_with_key: dict[tuple, int] = {}
     joins = 0
     for eid in sorted(keyed):
@@ -419,7 +424,7 @@ def stored_person_table(store: Store, model: dict, ids: list[str] | None = None,
         people, records = stream_people(store, ids=ids, statements=statements)
         return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
     h = bisect.bisect_left(ids, helper.start)
-    _, records = stream_people(store, ids=ids[:h], statements=statements)
+    _, records = stream_people(store, ids=ids[:h], statements=statements, accounts=helper.accounts())
     columns = compare.record_columns(records, h, name_keys(model), PERSON_DOCS)
     later, rest = helper.result()
     if later != ids[h:]:  # Person records came or went after the listing: read the later ones here
@@ -574,7 +579,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     statements = helper.statements_before_start(store) if helper else person_statements(store)
     say("loading entities")
     ids, previous, persons = entity_listing(store)  # previous: canonical ids before this run
-    index = {eid: i for i, eid in enumerate(ids)}
+    index = dict(zip(ids, range(len(ids))))
     res.entities = len(ids)
     res.seconds["load"] = round(time.perf_counter() - t0, 2)
 

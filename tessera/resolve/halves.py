@@ -41,7 +41,7 @@ def table_helper(store: Store, model: dict) -> Iterator[Helper | None]:
 
 class Helper:
     """A process, started now, that lists the store's Person ids, says where their later half starts (None:
-    too few to share) and builds the record columns of that half."""
+    too few to share), reads the account links of both halves and builds the record columns of the later one."""
 
     def __init__(self, store: Store, model: dict):
         self.process = subprocess.Popen([sys.executable, "-m", "tessera.resolve.halves"], stdin=subprocess.PIPE,
@@ -59,6 +59,11 @@ class Helper:
             if self._start is None:
                 self._start = (self._message(),)
             return self._start[0]
+
+    def accounts(self) -> dict[str, set[str]]:
+        """engine.account_links of the Person ids before the start (the helper reads them for both halves)."""
+        assert self.start is not None
+        return self._message()
 
     def statements_before_start(self, store: Store) -> prefetched[list[tuple]]:
         """person_statements of the ids before the helper's start, in a thread that waits for that start."""
@@ -90,9 +95,9 @@ class Helper:
 
 
 def serve(url: str, model: dict, least: int, out) -> None:
-    """The helper's work: list the Person ids, send where the later half starts, then send its ids and record
-    columns."""
-    from tessera.resolve.engine import PERSON_DOCS, name_keys, person_statements, stream_people
+    """The helper's work: list the Person ids, send where the later half starts, then the account links of the
+    earlier half's people, then the later half's ids and record columns."""
+    from tessera.resolve.engine import PERSON_DOCS, account_links, name_keys, person_statements, stream_people
 
     store = Store.open(url, migrate=False)
     try:
@@ -105,7 +110,12 @@ def serve(url: str, model: dict, least: int, out) -> None:
         ids = ids[len(ids) // 2:]
         pickle.dump(ids[0], out)
         out.flush()
-        ids, records = stream_people(store, ids=ids, statements=person_statements(store, start=ids[0]))
+        statements = person_statements(store, start=ids[0])  # sorted by the database while accounts are read
+        with store.engine.connect() as conn:
+            accounts = account_links(conn)
+        pickle.dump({pid: acc for pid, acc in accounts.items() if pid < ids[0]}, out)
+        out.flush()
+        ids, records = stream_people(store, ids=ids, statements=statements, accounts=accounts)
         columns = compare.record_columns(records, len(ids), name_keys(model), PERSON_DOCS)
         pickle.dump((ids, columns), out, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
