@@ -224,8 +224,9 @@ class RecordColumns:
         labels = {v: k for k, v in enumerate(self.nationality_labels)}
         recode = np.fromiter((labels.setdefault(v, len(labels)) for v in other.nationality_labels), dtype=np.int32,
                              count=len(other.nationality_labels))
-        nationality = np.where(other.nationality < 0, -1, recode[np.maximum(other.nationality, 0)] if len(recode)
-                               else -1).astype(np.int32)
+        nationality = other.nationality.copy()
+        known = nationality >= 0
+        nationality[known] = recode[nationality[known]]
         return RecordColumns(
             self.name_rec + [r + len(self) for r in other.name_rec], self.norm + other.norm, self.phon + other.phon,
             self.skel + other.skel, np.r_[self.first, other.first + len(self.name_rec)],
