@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -51,6 +52,11 @@ class Helper:
         self.process.stdin.close()
         self._lock = threading.Lock()
         self._start: tuple[str | None] | None = None
+        # read as they come: a helper writing to a full pipe would wait for the run to ask
+        self._messages: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=_read_messages, args=(self.process.stdout, self._messages),
+                                        daemon=True)
+        self._reader.start()
 
     @property
     def start(self) -> str | None:
@@ -81,17 +87,32 @@ class Helper:
         return got
 
     def _message(self):
-        try:
-            return pickle.load(self.process.stdout)
-        except EOFError:
+        got = self._messages.get()
+        if got is _ENDED:
             code = self.process.wait()
-            raise RuntimeError(f"the Person table helper process failed (exit status {code})") from None
+            raise RuntimeError(f"the Person table helper process failed (exit status {code})")
+        return got
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+        self._reader.join()  # the pipe has ended: the reader stops at its end
         self.process.stdout.close()
+
+
+_ENDED = object()
+
+
+def _read_messages(pipe, messages: queue.Queue) -> None:
+    """Unpickle the helper's messages from its pipe as they come, then _ENDED."""
+    try:
+        while True:
+            messages.put(pickle.load(pipe))
+    except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+        pass  # the helper ended (or its pipe was closed): whoever waits for more learns it from _ENDED
+    finally:
+        messages.put(_ENDED)
 
 
 def serve(url: str, model: dict, least: int, out) -> None:
