@@ -123,3 +123,21 @@ def test_small_and_in_memory_stores_start_no_helper(tmp_path, monkeypatch):
     monkeypatch.setattr(halves, "STATEMENTS_PER_PERSON", 0)
     with halves.table_helper(small, model) as helper:
         assert helper is not None and helper.start is None  # it counted too few people to share
+
+
+def test_the_helper_builds_its_half_while_the_run_is_busy_elsewhere(tmp_path, monkeypatch):
+    """Its messages are read as they come: the earlier half's account links (more than a pipe holds) must not
+    keep it waiting until the run asks for them."""
+    import time
+
+    monkeypatch.setattr(halves, "HELPER_FROM", 2)
+    monkeypatch.setattr(halves, "STATEMENTS_PER_PERSON", 0)
+    store = Store.open(f"sqlite:///{tmp_path / 'busy.db'}")
+    crowd = people("UKPOL", 3000)
+    ingest(store, tmp_path, "UKPOL", crowd + payments([p["id"] for p in crowd]))
+    with halves.table_helper(store, load_model()) as helper:
+        deadline = time.monotonic() + 60
+        while helper.process.poll() is None and time.monotonic() < deadline:  # the run lists, joins, ...
+            time.sleep(0.1)
+        assert helper.process.poll() == 0  # done with its half before anyone asked for the account links
+        assert len(helper.accounts()) == 1500 and len(helper.result()[0]) == 1500
