@@ -146,3 +146,21 @@ def test_a_batch_that_fails_leaves_the_index_and_the_store_as_they_were_and_runs
     monkeypatch.undo()
     result = index.resolve_new(store)
     assert result.new_entities == 1 and canon(store)["bf.x"] == canon(store)["ukpol.a"]
+
+
+def test_account_links_of_more_new_records_than_a_query_takes_parameters_are_read_in_chunks(store, tmp_path):
+    """A first warm batch can hold every record of a store never resolved: 260,000 ids in one IN (...) exceed
+    what SQLite (250,000 as Debian builds it, 32,766 by default) and PostgreSQL (65,535) take."""
+    from test_resolve_context import ingest
+    from tessera.resolve.engine import Entity, attach_accounts
+
+    ingest(store, tmp_path, "UKPOL", [
+        {"id": "p1", "schema": "Person", "properties": {"name": ["Karim Ahmadi"]}},
+        {"id": "acc1", "schema": "BankAccount", "properties": {"iban": ["GB33BUKB20201555555555"]}},
+        {"id": "pay1", "schema": "Payment", "properties": {"payer": ["p1"], "payerAccount": ["acc1"]}}])
+    ents = {f"ukpol.x{k:05d}": Entity(f"ukpol.x{k:05d}", "Person", None) for k in range(260_000)}
+    ents["ukpol.p1"] = Entity("ukpol.p1", "Person", None)
+    with store.engine.connect() as conn:
+        attach_accounts(conn, ents, few=True)
+    assert ents["ukpol.p1"].accounts == {"GB33BUKB20201555555555"}
+    assert not any(e.accounts for eid, e in ents.items() if eid != "ukpol.p1")

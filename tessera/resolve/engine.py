@@ -96,12 +96,18 @@ def load_entities(store: Store, schemas: set[str] | None = None, others: bool = 
     return out
 
 
+NAMING_CHUNK = 5_000  # ids per lookup of the links naming them (SQLite takes at most 32,766 parameters)
+
+
 def attach_accounts(conn, ents: dict[str, Entity], few: bool = False) -> None:
-    """Give each Person of `ents` the account keys of `account_links` (few: only the links naming them are read)."""
-    for pid, acc in account_links(conn, sorted(ents) if few else None).items():
-        person = ents.get(pid)
-        if person is not None and person.schema == "Person":
-            person.accounts |= acc
+    """Give each Person of `ents` the account keys of `account_links` (few: only the links naming them are read,
+    NAMING_CHUNK ids at a time)."""
+    ids = sorted(ents)
+    for part in ([ids[k:k + NAMING_CHUNK] for k in range(0, len(ids), NAMING_CHUNK)] if few else [None]):
+        for pid, acc in account_links(conn, part).items():
+            person = ents.get(pid)
+            if person is not None and person.schema == "Person":
+                person.accounts |= acc
 
 
 def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
