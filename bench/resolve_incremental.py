@@ -150,6 +150,16 @@ def api_child(db: str, singles: int, seed: int) -> dict:
             "singles": singles, "joined_their_original": joined}
 
 
+def run_child(*args: str) -> str:
+    """This script run as a child with `args`; its stdout. A child that fails has its stderr shown (the error
+    is in it), then stops the bench."""
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stderr[-20_000:])
+        raise SystemExit(f"child {args[0]} failed with exit status {done.returncode}")
+    return done.stdout
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=100_000)
@@ -171,13 +181,11 @@ def main() -> None:
         held = hold_back(f"sqlite:///{copy}", args.batch + (args.singles if mode == "warm" else 0), args.seed)
         held_json = scratch / f"{mode}-held.json"
         held_json.write_text(json.dumps(held))
-        line = subprocess.run([sys.executable, __file__, "--child", mode, f"sqlite:///{copy}", str(world),
-                               str(held_json), str(args.batch)], check=True, capture_output=True, text=True).stdout
+        line = run_child("--child", mode, f"sqlite:///{copy}", str(world), str(held_json), str(args.batch))
         results[mode] = json.loads(line.strip().splitlines()[-1])
     copy = scratch / "api.db"
     shutil.copy(base, copy)
-    line = subprocess.run([sys.executable, __file__, "--api-child", f"sqlite:///{copy}", str(args.singles),
-                           str(args.seed)], check=True, capture_output=True, text=True).stdout
+    line = run_child("--api-child", f"sqlite:///{copy}", str(args.singles), str(args.seed))
     results["api"] = json.loads(line.strip().splitlines()[-1])
     prepared = round(time.perf_counter() - t0, 1)
     columns = ["index_build_s", "batch_s", "single_p50_ms", "single_p95_ms", "pairs_scored", "pairwise_precision",
