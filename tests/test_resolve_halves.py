@@ -125,13 +125,11 @@ def test_small_and_in_memory_stores_start_no_helper(tmp_path, monkeypatch):
         assert helper is not None and helper.start is None  # it counted too few people to share
 
 
-def test_the_helper_builds_its_half_while_the_run_is_busy_elsewhere(tmp_path, monkeypatch):
+def test_the_helper_builds_its_half_while_the_run_is_busy_elsewhere(tmp_path, helped):
     """Its messages are read as they come: the earlier half's account links (more than a pipe holds) must not
     keep it waiting until the run asks for them."""
     import time
 
-    monkeypatch.setattr(halves, "HELPER_FROM", 2)
-    monkeypatch.setattr(halves, "STATEMENTS_PER_PERSON", 0)
     store = Store.open(f"sqlite:///{tmp_path / 'busy.db'}")
     crowd = people("UKPOL", 3000)
     ingest(store, tmp_path, "UKPOL", crowd + payments([p["id"] for p in crowd]))

@@ -96,14 +96,17 @@ def load_entities(store: Store, schemas: set[str] | None = None, others: bool = 
     return out
 
 
-NAMING_CHUNK = 5_000  # ids per lookup of the links naming them (SQLite takes at most 32,766 parameters)
+NAMING_CHUNK = 5_000  # ids per lookup of the links naming them (a query takes 32,766 to 250,000 parameters)
 
 
 def attach_accounts(conn, ents: dict[str, Entity], few: bool = False) -> None:
     """Give each Person of `ents` the account keys of `account_links` (few: only the links naming them are read,
     NAMING_CHUNK ids at a time)."""
-    ids = sorted(ents)
-    for part in ([ids[k:k + NAMING_CHUNK] for k in range(0, len(ids), NAMING_CHUNK)] if few else [None]):
+    parts: list[list[str] | None] = [None]  # every link, read once
+    if few:
+        ids = sorted(ents)
+        parts = [ids[k:k + NAMING_CHUNK] for k in range(0, len(ids), NAMING_CHUNK)]
+    for part in parts:
         for pid, acc in account_links(conn, part).items():
             person = ents.get(pid)
             if person is not None and person.schema == "Person":
