@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import api_helpers  # noqa: F401  (cheap argon2 before anything hashes)
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api_helpers import bearer, build_world
-from tessera.access import audit
+from tessera.access import audit, identity
+from tessera.api import routes_resolve
 from tessera.api.app import create_app
+from tessera.intake.pipeline import ingest_file
 from tessera.resolve.changes import record_changes
 from tessera.store import tables
 
@@ -183,9 +187,8 @@ def test_a_feed_of_events_the_caller_may_not_see_is_skipped_a_bounded_stretch_at
     assert rest["changes"] == [] and rest["next_after"] == 45
 
 
-def test_a_supervisor_resolves_what_is_new_through_the_api_and_an_analyst_may_not(client, world):
-    from tessera.access import identity
-
+def test_a_supervisor_resolves_what_is_new_through_the_api_and_an_analyst_may_not(client, world, tmp_path,
+                                                                                  monkeypatch):
     with world.store.engine.begin() as conn:
         identity.add_user(conn, "sam", "UKPOL", "SECRET", "pw-sam", roles=("analyst", "supervisor"))
         token = identity.create_token(conn, "sam").token
@@ -196,10 +199,33 @@ def test_a_supervisor_resolves_what_is_new_through_the_api_and_an_analyst_may_no
     body = done.json()
     e = tables.entities
     with world.store.engine.connect() as conn:
-        people = conn.execute(select(e.c.id, e.c.canonical_id).where(e.c.schema == "Person")).all()
-    assert body["new_entities"] == len(people) >= 4
-    assert all(cid is not None for _id, cid in people)
-    assert sum(body["feed"].values()) >= 1 and body["index"]["built"]
+        entities = conn.execute(select(e.c.id, e.c.canonical_id)).all()
+    # a store never resolved goes through the engine's full run: every schema, not only Person
+    assert body["mode"] == "full" and body["new_entities"] == len(entities) >= 4
+    assert all(cid is not None for _id, cid in entities)
+    assert sum(body["feed"].values()) >= 1 and not body["index"]["built"]
+    warm = client.post("/api/v1/resolve", headers=bearer(token)).json()
+    assert warm["mode"] == "warm" and warm["new_entities"] == 0 and warm["index"]["built"]
+    ingest_people(world.store, tmp_path, "arrival-1", ["Karwan Othman"])
     again = client.post("/api/v1/resolve", headers=bearer(token)).json()
-    assert again["new_entities"] == 0 and not again["index"]["built"]  # the warm index was kept
+    assert again["mode"] == "warm" and again["new_entities"] == 1 and not again["index"]["built"]  # kept
+    monkeypatch.setattr(routes_resolve, "WARM_BACKLOG", 2)  # a backlog past it goes through a full run
+    ingest_people(world.store, tmp_path, "arrival-2", ["Hevar Ahmed", "Shirin Kareem", "Rebaz Aziz"])
+    backlog = client.post("/api/v1/resolve", headers=bearer(token)).json()
+    assert backlog["mode"] == "full" and backlog["new_entities"] == 3
+    with world.store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(e).where(e.c.canonical_id.is_(None))).scalar() == 0
+    rebuilt = client.post("/api/v1/resolve", headers=bearer(token)).json()
+    assert rebuilt["mode"] == "warm" and rebuilt["index"]["built"]  # the full run made the old index stale
     assert any(entry.action == "resolve" and entry.user == "sam" for entry in audit.show(world.store))
+
+
+def ingest_people(store, tmp_path, name, names):
+    """New Person records from the Border Force, one per name."""
+    path = tmp_path / f"{name}.ftm.jsonl"
+    path.write_text("".join(json.dumps({"id": f"{name}-{k}", "schema": "Person", "properties": {"name": [n]}}) + "\n"
+                            for k, n in enumerate(names)))
+    with store.engine.begin() as conn:
+        if conn.execute(select(tables.agencies.c.code).where(tables.agencies.c.code == "BF")).first() is None:
+            identity.add_agency(conn, "BF", "GB", contact="BF duty desk")
+    ingest_file(store, path, "BF", None)
