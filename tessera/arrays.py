@@ -42,3 +42,9 @@ def firsts(values: np.ndarray) -> np.ndarray:
     out = np.ones(len(values), dtype=bool)
     np.not_equal(values[1:], values[:-1], out=out[1:])
     return out
+
+
+def offsets(counts: np.ndarray) -> np.ndarray:
+    """0, 1, .., counts[k] - 1 for each k, concatenated: the positions within each of a run of ranges."""
+    counts = np.asarray(counts, dtype=np.int64)
+    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)

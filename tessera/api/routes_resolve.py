@@ -30,8 +30,8 @@ WITHDRAW_ROLES = ("supervisor", "admin")
 RESOLVE_ROLES = ("supervisor", "admin")
 _warm = threading.Lock()  # one batch at a time through the app's warm resolver
 # Never-resolved records (and a twentieth of those resolved) past which POST /resolve runs the engine's bulk
-# path: the warm resolver gathers candidate pairs record by record, 1.4-1.8 ms each at 100k people (10,000 new
-# took 18 s warm and 11.5 s by a `changed` run, which costs about the same whatever the backlog).
+# path: at 100k people a warm batch of 10,000 took 8.3 s and one of 30,000 24.9 s, a `changed` run 11.5-11.9 s
+# whatever the backlog (bench/resolve_incremental.py's world, measured with the vectorised warm candidates).
 WARM_BACKLOG = 5_000
 SCAN_PAGES = 20  # change-feed pages read for one request, however few of them the caller may see
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 from sqlalchemy import func, select
 
+from tessera.arrays import firsts, offsets
 from tessera.bulk import paused_gc
 from tessera.resolve import compare
 from tessera.resolve.engine import (Clusters, Entity, PERSON_DOCS, ResolveResult, assign_canonical, attach_accounts,
@@ -113,35 +114,37 @@ class LiveIndex:
         return both, totals
 
     def candidates(self, both: compare.PersonTable, n_old: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs (i, j) of `both` sharing a blocking key where j is new (i indexed or new, i < j); a key held by
-        more than the model's max_block records, indexed and new together, is skipped, as in a full run."""
+        """Pairs (i, j) of `both` sharing a blocking key where j is new (i indexed or new, i < j), sorted, whose
+        shared keys' block weights reach the model's floor; a key held by more than the model's max_block
+        records, indexed and new together, is skipped, as in a full run."""
         max_block = self.model["blocking"]["max_block"]
-        new_part = _slice_from(both, n_old)
-        codes, new = compare.key_codes(new_part)
+        codes, new = compare.key_codes(_slice_from(both, n_old))
         new = new + n_old
-        segments = [(keys, recs, np.searchsorted(keys, codes, "left"), np.searchsorted(keys, codes, "right"))
+        segments = [(recs, np.searchsorted(keys, codes, "left"), np.searchsorted(keys, codes, "right"))
                     for keys, recs in ((self.keys, self.recs), self.recent)]
-        held = sum(hi - lo for _k, _r, lo, hi in segments)
-        by_code: dict[int, list[int]] = defaultdict(list)
-        for c, r in zip(codes.tolist(), new.tolist()):
-            by_code[c].append(r)
-        min_weight = compare.pair_weight_floor(self.model["blocking"], both.n)
-        pairs: dict[tuple[int, int], float] = defaultdict(float)  # pair -> its shared blocks' weights
-        for k, c in enumerate(codes.tolist()):
-            mine = by_code[c]
-            size = int(held[k]) + len(mine)
-            if size > max_block:
-                continue
-            r, w = int(new[k]), float(compare.block_weight(size))
-            for _keys, recs, lo, hi in segments:
-                for x in recs[lo[k]:hi[k]].tolist():
-                    pairs[int(x), r] += w
-            for x in mine:
-                if x < r:
-                    pairs[x, r] += w
-        ordered = sorted(p for p, w in pairs.items() if w >= min_weight)
-        return (np.fromiter((p[0] for p in ordered), np.int64, len(ordered)),
-                np.fromiter((p[1] for p in ordered), np.int64, len(ordered)))
+        order = np.argsort(codes, kind="stable")  # the batch's own rows, grouped by key
+        starts = np.flatnonzero(firsts(codes[order]))
+        group = np.diff(np.r_[starts, len(codes)])
+        in_batch = np.empty(len(codes), np.int64)
+        in_batch[order] = np.repeat(group, group)
+        size = sum(hi - lo for _recs, lo, hi in segments) + in_batch
+        kept = size <= max_block
+        weight = compare.block_weight(size)
+        rows = np.arange(len(codes))
+        found = []  # (indexed or new record, new record, the key row whose block they share)
+        for recs, lo, hi in segments:
+            n = np.where(kept, hi - lo, 0)
+            row = np.repeat(rows, n)
+            found.append((recs[lo[row] + offsets(n)], new[row], row))
+        n = np.where(kept[order], in_batch[order], 0)  # and every new record of the row's group
+        row = np.repeat(order, n)
+        found.append((new[order[np.repeat(np.repeat(starts, group), n) + offsets(n)]], new[row], row))
+        i, j, row = (np.concatenate(parts) for parts in zip(*found))
+        earlier = i < j
+        pair, at = np.unique(i[earlier] * both.n + j[earlier], return_inverse=True)
+        total = np.bincount(at, weights=weight[row[earlier]], minlength=len(pair))
+        pair = pair[total >= compare.pair_weight_floor(self.model["blocking"], both.n)]
+        return pair // both.n, pair % both.n
 
     def resolve_new(self, store: Store, only: list[str] | None = None) -> ResolveResult:
         """Resolve the records new since the index was built (or last grown; of `only`, if given) against it and
