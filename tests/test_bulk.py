@@ -140,3 +140,10 @@ def test_sorting_in_two_halves_and_merging_gives_a_plain_sort():
     expected = np.sort(codes)
     sort_in_two(codes)
     assert np.array_equal(codes, expected)
+
+
+def test_offsets_number_the_places_within_each_range():
+    from tessera.arrays import offsets
+
+    assert offsets(np.array([3, 0, 1, 2])).tolist() == [0, 1, 2, 0, 0, 1]
+    assert offsets(np.zeros(0, np.int64)).tolist() == []

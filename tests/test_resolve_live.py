@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from intake_helpers import write
 from tessera.demo import run_demo
 from tessera.intake.pipeline import ingest_file
+from tessera.resolve import compare
 from tessera.resolve.engine import load_model, resolve
 from tessera.resolve.judgements import add_judgement
 from tessera.resolve.live import LiveIndex
@@ -164,3 +165,34 @@ def test_account_links_of_more_new_records_than_a_query_takes_parameters_are_rea
         attach_accounts(conn, ents, few=True)
     assert ents["ukpol.p1"].accounts == {"GB33BUKB20201555555555"}
     assert not any(e.accounts for eid, e in ents.items() if eid != "ukpol.p1")
+
+
+def test_warm_candidates_are_every_pair_sharing_a_small_block_with_a_new_record(store, tmp_path):
+    """The vectorised gather against a plain loop: indexed and new records sharing a key, the new records'
+    own pairs, blocks over max_block skipped, pairs weighed by their shared blocks."""
+    from tessera.resolve.live import _slice_from
+
+    ftm(store, tmp_path, "UKPOL", [person(f"u{k}", f"Karwan Othman {k % 3}", f"198{k % 4}-12-27") for k in range(12)])
+    resolve(store)
+    index = LiveIndex(store)
+    ftm(store, tmp_path, "BF", [person(f"x{k}", f"Karwan Othman {k % 2}", f"198{k % 3}-12-27") for k in range(5)])
+    new = index.load_new(store)
+    n_old = index.table.n
+    both, _totals = index.with_batch(new)
+    i, j = index.candidates(both, n_old)
+    codes, recs = compare.key_codes(both)
+    by_code: dict[int, list[int]] = {}
+    for c, r in zip(codes.tolist(), recs.tolist()):
+        by_code.setdefault(c, []).append(r)
+    weights: dict[tuple[int, int], float] = {}
+    for members in by_code.values():
+        if len(members) > index.model["blocking"]["max_block"]:
+            continue
+        for a in members:
+            for b in members:
+                if a < b and b >= n_old:
+                    weights[a, b] = weights.get((a, b), 0.0) + float(compare.block_weight(len(members)))
+    floor = compare.pair_weight_floor(index.model["blocking"], both.n)
+    expected = sorted(p for p, w in weights.items() if w >= floor - 1e-12)
+    assert len(expected) > 10 and list(zip(i.tolist(), j.tolist())) == expected
+    assert len(_slice_from(both, n_old).tokens) == 5

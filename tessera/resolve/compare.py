@@ -14,7 +14,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tessera.arrays import firsts, sort_grouped, sort_in_two, sorted_unique
+from tessera.arrays import firsts, offsets, sort_grouped, sort_in_two, sorted_unique
 from tessera.resolve.names import NameKeys, phonetic, skeleton
 
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
@@ -126,7 +126,7 @@ class PhoneIndex:
         """(whether the two share a phone, the fewest records holding a shared one, else 1) per pair (i, j)."""
         held_by_i = self.start[i + 1] - self.start[i]
         pair = np.repeat(np.arange(len(i)), held_by_i)
-        at = np.repeat(self.start[i] - (np.cumsum(held_by_i) - held_by_i), held_by_i) + np.arange(len(pair))
+        at = np.repeat(self.start[i], held_by_i) + offsets(held_by_i)
         phone = self.code[at]
         wanted = j[pair] * self.phones + phone
         found = np.minimum(np.searchsorted(self.held, wanted), len(self.held) - 1)
@@ -473,8 +473,7 @@ class PairPlan:
     def pairs_of(self, record_range: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The distinct pairs (i, j), i < j, of one of `ranges`."""
         part, n = record_range
-        first = np.repeat(np.cumsum(n) - n, n)
-        later = np.repeat(part + 1, n) + (np.arange(int(n.sum())) - first)
+        later = np.repeat(part + 1, n) + offsets(n)
         if self.min_weight:
             return self._pruned(np.repeat(part, n), later, self.record_bits)
         codes = np.repeat(self.recs[part].astype(np.int64) << 32, n)
@@ -569,7 +568,7 @@ def _name_rows(t: PersonTable, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray
     many = np.flatnonzero(~simple)  # pairs with more names: every combination, i's names outer, j's inner
     combos = ci[many] * cj[many]
     pk = np.repeat(many, combos)
-    within = np.arange(len(pk)) - np.repeat(np.cumsum(combos) - combos, combos)
+    within = offsets(combos)
     per_j = np.repeat(cj[many], combos)
     return (np.r_[np.flatnonzero(simple), pk], np.r_[t.first_name[i[simple]], t.first_name[i[pk]] + within // per_j],
             np.r_[t.first_name[j[simple]], t.first_name[j[pk]] + within % per_j])
