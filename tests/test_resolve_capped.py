@@ -55,3 +55,22 @@ def test_names_scored_once_per_distinct_pair_score_as_every_pair_would(tmp_path)
         one_level, one_score = compare._name_scores(table, ra[k:k + 1], rb[k:k + 1])
         assert (level[k], score[k]) == (one_level[0], one_score[0])
     assert len(set(level.tolist())) > 4  # several levels met, not one
+
+
+def test_name_pairs_scored_in_chunks_through_the_cache_score_as_without_it_and_each_once(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'tessera.db'}")
+    run_demo(store, tmp_path / "world", 250, 7)
+    table = person_table(store, load_model())
+    i, j, _ = compare.candidate_pairs(table, load_model()["blocking"]["max_block"])
+    plain = compare.name_levels(table, i, j)
+    table.name_cache = cache = compare.NameCache()
+    chunks = [compare.name_levels(table, i[k:k + 97], j[k:k + 97]) for k in range(0, len(i), 97)]
+    again = compare.name_levels(table, i, j)  # every pair seen: nothing left to score
+    for column in ("name", "name_score", "name_count"):
+        assert np.array_equal(np.concatenate([c[column] for c in chunks]), plain[column])
+        assert np.array_equal(again[column], plain[column])
+    held = np.concatenate([cache.bulk[0], cache.recent[0]])
+    assert len(held) == len(np.unique(held)) > 100 and len(cache.bulk[0]) > 0  # each pair once; merged in
+    asked = []
+    cache.scores(np.sort(held), lambda k: asked.append(k) or (None, None))
+    assert asked == []

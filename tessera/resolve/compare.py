@@ -6,7 +6,7 @@ import math
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -65,6 +65,7 @@ class PersonTable:
     key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> distinct phonetic names holding it
     phone_counts: Counter | None = None  # phone -> records holding it (the warm resolver's: the whole population)
     labels: dict[str, list[str]] | None = None  # "nationality", "agency": the value each code stands for
+    name_cache: NameCache | None = None  # pairs of written names already scored (a run's, across its chunks)
     _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
     _phone_index: PhoneIndex | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -579,10 +580,53 @@ def name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndar
     a common name meets its spellings in thousands of record pairs (at 300k people a chunk's name rows hold 43%
     distinct pairs), and a name row's phonetic and skeleton forms follow from its written form."""
     a, b = t.norm_id[ra].astype(np.int64), t.norm_id[rb].astype(np.int64)
-    _, first, inverse = np.unique((np.minimum(a, b) << 32) | np.maximum(a, b), return_index=True,
-                                  return_inverse=True)
-    level, score = _name_scores(t, ra[first], rb[first])  # the scorers are symmetric: either order will do
+    codes, first, inverse = np.unique((np.minimum(a, b) << 32) | np.maximum(a, b), return_index=True,
+                                      return_inverse=True)
+
+    def scored(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # the scorers are symmetric: either order will do
+        return _name_scores(t, ra[first[k]], rb[first[k]])
+
+    if t.name_cache is None:
+        level, score = scored(np.arange(len(codes)))
+    else:
+        level, score = t.name_cache.scores(codes, scored)
     return level[inverse], score[inverse]
+
+
+class NameCache:
+    """(level, similarity) of the pairs of written names a run has scored, by pair code (the two norm ids): a
+    common name's pairs come back chunk after chunk (at 300k people, 83% of a chunk's distinct pairs had been
+    scored in an earlier one). Sorted arrays: the bulk, and the recent additions until they are an eighth of it."""
+
+    _NONE = (np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.float32))
+
+    def __init__(self):
+        self.bulk, self.recent = self._NONE, self._NONE
+
+    def scores(self, codes: np.ndarray, score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(level, similarity) for sorted distinct pair codes; score(k) scores the codes at k not yet held."""
+        level = np.zeros(len(codes), np.int8)
+        similarity = np.zeros(len(codes), np.float32)
+        missing = np.ones(len(codes), dtype=bool)
+        for held, held_level, held_similarity in (self.bulk, self.recent):
+            at = np.minimum(np.searchsorted(held, codes), max(len(held) - 1, 0))
+            found = (held[at] == codes) if len(held) else np.zeros(len(codes), dtype=bool)
+            level[found], similarity[found] = held_level[at[found]], held_similarity[at[found]]
+            missing &= ~found
+        k = np.flatnonzero(missing)
+        if len(k):
+            level[k], similarity[k] = score(k)
+            self.recent = _merged_sorted(self.recent, (codes[k], level[k], similarity[k]))
+            if 8 * len(self.recent[0]) > len(self.bulk[0]):
+                self.bulk, self.recent = _merged_sorted(self.bulk, self.recent), self._NONE
+        return level, similarity
+
+
+def _merged_sorted(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Two (sorted codes, values...) tuples with distinct codes as one."""
+    order = np.argsort(np.concatenate((a[0], b[0])), kind="stable")
+    return tuple(np.concatenate((x, y))[order] for x, y in zip(a, b))
 
 
 def _name_scores(t: PersonTable, ra: np.ndarray, rb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -611,6 +611,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     t2 = time.perf_counter()
     say("building Person features and blocks")
     table = stored_person_table(store, model, persons, statements, helper)
+    table.name_cache = compare.NameCache()
     people = table.ids
     del persons
     res.persons = len(people)
