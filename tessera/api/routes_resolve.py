@@ -135,9 +135,9 @@ def resolve_new(request: Request, user: UserDep) -> dict:
     store = store_of(request)
     with _warm:
         index = getattr(request.app.state, "warm_resolver", None)
-        warm = index is not None and index.current(store)
-        resolved = _resolved(store, index if warm else None)
-        if latest_run(store) is None or _backlog(store) > max(WARM_BACKLOG, resolved // 20):
+        run = latest_run(store)
+        warm = index is not None and index.run_id == run  # no other run has changed the canonical ids since
+        if run is None or _backlog(store) > max(WARM_BACKLOG, _resolved(store, index if warm else None) // 20):
             request.app.state.warm_resolver = None
             result = resolve(store, model=run_model(store), changed=True)
             mode, built, index = "full", False, None

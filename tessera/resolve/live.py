@@ -54,12 +54,8 @@ class LiveIndex:
         self.keys, self.recs = _sorted_keys(self.table)  # blocking-key codes, sorted, and their records
         self.recent = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # the same for batches not merged in yet
         self.buffers: dict[str, np.ndarray] = {}  # the table's arrays, with room for batches to come
-        self.run_id = latest_run(store)
+        self.run_id = latest_run(store)  # the index holds the canonical ids while this is still the newest run
         self.seconds = round(time.perf_counter() - t0, 2)
-
-    def current(self, store: Store) -> bool:
-        """Whether the store's canonical ids are still the ones this index holds (no other run since)."""
-        return latest_run(store) == self.run_id
 
     def _coded(self, table: compare.PersonTable) -> compare.PersonTable:
         """The table with its codes (written and phonetic names, nationality, agency) in the index's numbering."""
