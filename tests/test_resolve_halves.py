@@ -139,3 +139,19 @@ def test_the_helper_builds_its_half_while_the_run_is_busy_elsewhere(tmp_path, he
             time.sleep(0.1)
         assert helper.process.poll() == 0  # done with its half before anyone asked for the account links
         assert len(helper.accounts()) == 1500 and len(helper.result()[0]) == 1500
+
+
+def test_a_table_of_some_people_built_with_a_helper_equals_the_one_built_alone(store, tmp_path, helped):
+    """The warm resolver's table holds resolved records only: the helper builds its whole half, and the records
+    not wanted are left out as if never read."""
+    ingest(store, tmp_path, "UKPOL", people("UKPOL", 40) + payments(["a000", "b001", "a036", "b037"]))
+    ingest(store, tmp_path, "BF", people("BF", 30, offset=25))
+    model = load_model()
+    _ids, _previous, persons = entity_listing(store)
+    wanted = [p for k, p in enumerate(persons) if k % 3 and k != len(persons) - 2]
+    alone = stored_person_table(store, model, wanted)
+    with halves.table_helper(store, model) as helper:
+        table = stored_person_table(store, model, wanted, helper.statements_before_start(store), helper)
+        assert wanted[0] < helper.start <= wanted[-1]
+    tables_equal(table, alone)
+    assert table.n == len(wanted) < len(persons) and any(not name for name in table.name_norm)

@@ -236,6 +236,22 @@ class RecordColumns:
             self.tokens + other.tokens, self.agencies + other.agencies, self.accounts + other.accounts,
             self.addresses + other.addresses)
 
+    def taken(self, rows: list[int]) -> RecordColumns:
+        """The records at `rows`, in that order: as if only they had been read (name rows, positions and
+        nationality codes renumbered)."""
+        at = np.asarray(rows, dtype=np.int64)
+        counts = np.r_[self.first[1:], len(self.name_rec)][at] - self.first[at]
+        names = (np.repeat(self.first[at], counts) + offsets(counts)).tolist()
+        codes: dict[int, int] = {}
+        nationality = np.fromiter((codes.setdefault(c, len(codes)) if c >= 0 else -1
+                                   for c in self.nationality[at].tolist()), dtype=np.int32, count=len(at))
+        return RecordColumns(
+            np.repeat(np.arange(len(at)), counts).tolist(), [self.norm[k] for k in names],
+            [self.phon[k] for k in names], [self.skel[k] for k in names], np.cumsum(counts) - counts,
+            self.dates[:, at], nationality, [self.nationality_labels[c] for c in codes], self.gender[at],
+            *([column[r] for r in rows] for column in (self.phones, self.docs, self.tokens, self.agencies,
+                                                        self.accounts, self.addresses)))
+
 
 def record_columns(records: Iterable[tuple[dict[str, set[str]], set[str], set[str]]], n: int, keys: NameKeys,
                    doc_props: tuple[str, ...]) -> RecordColumns:

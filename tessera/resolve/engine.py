@@ -187,20 +187,26 @@ def statement_batches(store: Store, start: str | None = None, stop: str | None =
         yield from stream_batches(conn, query)
 
 
-def stream_people(store: Store, resolved_only: bool = False, ids: list[str] | None = None,
-                  statements: Iterator[list[tuple]] | None = None, accounts: dict[str, set[str]] | None = None
-                  ) -> tuple[list[str], Iterator[tuple[dict[str, set[str]], set[str], set[str]]]]:
-    """(every Person id in order, or every resolved one, or the caller's `ids` of every Person, in Python's order;
-    an iterator of each one's normalised values by property, agencies and account keys, in that order): one
-    record at a time from statements read in entity order (`person_statements`, or the caller's, already
-    started), so that a million people's values are never held at once (as Entity objects they take gigabytes).
-    accounts: account_links already read (of these ids at least)."""
+def person_ids(store: Store, resolved_only: bool = False) -> list[str]:
+    """Every Person id, or every resolved one, in Python's order."""
     e = tables.entities
     people = select(e.c.id).where(e.c.schema == "Person").order_by(in_id_order(store, e.c.id))
     if resolved_only:
         people = people.where(e.c.canonical_id.is_not(None))
     with store.engine.connect() as conn:
-        ids = [eid for eid, in stream_tuples(conn, people)] if ids is None else ids
+        return [eid for eid, in stream_tuples(conn, people)]
+
+
+def stream_people(store: Store, ids: list[str] | None = None, statements: Iterator[list[tuple]] | None = None,
+                  accounts: dict[str, set[str]] | None = None
+                  ) -> tuple[list[str], Iterator[tuple[dict[str, set[str]], set[str], set[str]]]]:
+    """(every Person id in order, or the caller's `ids` of Persons in Python's order; an iterator of each one's
+    normalised values by property, agencies and account keys, in that order): one record at a time from
+    statements read in entity order (`person_statements`, or the caller's, already started), so that a million
+    people's values are never held at once (as Entity objects they take gigabytes).
+    accounts: account_links already read (of these ids at least)."""
+    ids = person_ids(store) if ids is None else ids
+    with store.engine.connect() as conn:
         accounts = account_links(conn) if accounts is None else accounts
     statements = person_statements(store) if statements is None else statements
 
@@ -436,7 +442,10 @@ def stored_person_table(store: Store, model: dict, ids: list[str] | None = None,
     _, records = stream_people(store, ids=ids[:h], statements=statements, accounts=helper.accounts())
     columns = compare.record_columns(records, h, name_keys(model), PERSON_DOCS)
     later, rest = helper.result()
-    if later != ids[h:]:  # Person records came or went after the listing: read the later ones here
+    at = dict(zip(later, range(len(later)))) if later != ids[h:] else None
+    if at is not None and all(eid in at for eid in ids[h:]):  # only some of the helper's are wanted here
+        rest, at = rest.taken([at[eid] for eid in ids[h:]]), None
+    if at is not None:  # Person records came or went after the listing: read the later ones here
         _, records = stream_people(store, ids=ids[h:], statements=person_statements(store, start=helper.start))
         rest = compare.record_columns(records, len(ids) - h, name_keys(model), PERSON_DOCS)
     return compare.table_of(ids, columns.followed_by(rest))

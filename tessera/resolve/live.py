@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from tessera.arrays import firsts, offsets
 from tessera.bulk import paused_gc
 from tessera.resolve import compare
-from tessera.resolve.engine import (Clusters, Entity, PERSON_DOCS, ResolveResult, assign_canonical, attach_accounts,
-                                    joinable, name_keys, opposed, person_table, refusals, run_model, stream_people)
+from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts, joinable,
+                                    opposed, person_ids, person_statements, person_table, refusals, run_model,
+                                    stored_person_table)
+from tessera.resolve.halves import table_helper
 from tessera.store import tables
 from tessera.store.store import Store, stream_tuples
 
@@ -45,8 +47,10 @@ class LiveIndex:
         self.people: dict[str, Entity] = {}  # the records of batches (the indexed ones are streamed, not kept)
         self.codes: dict[str, dict[str, int]] = {"norm": {"": compare.NO_NAME}, "phon": {}, "nationality": {},
                                                  "agency": {}}
-        ids, records = stream_people(store, resolved_only=True)
-        self.table = self._coded(compare.build_table(ids, records, name_keys(self.model), PERSON_DOCS))
+        with table_helper(store, self.model) as helper:  # a large store's later half built in another process
+            statements = helper.statements_before_start(store) if helper else person_statements(store)
+            table = stored_person_table(store, self.model, person_ids(store, resolved_only=True), statements, helper)
+        self.table = self._coded(table)
         self.name_totals = _name_totals(self.table, np.zeros(0, np.int64), len(self.codes["phon"]))
         self.position = {eid: r for r, eid in enumerate(self.table.ids)}
         self.table.key_names = Counter(self.table.key_names or {})
