@@ -109,3 +109,11 @@ def mapped(make: Callable[[T], U], items: Iterable[T], workers: int = 2) -> Iter
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def in_thread(make: Callable[[], T]) -> Callable[[], T]:
+    """Begin make() in a thread now; what is returned waits for its result (or raises its error)."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(make)
+    pool.shutdown(wait=False)  # the thread ends with make()
+    return future.result

@@ -147,3 +147,16 @@ def test_offsets_number_the_places_within_each_range():
 
     assert offsets(np.array([3, 0, 1, 2])).tolist() == [0, 1, 2, 0, 0, 1]
     assert offsets(np.zeros(0, np.int64)).tolist() == []
+
+
+def test_in_thread_begins_at_once_and_gives_the_result_or_the_error():
+    from tessera.bulk import in_thread
+
+    began = threading.Event()
+    result = in_thread(lambda: began.set() or 42)
+    assert began.wait(5) and result() == 42
+
+    def fail():
+        raise ValueError("no events table")
+    with pytest.raises(ValueError, match="no events table"):
+        in_thread(fail)()

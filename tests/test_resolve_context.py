@@ -98,13 +98,13 @@ def test_companions_counted_for_many_pairs_at_once_match_those_counted_a_pair_at
 
     import numpy as np
 
-    from tessera.resolve.context import GroupContext, event_members
+    from tessera.resolve.context import GroupContext, event_links, event_members
 
     world(store, tmp_path, together=True)
     with store.engine.connect() as conn:
         ids = sorted(conn.execute(select(tables.entities.c.id)).scalars())
-        index = {eid: k for k, eid in enumerate(ids)}
-        group = GroupContext(*event_members(conn, index), 100)
+    index = {eid: k for k, eid in enumerate(ids)}
+    group = GroupContext(*event_members(event_links(store), index), 100)
     roots = np.arange(len(ids))
     for k in range(len(COMPANIONS) - 1):  # all but the last companion already resolved across the two agencies
         roots[index[f"bf.b{k}"]] = index[f"frpol.f{k}"]

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import select
 
 from tessera.resolve import compare
 from tessera.store import tables
-from tessera.store.store import stream_tuples
+from tessera.store.store import stream_batches
 
 # Event properties that name the people present (FollowTheMoney's Event.involved).
 EVENT_LINKS = (("Event", "involved"),)
 
 
-def event_members(conn, index: dict[str, int]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """(record -> events it was seen at, event -> records seen there), as positions in `index`."""
+def event_links(store) -> Iterator[list[tuple[str, str]]]:
+    """(event id, id of a person seen there) for every event link in the store, in batches."""
     s = tables.statements
+    with store.engine.connect() as conn:
+        for schema, prop in EVENT_LINKS:
+            yield from stream_batches(conn, select(s.c.entity_id, s.c.value).where(
+                s.c.schema == schema, s.c.prop == prop, s.c.prop_type == "entity"))
+
+
+def event_members(links: Iterable[list[tuple[str, str]]], index: dict[str, int]
+                  ) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """(record -> events it was seen at, event -> records seen there), as positions in `index`, from batches of
+    event_links."""
     members: dict[str, list[int]] = defaultdict(list)
-    for schema, prop in EVENT_LINKS:
-        for event, person in stream_tuples(conn, select(s.c.entity_id, s.c.value).where(
-                s.c.schema == schema, s.c.prop == prop, s.c.prop_type == "entity")):
+    for batch in links:
+        for event, person in batch:
             r = index.get(person)
             if r is not None:
                 members[event].append(r)

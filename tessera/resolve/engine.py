@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import json
@@ -18,9 +19,9 @@ import numpy as np
 from sqlalchemy import select
 
 from tessera.arrays import firsts
-from tessera.bulk import mapped, paused_gc, prefetched
+from tessera.bulk import in_thread, mapped, paused_gc, prefetched
 from tessera.resolve import compare
-from tessera.resolve.context import GroupContext, context_pass, event_members, near_pairs
+from tessera.resolve.context import GroupContext, context_pass, event_links, event_members, near_pairs
 from tessera.resolve.halves import Helper, table_helper
 from tessera.resolve.names import NameKeys
 from tessera.store import tables
@@ -621,6 +622,11 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     say("building Person features and blocks")
     table = stored_person_table(store, model, persons, statements, helper)
     table.name_cache = compare.NameCache()
+    events = None
+    if model.get("context"):  # who was seen at which event, read while the blocks are made and scored: the scan
+        # of the statements runs outside the GIL on the core that key_codes, a Python loop, leaves idle
+        read = functools.partial(event_members, event_links(store), index)
+        events = read if store.in_memory else in_thread(read)
     people = table.ids
     del persons
     res.persons = len(people)
@@ -673,8 +679,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     t4 = time.perf_counter()
     group = None
     if cfg:
-        with store.engine.connect() as conn:
-            group = GroupContext(*event_members(conn, index), cfg["max_event"])
+        group = GroupContext(*events(), cfg["max_event"])
         for r, evs in group.event_of.items():  # for the guard: one event's list names each person once
             clusters.events.setdefault(clusters.find(r), set()).update(evs)
     if model["refuse"].get("pair_weight") is not None:

@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import select
 
 from tessera.resolve import compare
-from tessera.resolve.context import GroupContext, context_bonus, eligible, event_members
+from tessera.resolve.context import GroupContext, context_bonus, eligible, event_links, event_members
 from tessera.resolve.engine import (EXACT_KEYS, Entity, _norm_key, attach_accounts, entity_listing, refusals,
                                     run_model, stored_person_table)
 from tessera.store import tables
@@ -61,8 +61,7 @@ def _companions(store: Store, model: dict):
     ids, previous, _persons = entity_listing(store)
     index = {eid: r for r, eid in enumerate(ids)}
     canonical = [cid or eid for eid, cid in zip(ids, previous)]
-    with store.engine.connect() as conn:
-        group = GroupContext(*event_members(conn, index), model["context"]["max_event"])
+    group = GroupContext(*event_members(event_links(store), index), model["context"]["max_event"])
     return lambda a, b: group.shared(index[a], index[b], canonical.__getitem__)
 
 

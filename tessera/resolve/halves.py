@@ -26,7 +26,7 @@ STATEMENTS_PER_PERSON = 10  # a store with fewer statements than this times HELP
 def table_helper(store: Store, model: dict) -> Iterator[Helper | None]:
     """A Helper building the later half of the Person table while the block runs; None for a store too small
     to gain by one, or only in memory (which another process cannot read)."""
-    if store.dialect == "sqlite" and not store.engine.url.database:
+    if store.in_memory:
         yield None
         return
     with store.engine.connect() as conn:

@@ -287,6 +287,11 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def in_memory(self) -> bool:
+        """An in-memory SQLite database, which another process, or another thread's connection, does not see."""
+        return self.dialect == "sqlite" and not self.engine.url.database
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision of every migration branch."""
         config = Config()
