@@ -433,9 +433,9 @@ def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> com
 def stored_person_table(store: Store, model: dict, ids: list[str] | None = None,
                         statements: Iterator[list[tuple]] | None = None, helper: Helper | None = None
                         ) -> compare.PersonTable:
-    """The Person table of every Person in the store, streamed (ids: theirs, already listed, in order;
-    statements: person_statements already started, of the ids before the helper's start if there is one;
-    helper: building the columns of the ids from its start on, in another process)."""
+    """The Person table of `ids` (already listed, in order; every Person's if None), streamed (statements:
+    person_statements already started, of the ids before the helper's start if there is one; helper: building
+    the columns of every Person from its start on, in another process)."""
     if helper is None or helper.start is None:
         people, records = stream_people(store, ids=ids, statements=statements)
         return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
@@ -443,12 +443,14 @@ def stored_person_table(store: Store, model: dict, ids: list[str] | None = None,
     _, records = stream_people(store, ids=ids[:h], statements=statements, accounts=helper.accounts())
     columns = compare.record_columns(records, h, name_keys(model), PERSON_DOCS)
     later, rest = helper.result()
-    at = dict(zip(later, range(len(later)))) if later != ids[h:] else None
-    if at is not None and all(eid in at for eid in ids[h:]):  # only some of the helper's are wanted here
-        rest, at = rest.taken([at[eid] for eid in ids[h:]]), None
-    if at is not None:  # Person records came or went after the listing: read the later ones here
-        _, records = stream_people(store, ids=ids[h:], statements=person_statements(store, start=helper.start))
-        rest = compare.record_columns(records, len(ids) - h, name_keys(model), PERSON_DOCS)
+    wanted = ids[h:]
+    if later != wanted:
+        position = dict(zip(later, range(len(later))))
+        if all(eid in position for eid in wanted):  # only some of the helper's are wanted (resolved ones, say)
+            rest = rest.taken([position[eid] for eid in wanted])
+        else:  # Person records came after the listing: read the later ones here
+            _, records = stream_people(store, ids=wanted, statements=person_statements(store, start=helper.start))
+            rest = compare.record_columns(records, len(wanted), name_keys(model), PERSON_DOCS)
     return compare.table_of(ids, columns.followed_by(rest))
 
 
