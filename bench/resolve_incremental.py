@@ -125,8 +125,10 @@ def api_child(db: str, singles: int, seed: int) -> dict:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=600,
                           headers={"Authorization": f"Bearer {token}"}) as client:
             t0 = time.perf_counter()
-            first = client.post("/resolve")
+            first = client.post("/resolve", params={"wait": 600})  # builds the warm resolver: a minute at 1M
             first.raise_for_status()
+            if first.json()["state"] != "done":
+                raise RuntimeError(f"building the warm resolver took over 600 s: {first.json()}")
             build_s = time.perf_counter() - t0
             for k, eid in enumerate(sources):
                 path = incoming / f"arrival-{k}.ftm.jsonl"

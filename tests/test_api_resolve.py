@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import api_helpers  # noqa: F401  (cheap argon2 before anything hashes)
 import pytest
@@ -196,28 +197,76 @@ def test_a_supervisor_resolves_what_is_new_through_the_api_and_an_analyst_may_no
     assert refused.status_code == 403
     done = client.post("/api/v1/resolve", headers=bearer(token))
     assert done.status_code == 200, done.text
-    body = done.json()
+    job = done.json()
+    body = job["result"]
     e = tables.entities
     with world.store.engine.connect() as conn:
         entities = conn.execute(select(e.c.id, e.c.canonical_id)).all()
     # a store never resolved goes through the engine's full run: every schema, not only Person
-    assert body["mode"] == "full" and body["new_entities"] == len(entities) >= 4
+    assert job["state"] == "done" and job["mode"] == "full" and body["new_entities"] == len(entities) >= 4
     assert all(cid is not None for _id, cid in entities)
     assert sum(body["feed"].values()) >= 1 and not body["index"]["built"]
     warm = client.post("/api/v1/resolve", headers=bearer(token)).json()
-    assert warm["mode"] == "warm" and warm["new_entities"] == 0 and warm["index"]["built"]
+    assert warm["mode"] == "warm" and warm["result"]["new_entities"] == 0 and warm["result"]["index"]["built"]
     ingest_people(world.store, tmp_path, "arrival-1", ["Karwan Othman"])
     again = client.post("/api/v1/resolve", headers=bearer(token)).json()
-    assert again["mode"] == "warm" and again["new_entities"] == 1 and not again["index"]["built"]  # kept
+    assert again["mode"] == "warm" and again["result"]["new_entities"] == 1
+    assert not again["result"]["index"]["built"]  # kept
     monkeypatch.setattr(routes_resolve, "WARM_BACKLOG", 2)  # a backlog past it goes through a full run
     ingest_people(world.store, tmp_path, "arrival-2", ["Hevar Ahmed", "Shirin Kareem", "Rebaz Aziz"])
     backlog = client.post("/api/v1/resolve", headers=bearer(token)).json()
-    assert backlog["mode"] == "full" and backlog["new_entities"] == 3
+    assert backlog["mode"] == "full" and backlog["result"]["new_entities"] == 3
     with world.store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(e).where(e.c.canonical_id.is_(None))).scalar() == 0
     rebuilt = client.post("/api/v1/resolve", headers=bearer(token)).json()
-    assert rebuilt["mode"] == "warm" and rebuilt["index"]["built"]  # the full run made the old index stale
+    assert rebuilt["mode"] == "warm" and rebuilt["result"]["index"]["built"]  # the full run made the index stale
+    assert len({done.json()["id"], warm["id"], again["id"], backlog["id"], rebuilt["id"]}) == 5
     assert any(entry.action == "resolve" and entry.user == "sam" for entry in audit.show(world.store))
+
+
+def test_a_long_resolution_answers_202_with_a_job_that_a_second_call_joins_and_that_reports_its_end(client, world):
+    with world.store.engine.begin() as conn:
+        identity.add_user(conn, "sam", "UKPOL", "SECRET", "pw-sam", roles=("analyst", "supervisor"))
+        token = identity.create_token(conn, "sam").token
+    jobs = client.app.state.resolve_jobs
+    release = threading.Event()
+    jobs.worker.submit(release.wait, 30)  # the worker is busy: the next job stays queued
+    try:
+        first = client.post("/api/v1/resolve", params={"wait": 0}, headers=bearer(token))
+        assert first.status_code == 202, first.text
+        job = first.json()
+        assert job["state"] == "queued" and job["result"] is None
+        assert first.headers["location"] == job["status"] == f"/api/v1/resolve/jobs/{job['id']}"
+        second = client.post("/api/v1/resolve", params={"wait": 0}, headers=bearer(token))
+        assert second.status_code == 202 and second.json()["id"] == job["id"]  # joined the queued job
+        assert client.get(job["status"], headers=bearer(world.tokens["alice"])).status_code == 403
+    finally:
+        release.set()
+    jobs.get(job["id"]).ended.wait(30)
+    status = client.get(job["status"], headers=bearer(token))
+    assert status.status_code == 200, status.text
+    ended = status.json()
+    assert ended["state"] == "done" and ended["mode"] == "full" and ended["result"]["new_entities"] >= 4
+    assert ended["progress"] and ended["finished"] >= ended["started"] >= ended["submitted"]
+    assert client.get("/api/v1/resolve/jobs/nope", headers=bearer(token)).status_code == 404
+    actions = [(entry.action, entry.purpose) for entry in audit.show(world.store) if entry.user == "sam"]
+    assert ("resolve", "joined a queued job") in actions and ("resolve.status", None) in actions
+
+
+def test_a_resolution_job_that_fails_is_a_problem_naming_the_job(client, world, monkeypatch):
+    with world.store.engine.begin() as conn:
+        identity.add_user(conn, "sam", "UKPOL", "SECRET", "pw-sam", roles=("analyst", "supervisor"))
+        token = identity.create_token(conn, "sam").token
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("tessera.resolve.engine.resolve", broken)
+    answer = client.post("/api/v1/resolve", headers=bearer(token))
+    assert answer.status_code == 500 and "RuntimeError" in answer.json()["detail"]
+    job_id = answer.json()["detail"].split()[2]
+    status = client.get(f"/api/v1/resolve/jobs/{job_id}", headers=bearer(token)).json()
+    assert status["state"] == "failed" and "disk full" not in status["error"]
 
 
 def ingest_people(store, tmp_path, name, names):

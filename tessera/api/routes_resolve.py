@@ -1,4 +1,4 @@
-"""Resolution routes: resolving what is new, analysts' judgements (make, list, withdraw), explanations of a pair,
+"""Resolution routes: resolving what is new (as jobs), analysts' judgements (make, list, withdraw), explanations of a pair,
 the change feed.
 
 What a caller is shown passes through the access policy: a source entity counts as visible to them when
@@ -11,15 +11,15 @@ answered like an id that does not exist.
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, or_, select
 
 from tessera.access.policy import User, visible_clause
 from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, require_role, store_of
+from tessera.api.resolve_jobs import ResolveJob, ResolveJobs
 from tessera.resolve import judgements as jm
 from tessera.resolve.changes import NEW, changes_since
 from tessera.store import tables
@@ -28,7 +28,6 @@ router = APIRouter(prefix=PREFIX, tags=["resolution"])
 
 WITHDRAW_ROLES = ("supervisor", "admin")
 RESOLVE_ROLES = ("supervisor", "admin")
-_warm = threading.Lock()  # one batch at a time through the app's warm resolver
 # Never-resolved records (and a twentieth of those resolved) past which POST /resolve runs the engine's bulk
 # path: at 100k people a warm batch of 10,000 took 8.3 s and one of 30,000 24.9 s, a `changed` run 11.5-11.9 s
 # whatever the backlog (bench/resolve_incremental.py's world, measured with the vectorised warm candidates).
@@ -120,37 +119,76 @@ def _judgement_problem(error: jm.JudgementError) -> Problem:
     return Problem(422, "Unprocessable Content", str(error))
 
 
-@router.post("/resolve", summary="Resolve the records new since the last run against everything already resolved")
-def resolve_new(request: Request, user: UserDep) -> dict:
-    """Scores the Person records never resolved against the app's warm resolver (built on first use, and again
-    whenever another run has changed the canonical ids since), then writes their canonical ids and the change
-    feed. A store never resolved, or a backlog of more than WARM_BACKLOG records and a twentieth of those resolved,
-    goes through a full `changed` run instead (every schema, the engine's bulk blocking); the warm resolver is
-    then built on the next call.
-    Answers counts only, no record. Needs the supervisor or admin role."""
+@router.post("/resolve", summary="Resolve the records new since the last run against everything already resolved",
+             responses={202: {"description": "the run goes on as a job: follow it at the `status` URL"}})
+def resolve_new(request: Request, response: Response, user: UserDep,
+                wait: Annotated[float, Query(ge=0, le=600, description="seconds to wait for the run's end")] = 20
+                ) -> dict:
+    """Resolves as a job (one at a time; a call while a job is still queued joins it) and answers when it ends
+    within `wait` seconds (200, with its counts), else at once with the job (202; `status` is its URL).
+
+    The job scores the Person records never resolved against the app's warm resolver (built on first use, and
+    again whenever another run has changed the canonical ids since), then writes their canonical ids and the
+    change feed. A store never resolved, or a backlog of more than WARM_BACKLOG records and a twentieth of those
+    resolved, goes through a full `changed` run instead (every schema, the engine's bulk blocking); the warm
+    resolver is then built by the next job. Answers counts only, no record. Needs the supervisor or admin role."""
+    require_role(user, *RESOLVE_ROLES)
+    store, state = store_of(request), request.app.state
+    job, queued = state.resolve_jobs.submit(user.name, lambda job: _resolve_job(state, store, job))
+    record_audit(store, user, "resolve", [f"job:{job.id}"], None, purpose=None if queued else "joined a queued job")
+    if job.ended.wait(wait) and job.state == "failed":
+        raise Problem(500, "Internal Server Error", f"resolution job {job.id} failed: {job.error}")
+    if not job.ended.is_set():
+        response.status_code = 202
+        response.headers["Location"] = f"{PREFIX}/resolve/jobs/{job.id}"
+    return _job_view(job)
+
+
+@router.get("/resolve/jobs/{job_id}", summary="A resolution job's state, progress and counts")
+def resolve_job(request: Request, user: UserDep, job_id: str) -> dict:
+    require_role(user, *RESOLVE_ROLES)
+    job = request.app.state.resolve_jobs.get(job_id)
+    record_audit(store_of(request), user, "resolve.status", [f"job:{job_id}"], None,
+                 purpose=None if job else "not found")
+    if job is None:
+        raise Problem(404, "Not Found", f"no resolution job {job_id!r}")
+    return _job_view(job)
+
+
+def install(app) -> None:
+    app.state.resolve_jobs = ResolveJobs()
+
+
+def _job_view(job: ResolveJob) -> dict:
+    return job.as_dict() | dict(status=f"{PREFIX}/resolve/jobs/{job.id}")
+
+
+def _resolve_job(state, store, job: ResolveJob) -> dict:
+    """One resolution run (see resolve_new): its counts, the mode it went through and the warm index's build."""
     from tessera.resolve.engine import resolve, run_model
     from tessera.resolve.live import LiveIndex, latest_run
 
-    require_role(user, *RESOLVE_ROLES)
-    store = store_of(request)
-    with _warm:
-        index = getattr(request.app.state, "warm_resolver", None)
-        run = latest_run(store)
-        warm = index is not None and index.run_id == run  # no other run has changed the canonical ids since
-        if run is None or _backlog(store) > max(WARM_BACKLOG, _resolved(store, index if warm else None) // 20):
-            request.app.state.warm_resolver = None
-            result = resolve(store, model=run_model(store), changed=True)
-            mode, built, index = "full", False, None
-        else:
-            built = not warm
-            if built:
-                index = request.app.state.warm_resolver = LiveIndex(store)
-            result = index.resolve_new(store)
-            mode = "warm"
-    record_audit(store, user, "resolve", [], None)
-    out = {k: v for k, v in result.as_dict().items() if k not in ("feed",)}
+    def progress(message: str) -> None:
+        job.progress = message
+
+    index = getattr(state, "warm_resolver", None)
+    run = latest_run(store)
+    warm = index is not None and index.run_id == run  # no other run has changed the canonical ids since
+    if run is None or _backlog(store) > max(WARM_BACKLOG, _resolved(store, index if warm else None) // 20):
+        job.mode = "full"
+        state.warm_resolver = None
+        result = resolve(store, model=run_model(store), changed=True, progress=progress)
+        built, index = False, None
+    else:
+        job.mode = "warm"
+        built = not warm
+        if built:
+            progress("building the warm resolver from the resolved records")
+            index = state.warm_resolver = LiveIndex(store)
+        progress("scoring the new records against the warm resolver")
+        result = index.resolve_new(store)
+    out = {k: v for k, v in result.as_dict().items() if k != "feed"}
     out["feed"] = {k: v for k, v in result.feed.items() if k != "run_id"}
-    out["mode"] = mode
     out["index"] = {"built": built, "seconds": index.seconds if built else 0.0,
                     "records": index.table.n if index else 0}
     return out
