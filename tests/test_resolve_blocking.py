@@ -92,3 +92,26 @@ def test_key_rows_are_sorted_once_each_even_when_two_keys_differ_only_in_their_l
     assert [r for _k, r in got] == [3, 2, 1, 6] and len({k for k, _r in got}) == 3
     packed = rows([64, 16, 64, 16, -64], [6, 2, 1, 2, 3])  # no such keys: the one-sort way, same order
     assert [r for _k, r in packed] == [3, 2, 1, 6] and len({k for k, _r in packed}) == 3
+
+
+def test_key_codes_group_records_as_the_blocking_keys_do(store, tmp_path):
+    from collections import defaultdict
+
+    from tessera.demo import run_demo
+
+    run_demo(store, tmp_path / "world", 300, 5)
+    a = person("a", "Leah Eisele", "1980-01-01", "16 Howie Court Dunkeld 2505")
+    a["properties"]["passportNumber"] = ["P1234567"]
+    ingest(store, tmp_path, "UKPOL", [a, person("b", "Leah Eisele", "1981-07-09", "16 Howie Co urt Dunkeld 2505"),
+                                      person("c", "Xu", None, "Flat 2 The Mews")])
+    table = person_table(store, load_model())
+    by_key, by_code = defaultdict(set), defaultdict(set)
+    for key, r in compare.block_keys(table):
+        by_key[key].add(r)
+    codes, recs = compare.key_codes(table)
+    for code, r in zip(codes.tolist(), recs.tolist()):
+        by_code[code].add(r)
+    tags = {"d", "doc", "street", "s", "p", "n", "ph", "account", "address"}
+    kinds = {key[0] if key[0] in tags else f"{len(key)}-{type(key[-1]).__name__}" for key in by_key}
+    assert kinds == tags | {"2-int", "2-str", "3-int"}  # every kind of key is there to be checked
+    assert sorted(map(sorted, by_code.values())) == sorted(map(sorted, by_key.values()))
