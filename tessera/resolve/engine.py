@@ -626,7 +626,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     table.name_cache = compare.NameCache()
     events = None
     if model.get("context"):  # who was seen at which event, read while the blocks are made and scored: the scan
-        # of the statements runs outside the GIL on the core that key_codes, a Python loop, leaves idle
+        # of the statements runs outside the GIL, on the core the blocking's Python work leaves idle
         read = functools.partial(event_members, event_links(store), index)
         events = read if store.in_memory else in_thread(read)
     people = table.ids
