@@ -7,8 +7,9 @@ comparison levels, then groups the pairs into cells of identical evidence (name,
 agencies, phone, document, account and address levels; how common the name is; the agency pair's repeat rate;
 the name similarity in steps of 2) and labels each cell with the world's truth. Declaring a match every cell
 whose true share exceeds a cut is the best any classifier over these features can do, and more: the cells are
-scored on the pairs they were learnt from. Recall counts every true pair, blocked or not. Prints the model's
-pair decisions beside that ceiling and writes bench/results/resolve_ceiling.json.
+scored on the pairs they were learnt from. Recall counts every true pair, blocked or not. Also counts the true
+pairs blocking never compared that the model would accept: what wider blocking could gain at most. Prints the
+model's pair decisions beside that ceiling and writes bench/results/resolve_ceiling.json.
 """
 
 from __future__ import annotations
@@ -45,6 +46,25 @@ def prf(predicted: np.ndarray, same: np.ndarray, true_pairs: int) -> dict:
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / max(p + r, 1e-9), 4)}
 
 
+def blocking_losses(kept: dict, person: np.ndarray, labelled: np.ndarray) -> tuple[int, int]:
+    """(true pairs that blocking never compared, how many of them the model would accept if it had): what a
+    wider blocking could gain at most."""
+    from tessera.arrays import pairs_within
+    from tessera.resolve import compare
+    from tessera.resolve.engine import refusals
+
+    records = np.flatnonzero(labelled)
+    records = records[np.argsort(person[records], kind="stable")]
+    a, b = pairs_within(person[records])
+    i, j = np.minimum(records[a], records[b]), np.maximum(records[a], records[b])
+    pi, pj = kept["pi"], kept["pj"]
+    compared = np.isin((i << 32) | j, (np.minimum(pi, pj).astype(np.int64) << 32) | np.maximum(pi, pj))
+    i, j = i[~compared], j[~compared]
+    table, model = kept["table"], kept["model"]
+    weight = compare.score(compare.compare(table, i, j), model)
+    return len(i), int(((weight >= model["threshold"]) & ~refusals(table, i, j, model)).sum())
+
+
 def main() -> None:
     from tessera.resolve.engine import resolve
     from tessera.store.store import Store
@@ -78,13 +98,18 @@ def main() -> None:
     for cut in (0.3, 0.4, 0.5, 0.6):
         rows[f"ceiling: cells with true share > {cut}"] = prf(share[cell] > cut, same, true_pairs)
     blocked = int(same.sum())
+    lost, accepted = blocking_losses(kept, person, labelled)
     print(f"\nPair decisions on {args.people:,} scenario people (seed {args.seed}): {true_pairs:,} true pairs, "
           f"{blocked:,} of them compared; {int(cell.max()) + 1:,} cells of evidence")
+    print(f"true pairs blocking never compared: {lost:,}, of which the model would accept {accepted:,} "
+          "(weight >= threshold, not refused)")
     print(f"{'':<52}{'precision':>10}{'recall':>10}{'f1':>10}")
     for label, r in rows.items():
         print(f"{label:<52}{r['precision']:>10}{r['recall']:>10}{r['f1']:>10}")
     out = {"people": args.people, "seed": args.seed, "true_pairs": true_pairs, "compared_true_pairs": blocked,
-           "cells": int(cell.max()) + 1, "rows": rows, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+           "uncompared_true_pairs": lost, "uncompared_true_pairs_the_model_would_accept": accepted,
+           "cells": int(cell.max()) + 1, "rows": rows,
+           "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     previous[f"{args.people}-{args.seed}"] = out
     RESULTS.parent.mkdir(exist_ok=True)

@@ -48,3 +48,12 @@ def offsets(counts: np.ndarray) -> np.ndarray:
     """0, 1, .., counts[k] - 1 for each k, concatenated: the positions within each of a run of ranges."""
     counts = np.asarray(counts, dtype=np.int64)
     return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each two positions (a < b) within the runs of equal values of `groups` (sorted, or at least grouped)."""
+    starts = np.flatnonzero(firsts(groups)) if len(groups) else np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(groups)])
+    later = np.repeat(starts + sizes, sizes) - np.arange(len(groups)) - 1
+    a = np.repeat(np.arange(len(groups)), later)
+    return a, a + 1 + offsets(later)

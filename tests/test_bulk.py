@@ -160,3 +160,11 @@ def test_in_thread_begins_at_once_and_gives_the_result_or_the_error():
         raise ValueError("no events table")
     with pytest.raises(ValueError, match="no events table"):
         in_thread(fail)()
+
+
+def test_pairs_within_are_each_two_places_of_every_run():
+    from tessera.arrays import pairs_within
+
+    a, b = pairs_within(np.array([4, 4, 4, 7, 9, 9]))
+    assert list(zip(a.tolist(), b.tolist())) == [(0, 1), (0, 2), (1, 2), (4, 5)]
+    assert [len(x) for x in pairs_within(np.zeros(0, np.int64))] == [0, 0]

@@ -1,5 +1,5 @@
-"""Resolution routes: resolving what is new (as jobs), analysts' judgements (make, list, withdraw), explanations of a pair,
-the change feed.
+"""Resolution routes: resolving what is new (as jobs), analysts' judgements (make, list, withdraw), explanations
+of a pair, the change feed.
 
 What a caller is shown passes through the access policy: a source entity counts as visible to them when
 they may see at least one of its statements, a canonical entity when they may see one of its members.

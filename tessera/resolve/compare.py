@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tessera.arrays import firsts, offsets, sort_grouped, sort_in_two, sorted_unique
+from tessera.arrays import firsts, offsets, pairs_within, sort_grouped, sort_in_two, sorted_unique
 from tessera.resolve.names import NameKeys, phonetic, skeleton
 
 # Comparison levels, best first. Level -1 means "missing on one side" and weighs nothing.
@@ -460,7 +460,7 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     full = np.flatnonzero(full)
     full = full[np.unique((tok_rec[full] << 21) | initial[full], return_index=True)[1]]  # each initial once
     add(_mix(_K_DATE, initial[full], y[full], m[full], d[full]), tok_rec[full])
-    a, b = _pairs_within(tok_rec)  # each two tokens of a record, unordered
+    a, b = pairs_within(tok_rec)  # each two tokens of a record, unordered
     lo, hi, pair_rec = np.minimum(tok[a], tok[b]), np.maximum(tok[a], tok[b]), tok_rec[a]
     add(_mix(_K_PAIR, lo, hi), pair_rec)
     py = year[pair_rec]
@@ -536,15 +536,6 @@ def _flat(lists) -> tuple[np.ndarray, list]:
 
 def _hashes(values) -> np.ndarray:
     return np.fromiter(map(hash, values), np.int64, len(values))
-
-
-def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each two positions (a < b) of the runs of equal values in `groups` (ascending)."""
-    starts = np.flatnonzero(firsts(groups)) if len(groups) else np.zeros(0, np.int64)
-    sizes = np.diff(np.r_[starts, len(groups)])
-    later = np.repeat(starts + sizes, sizes) - np.arange(len(groups)) - 1
-    a = np.repeat(np.arange(len(groups)), later)
-    return a, a + 1 + offsets(later)
 
 
 # tags of the kinds of blocking key in key_codes, so that no two kinds share a code
