@@ -135,8 +135,10 @@ def resolve_new(request: Request, response: Response, user: UserDep,
     require_role(user, *RESOLVE_ROLES)
     store, state = store_of(request), request.app.state
     job, queued = state.resolve_jobs.submit(user.name, lambda job: _resolve_job(state, store, job))
+    ended = job.ended.wait(wait)
+    # written once the wait is over: an audit write beside the job's would wait on SQLite's write lock
     record_audit(store, user, "resolve", [f"job:{job.id}"], None, purpose=None if queued else "joined a queued job")
-    if job.ended.wait(wait) and job.state == "failed":
+    if ended and job.state == "failed":
         raise Problem(500, "Internal Server Error", f"resolution job {job.id} failed: {job.error}")
     if not job.ended.is_set():
         response.status_code = 202
