@@ -4,9 +4,9 @@
 
 Generates a world, ingests every holder's exports into a fresh SQLite store (not timed), then runs each
 engine in its own child process on its own copy of that store, so that each run is a first one (time and peak
-RSS are the child's), and scores Person clusters against the
-world's truth: pairwise P/R/F1, cluster F1, blocking recall (true pairs among the pairs an engine compared)
-and pairwise recall per name culture. Prints a table and writes bench/results/resolve.json.
+RSS are the child's), and scores Person clusters against the world's truth: pairwise P/R/F1, cluster F1,
+blocking recall (true pairs among the pairs an engine compared) and pairwise recall per name culture. Prints a
+table and Tessera's time by phase, and writes bench/results/resolve.json.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def run_tessera(db: str, world: Path) -> dict:
                              compare.pair_weight_floor(model["blocking"], table.n))
     out = score(assign, truth, culture, compared_true_pairs(table.ids, plan, truth))
     out.update(seconds=round(seconds, 2), peak_rss_mb=round(rss), pairs_compared=result.pairs_scored,
-               largest_cluster=result.largest_cluster)
+               largest_cluster=result.largest_cluster, phases=result.seconds)
     return out
 
 
@@ -267,6 +267,9 @@ def main() -> None:
             print(f"{engine:<10} error: {r['error']}")
             continue
         print(f"{engine:<10}" + "".join(f"{r[c]:>20}" for c in cols))
+    for engine, r in results.items():
+        if r.get("phases"):
+            print(f"{engine} phases (s): " + ", ".join(f"{k} {v}" for k, v in r["phases"].items()))
     cultures = sorted({c for r in results.values() for c in r.get("recall_by_culture", {})})
     print(f"\n{'recall by culture':<20}" + "".join(f"{e:>12}" for e in results))
     for c in cultures:
