@@ -115,3 +115,14 @@ def test_key_codes_group_records_as_the_blocking_keys_do(store, tmp_path):
     kinds = {key[0] if key[0] in tags else f"{len(key)}-{type(key[-1]).__name__}" for key in by_key}
     assert kinds == tags | {"2-int", "2-str", "3-int"}  # every kind of key is there to be checked
     assert sorted(map(sorted, by_code.values())) == sorted(map(sorted, by_key.values()))
+
+
+def test_name_row_counts_of_some_records_are_their_rows_in_the_table(store, tmp_path):
+    a = person("a", "Leah Eisele")
+    a["properties"]["name"].append("Lea Eiselé")
+    ingest(store, tmp_path, "UKPOL", [a, person("b", "Xu"), {"id": "c", "schema": "Person", "properties": {}}])
+    table = person_table(store, load_model())
+    every = np.bincount(table.name_rec, minlength=table.n)
+    assert every.max() == 2 and every.min() == 1  # a record of two names, and one with none keeps an empty row
+    some = np.array([table.n - 1, 0, table.n - 1, 1])  # the last record as well: its rows end the table
+    assert compare.name_row_counts(table, some).tolist() == every[some].tolist()

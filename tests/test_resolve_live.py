@@ -179,7 +179,7 @@ def test_warm_candidates_are_every_pair_sharing_a_small_block_with_a_new_record(
     new = index.load_new(store)
     n_old = index.table.n
     both, _totals = index.with_batch(new)
-    i, j = index.candidates(both, n_old)
+    i, j = index.candidates(both, n_old, compare.key_codes(_slice_from(both, n_old)))
     codes, recs = compare.key_codes(both)
     by_code: dict[int, list[int]] = {}
     for c, r in zip(codes.tolist(), recs.tolist()):

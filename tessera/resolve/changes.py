@@ -116,15 +116,23 @@ def record_changes(connection: Connection, before: dict[str, str | None], after:
     if isinstance(stamp, datetime) and connection.dialect.name == "sqlite":
         stamp = stamp.isoformat(" ")  # what sqlite3 would make of it, once rather than per row
     counts = {k: 0 for k in KINDS}
-    with ThreadPoolExecutor(1) as pool:
-        done = pool.submit(alongside or (lambda: None))
+
+    def made_rows() -> list[tuple]:
         rows = []
         for ev in iter_changes(before, after):
             counts[ev["kind"]] += 1
             related, parts = json.dumps(ev["related"]) if ev["related"] else "[]", ev["parts"]
             rows.append((run_id, stamp, ev["kind"], ev["canonical_id"], related, ev["members"], ev["new_members"],
                          json.dumps(parts) if parts else None))
-        done.result()
+        return rows
+
+    if alongside is None:
+        rows = made_rows()  # no thread for a batch's few rows
+    else:
+        with ThreadPoolExecutor(1) as pool:
+            done = pool.submit(alongside)
+            rows = made_rows()
+            done.result()
     # to the driver's executemany as tuples (a million first-run rows in seconds, not tens of them)
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO entity_changes ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"

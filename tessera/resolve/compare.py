@@ -687,10 +687,17 @@ def candidate_pairs(t: PersonTable, max_block: int, min_weight: float = 0.0) -> 
 
 # ---------------------------------------------------------------- comparison levels
 
+def name_row_counts(t: PersonTable, r: np.ndarray) -> np.ndarray:
+    """How many name rows each record of `r` has: a record's rows run from its first to the next record's first
+    (counted for these records only: a count of every record's would cost a single new record O(n))."""
+    after = r + 1
+    ends = np.where(after < t.n, t.first_name[np.minimum(after, t.n - 1)], len(t.name_rec))
+    return ends - t.first_name[r]
+
+
 def _name_rows(t: PersonTable, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pair index, name row of i, name row of j) for every combination of the two records' names."""
-    counts = np.bincount(t.name_rec, minlength=t.n)
-    ci, cj = counts[i], counts[j]
+    ci, cj = name_row_counts(t, i), name_row_counts(t, j)
     simple = (ci == 1) & (cj == 1)
     many = np.flatnonzero(~simple)  # pairs with more names: every combination, i's names outer, j's inner
     combos = ci[many] * cj[many]

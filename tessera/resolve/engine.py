@@ -123,14 +123,18 @@ def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
     link_props = sorted({p for _s, p, a in ACCOUNT_LINKS} | {a for _s, _p, a in ACCOUNT_LINKS})
     query = select(s.c.entity_id, s.c.schema, s.c.prop, s.c.value).where(
         s.c.prop_type == "entity", s.c.schema.in_(link_schemas), s.c.prop.in_(link_props))
+    read = functools.partial(stream_tuples, conn)  # a scan of millions of rows; a batch's few: the statement cache
     if naming is not None:
-        named_by = conn.execute(select(s.c.entity_id).where(s.c.prop_type == "entity", s.c.value.in_(naming),
-                                                            s.c.schema.in_(link_schemas))).scalars()
+        named_by = set(conn.execute(select(s.c.entity_id).where(
+            s.c.prop_type == "entity", s.c.value.in_(naming), s.c.schema.in_(link_schemas))).scalars())
+        if not named_by:
+            return {}
         query = select(s.c.entity_id, s.c.schema, s.c.prop, s.c.value).where(
-            s.c.entity_id.in_(sorted(set(named_by))), s.c.prop.in_(link_props))
+            s.c.entity_id.in_(sorted(named_by)), s.c.prop.in_(link_props))
+        read = conn.execute
     links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     schema_of: dict[str, str] = {}
-    for eid, schema, prop, value in stream_tuples(conn, query):
+    for eid, schema, prop, value in read(query):
         links[eid][prop].add(value)
         schema_of[eid] = schema
     if not links:
@@ -141,7 +145,7 @@ def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
         named = {v for props in links.values() for _s, _p, a in ACCOUNT_LINKS for v in props.get(a, ())}
         accounts = accounts.where(s.c.entity_id.in_(sorted(named)))
     keys: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for eid, prop, value in stream_tuples(conn, accounts):
+    for eid, prop, value in read(accounts):
         keys[eid][prop].add(_norm_key(value))
     out: dict[str, set[str]] = defaultdict(set)
     for eid, props in links.items():

@@ -113,12 +113,14 @@ class LiveIndex:
         both.agency_pairs = pairs
         return both, totals
 
-    def candidates(self, both: compare.PersonTable, n_old: int) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(self, both: compare.PersonTable, n_old: int, batch_keys: tuple[np.ndarray, np.ndarray]
+                   ) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (i, j) of `both` sharing a blocking key where j is new (i indexed or new, i < j), sorted, whose
         shared keys' block weights reach the model's floor; a key held by more than the model's max_block
-        records, indexed and new together, is skipped, as in a full run."""
+        records, indexed and new together, is skipped, as in a full run. batch_keys: the new records' key codes
+        (compare.key_codes of the records from n_old on, numbered from 0)."""
         max_block = self.model["blocking"]["max_block"]
-        codes, new = compare.key_codes(_slice_from(both, n_old))
+        codes, new = batch_keys
         new = new + n_old
         segments = [(recs, np.searchsorted(keys, codes, "left"), np.searchsorted(keys, codes, "right"))
                     for keys, recs in ((self.keys, self.recs), self.recent)]
@@ -171,7 +173,8 @@ class LiveIndex:
 
         t1 = time.perf_counter()
         both, totals = self.with_batch(new_ids)
-        i, j = self.candidates(both, n_old)
+        batch_keys = compare.key_codes(_slice_from(both, n_old))
+        i, j = self.candidates(both, n_old, batch_keys)
         levels = compare.compare(both, i, j)
         weight, refused = compare.score(levels, self.model), refusals(both, i, j, self.model)
         res.candidate_pairs = res.pairs_scored = len(i)
@@ -222,7 +225,7 @@ class LiveIndex:
             store.set_canonical_ids(conn, changes)
             res.feed = record_changes(conn, before, after, model=self.model)
         self.run_id = res.feed["run_id"]
-        self._keep(both, totals, n_old, after, before)
+        self._keep(both, totals, n_old, batch_keys, after, before)
         res.clusters = len(groups)
         res.multi_clusters = sum(1 for g in groups.values() if len(g) > 1)
         res.largest_cluster = max(len(g) for g in groups.values())
@@ -230,10 +233,10 @@ class LiveIndex:
         res.seconds["total"] = round(time.perf_counter() - t0, 2)
         return res
 
-    def _keep(self, both: compare.PersonTable, totals: np.ndarray, n_old: int, after: dict[str, str],
-              before: dict) -> None:
+    def _keep(self, both: compare.PersonTable, totals: np.ndarray, n_old: int,
+              batch_keys: tuple[np.ndarray, np.ndarray], after: dict[str, str], before: dict) -> None:
         """Make the batch part of the index: its table rows, keys, counts and canonical ids."""
-        codes, recs = compare.key_codes(_slice_from(both, n_old))
+        codes, recs = batch_keys
         self.recent = _merged(*self.recent, codes, recs + n_old)
         if len(self.recent[0]) * 16 > len(self.keys):  # merged in once they are a sixteenth of the rest
             self.keys, self.recs = _merged(self.keys, self.recs, *self.recent)
