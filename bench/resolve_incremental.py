@@ -2,7 +2,7 @@
 by a `--changed` run, side by side on the same synthetic world; and single records resolved warm, one by one.
 
     .venv/bin/python bench/resolve_incremental.py --people 100000 --seed 5 [--batch 1000] [--singles 50]
-        [--modes warm,changed,api]
+        [--modes warm,changed,api]   (some of the modes: printed, not written)
 
 The world is generated and ingested as bench/resolve.py does (and shares its --work cache), resolved in full,
 then `batch + singles` random Person records are made new again (their canonical ids cleared). Each mode runs
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from resolve import ingest_world, score, truth_of_persons  # noqa: E402  (the same world and scoring)
 
 RESULTS = Path(__file__).with_name("results") / "resolve_incremental.json"
+MODES = ("warm", "changed", "api")
 
 
 def hold_back(db: str, count: int, seed: int) -> list[str]:
@@ -172,9 +173,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--singles", type=int, default=50)
     ap.add_argument("--work", type=Path, default=None, help="where worlds and stores are kept (reused)")
-    ap.add_argument("--modes", default="warm,changed,api", help="which modes to run, comma-separated")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="which modes to run, comma-separated (results are written only when all run)")
     args = ap.parse_args()
     modes = args.modes.split(",")
+    if not modes or set(modes) - set(MODES):
+        ap.error(f"--modes takes some of {', '.join(MODES)}, not {args.modes!r}")
     work = args.work or Path(tempfile.mkdtemp(prefix="tessera-incr-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -206,6 +210,9 @@ def main() -> None:
     out = dict(people=args.people, seed=args.seed, batch=args.batch, singles=args.singles, results=results,
                seconds_all=prepared, load_average=open("/proc/loadavg").read().split()[:3],
                measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    if set(modes) != set(MODES):  # the file keeps every mode of one run, not a mix of runs
+        print(f"not written to {RESULTS}: only {args.modes} ran")
+        return
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(f"written {RESULTS}")

@@ -123,7 +123,6 @@ def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
     link_props = sorted({p for _s, p, a in ACCOUNT_LINKS} | {a for _s, _p, a in ACCOUNT_LINKS})
     query = select(s.c.entity_id, s.c.schema, s.c.prop, s.c.value).where(
         s.c.prop_type == "entity", s.c.schema.in_(link_schemas), s.c.prop.in_(link_props))
-    read = functools.partial(stream_tuples, conn)  # a scan of millions of rows; a batch's few: the statement cache
     if naming is not None:
         named_by = set(conn.execute(select(s.c.entity_id).where(
             s.c.prop_type == "entity", s.c.value.in_(naming), s.c.schema.in_(link_schemas))).scalars())
@@ -131,7 +130,8 @@ def account_links(conn, naming: list[str] | None = None) -> dict[str, set[str]]:
             return {}
         query = select(s.c.entity_id, s.c.schema, s.c.prop, s.c.value).where(
             s.c.entity_id.in_(sorted(named_by)), s.c.prop.in_(link_props))
-        read = conn.execute
+    # a scan of millions of rows through the driver's cursor; a batch's few through the statement cache
+    read = functools.partial(stream_tuples, conn) if naming is None else conn.execute
     links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     schema_of: dict[str, str] = {}
     for eid, schema, prop, value in read(query):
