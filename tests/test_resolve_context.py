@@ -39,15 +39,16 @@ def ingest(store, tmp_path, agency, entities):
     ingest_file(store, write(tmp_path / f"{agency.lower()}.ftm.jsonl", lines), agency, None)
 
 
-def world(store, tmp_path, together: bool):
-    """The French police intercept a group; Border Force records an arrival (with the same group or not)."""
+def world(store, tmp_path, together: bool, arrived: str = "2024-08-10"):
+    """The French police intercept a group; Border Force records an arrival (with the same group or not), by
+    default three months later: too long after for the time between sightings alone to join a weak spelling."""
     fr = [person(f"f{k}", name, dob) for k, (name, dob) in enumerate(COMPANIONS)]
     fr.append(person("f-target", "Ahmad Soltani", "1990-01-01"))
     fr.append(event("interception", "2024-05-02", [f"f{k}" for k in range(len(COMPANIONS))] + ["f-target"]))
     bf = [person(f"b{k}", name, dob) for k, (name, dob) in enumerate(COMPANIONS)]
     bf.append(person("b-target", "Ahmed Sultani"))
     aboard = [f"b{k}" for k in range(len(COMPANIONS))] if together else []
-    bf.append(event("arrival", "2024-05-20", aboard + ["b-target"]))
+    bf.append(event("arrival", arrived, aboard + ["b-target"]))
     ingest(store, tmp_path, "FRPOL", fr)
     ingest(store, tmp_path, "BF", bf)
 
@@ -73,6 +74,24 @@ def test_the_same_spelling_without_shared_companions_stays_apart(store, tmp_path
     assert ids["frpol.f0"] == ids["bf.b0"]
     assert ids["frpol.f-target"] != ids["bf.b-target"]
     assert result.context_joins == 0
+
+
+def test_a_weak_spelling_seen_weeks_after_joins_on_its_own(store, tmp_path):
+    world(store, tmp_path, together=False, arrived="2024-05-20")
+    resolve(store)
+    assert canon(store)["frpol.f-target"] == canon(store)["bf.b-target"]
+    pair = explain(store, "frpol.f-target", "bf.b-target")["pairs"][0]
+    seen = {c["comparison"]: c for c in pair["comparisons"]}["seen"]
+    assert seen["level"] == "weeks" and seen["weight"] > 0 and pair["decision"] == "match"
+
+
+def test_a_weak_spelling_seen_years_after_stays_apart(store, tmp_path):
+    world(store, tmp_path, together=False, arrived="2027-05-20")
+    resolve(store)
+    assert canon(store)["frpol.f-target"] != canon(store)["bf.b-target"]
+    assert canon(store)["frpol.f0"] == canon(store)["bf.b0"]  # a full birth date still joins across years
+    pair = explain(store, "frpol.f-target", "bf.b-target")["pairs"][0]
+    assert {c["comparison"]: c["level"] for c in pair["comparisons"]}["seen"] == "years"
 
 
 def test_without_the_context_section_the_model_ignores_companions(store, tmp_path):

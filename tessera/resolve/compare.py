@@ -30,7 +30,9 @@ LEVELS: dict[str, list[str]] = {
     "document": ["shared", "one_typo", "different"],
     "account": ["shared", "different"],
     "address": ["shared", "similar", "same_street", "different"],
+    "seen": ["weeks", "months", "year", "two_years", "years"],
 }
+SEEN_CUTS = (60, 120, 365, 730)  # days between two records' sightings: the upper bound of each "seen" level
 MISSING = -1
 NO_NAME = 0  # the norm_id of an empty name row (a record with no usable name), in every table's numbering
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
@@ -67,6 +69,8 @@ class PersonTable:
     phone_counts: Counter | None = None  # phone -> records holding it (the warm resolver's: the whole population)
     labels: dict[str, list[str]] | None = None  # "nationality", "agency": the value each code stands for
     name_cache: NameCache | None = None  # pairs of written names already scored (a run's, across its chunks)
+    seen_first: np.ndarray | None = None  # day number (date.toordinal) of the first event the record was seen at, -1
+    seen_last: np.ndarray | None = None   # and of the last (context.seen_spans)
     _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
     _phone_index: PhoneIndex | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -331,6 +335,8 @@ def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
                         phon_count, c.first, year, month, day, ylo, yhi, c.nationality, c.gender, c.phones, c.docs,
                         c.tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
+    table.seen_first = np.full(len(ids), -1, dtype=np.int32)  # unknown until the caller reads the sightings
+    table.seen_last = table.seen_first.copy()
     table.phone_counts = Counter(p for ps in c.phones for p in ps)
     table.accounts, table.addresses = c.accounts, c.addresses
     table.labels = {"nationality": c.nationality_labels, "agency": agency_names}
@@ -824,6 +830,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
                                                "name_score": np.zeros(len(i), dtype=np.float32),
                                                "name_count": np.ones(len(i), dtype=np.int64)}
     out["dob"] = dob_levels(t, i, j)
+    out["seen"] = seen_levels(t, i, j)
     for comp, col in (("nationality", t.nationality), ("gender", t.gender), ("source", t.agency)):
         a, b = col[i], col[j]
         lvl = np.where(a == b, 0, 1).astype(np.int8)
@@ -937,9 +944,22 @@ def dob_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return lvl
 
 
+def seen_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """How far apart in time the two records were seen (the days between their events' date spans, 0 when they
+    overlap), as a level of SEEN_CUTS; MISSING when either was seen at no dated event. People intercepted on a
+    beach try again within weeks, so two sightings weeks apart say more than a name shared with someone seen
+    years before."""
+    if t.seen_first is None:
+        return np.full(len(i), MISSING, dtype=np.int8)
+    gap = np.maximum(t.seen_first[i] - t.seen_last[j], t.seen_first[j] - t.seen_last[i])
+    lvl = np.searchsorted(np.asarray(SEEN_CUTS), np.maximum(gap, 0), side="right").astype(np.int8)
+    lvl[(t.seen_first[i] < 0) | (t.seen_first[j] < 0)] = MISSING
+    return lvl
+
+
 # ---------------------------------------------------------------- weights
 
-COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source", "document", "account", "address")
+COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source", "document", "account", "address", "seen")
 
 
 def u_probabilities(t: PersonTable, sample: int, seed: int = 0) -> dict[str, list[float]]:

@@ -1,7 +1,9 @@
-"""Group context: two records of people seen at events alongside the same, already resolved, people."""
+"""Sightings: who was seen at which event and when; group context: two records of people seen at events alongside
+the same, already resolved, people."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -12,8 +14,9 @@ from tessera.resolve import compare
 from tessera.store import tables
 from tessera.store.store import stream_batches
 
-# Event properties that name the people present (FollowTheMoney's Event.involved).
+# Event properties that name the people present (FollowTheMoney's Event.involved), and that date the event.
 EVENT_LINKS = (("Event", "involved"),)
+EVENT_DATES = ("date", "startDate", "endDate")
 
 
 def event_links(store) -> Iterator[list[tuple[str, str]]]:
@@ -25,10 +28,10 @@ def event_links(store) -> Iterator[list[tuple[str, str]]]:
                 s.c.schema == schema, s.c.prop == prop, s.c.prop_type == "entity"))
 
 
-def event_members(links: Iterable[list[tuple[str, str]]], index: dict[str, int]
+def event_members(links: Iterable[list[tuple[str, str]]], index: dict[str, int], names: list[str] | None = None
                   ) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
     """(record -> events it was seen at, event -> records seen there), as positions in `index`, from batches of
-    event_links."""
+    event_links; `names`, if given, receives each event's id in that numbering."""
     members: dict[str, list[int]] = defaultdict(list)
     for batch in links:
         for event, person in batch:
@@ -37,12 +40,92 @@ def event_members(links: Iterable[list[tuple[str, str]]], index: dict[str, int]
                 members[event].append(r)
     event_of: dict[int, list[int]] = defaultdict(list)
     by_event: dict[int, list[int]] = {}
+    if names is not None:
+        names.extend(members)
     for k, recs in enumerate(members.values()):
         recs = sorted(set(recs))
         by_event[k] = recs
         for r in recs:
             event_of[r].append(k)
     return dict(event_of), by_event
+
+
+def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, int]]:
+    """Event id -> (first, last) day number (date.toordinal) of its dates, of every event or of `events`."""
+    s = tables.statements
+    query = select(s.c.entity_id, s.c.value).where(s.c.schema.in_([schema for schema, _p in EVENT_LINKS]),
+                                                   s.c.prop.in_(EVENT_DATES))
+    out: dict[str, tuple[int, int]] = {}
+    with store.engine.connect() as conn:
+        parts = [None] if events is None else [events[k:k + 5_000] for k in range(0, len(events), 5_000)]
+        for part in parts:
+            rows = stream_batches(conn, query) if part is None else [conn.execute(
+                query.where(s.c.entity_id.in_(part))).all()]
+            for batch in rows:
+                for event, value in batch:
+                    day = _day(value)
+                    if day is not None:
+                        first, last = out.get(event, (day, day))
+                        out[event] = (min(first, day), max(last, day))
+    return out
+
+
+def _day(value: str) -> int | None:
+    """The day number of a normalised date (2024-03-01, 2024-03, 2024, or with a time after it), else None."""
+    parts = value[:10].split("-")
+    try:
+        return dt.date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1,
+                       int(parts[2]) if len(parts) > 2 else 1).toordinal()
+    except (ValueError, IndexError):
+        return None
+
+
+def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int] | None], rows: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) day each record at `rows` (positions in event_of's numbering) was seen at a dated event,
+    -1 where none: PersonTable.seen_first and seen_last."""
+    rec = np.fromiter((r for r, evs in event_of.items() for _ in evs), dtype=np.int64)
+    ev = np.fromiter((e for evs in event_of.values() for e in evs), dtype=np.int64, count=len(rec))
+    lo = np.fromiter((span[0] if span else -1 for span in event_span), dtype=np.int64, count=len(event_span))
+    hi = np.fromiter((span[1] if span else -1 for span in event_span), dtype=np.int64, count=len(event_span))
+    position = np.full(max(int(rec.max(initial=-1)), int(rows.max(initial=-1))) + 1, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    k = position[rec]
+    ok = (k >= 0) & (lo[ev] >= 0)
+    first = np.full(len(rows), np.iinfo(np.int32).max, dtype=np.int64)
+    last = np.full(len(rows), -1, dtype=np.int64)
+    np.minimum.at(first, k[ok], lo[ev[ok]])
+    np.maximum.at(last, k[ok], hi[ev[ok]])
+    first[last < 0] = -1
+    return first.astype(np.int32), last.astype(np.int32)
+
+
+class Sightings:
+    """Who was seen at which event, and when: one read of every event's people and dates."""
+
+    def __init__(self, store, index: dict[str, int]):
+        names: list[str] = []
+        self.event_of, self.by_event = event_members(event_links(store), index, names)
+        days = event_days(store)
+        self.event_span = [days.get(name) for name in names]
+
+    def spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return seen_spans(self.event_of, self.event_span, rows)
+
+
+def seen_spans_of(store, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """seen_spans of a few records, `ids`: only the event links naming them are read."""
+    s = tables.statements
+    index = {eid: k for k, eid in enumerate(ids)}
+    schemas, props = [schema for schema, _p in EVENT_LINKS], [p for _s, p in EVENT_LINKS]
+    with store.engine.connect() as conn:
+        links = [conn.execute(select(s.c.entity_id, s.c.value).where(
+            s.c.prop_type == "entity", s.c.value.in_(ids[k:k + 5_000]), s.c.schema.in_(schemas),
+            s.c.prop.in_(props))).all() for k in range(0, len(ids), 5_000)]
+    names: list[str] = []
+    event_of, _by_event = event_members(links, index, names)
+    days = event_days(store, names)
+    return seen_spans(event_of, [days.get(name) for name in names], np.arange(len(ids)))
 
 
 class GroupContext:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tessera.arrays import firsts
 from tessera.bulk import in_thread, mapped, paused_gc, prefetched
 from tessera.resolve import compare
-from tessera.resolve.context import GroupContext, context_pass, event_links, event_members, near_pairs
+from tessera.resolve.context import GroupContext, Sightings, context_pass, near_pairs
 from tessera.resolve.halves import Helper, table_helper
 from tessera.resolve.names import NameKeys
 from tessera.store import tables
@@ -435,11 +435,26 @@ def person_table(ents: dict[str, Entity], people: list[str], model: dict) -> com
 
 
 def stored_person_table(store: Store, model: dict, ids: list[str] | None = None,
-                        statements: Iterator[list[tuple]] | None = None, helper: Helper | None = None
-                        ) -> compare.PersonTable:
+                        statements: Iterator[list[tuple]] | None = None, helper: Helper | None = None,
+                        sightings: bool = True) -> compare.PersonTable:
     """The Person table of `ids` (already listed, in order; every Person's if None), streamed (statements:
     person_statements already started, of the ids before the helper's start if there is one; helper: building
-    the columns of every Person from its start on, in another process)."""
+    the columns of every Person from its start on, in another process), with when each record was seen (unless
+    `sightings` is False: the caller reads them)."""
+    table = _stored_person_table(store, model, ids, statements, helper)
+    if sightings and uses_sightings(model):
+        index = {eid: r for r, eid in enumerate(table.ids)}
+        table.seen_first, table.seen_last = Sightings(store, index).spans(np.arange(table.n))
+    return table
+
+
+def uses_sightings(model: dict) -> bool:
+    """Whether the model weighs who was seen at which event, and when (group context, the "seen" comparison)."""
+    return bool(model.get("context")) or "seen" in compare.weights(model)
+
+
+def _stored_person_table(store: Store, model: dict, ids: list[str] | None, statements: Iterator[list[tuple]] | None,
+                         helper: Helper | None) -> compare.PersonTable:
     if helper is None or helper.start is None:
         people, records = stream_people(store, ids=ids, statements=statements)
         return compare.build_table(people, records, name_keys(model), PERSON_DOCS)
@@ -626,12 +641,12 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     # persons
     t2 = time.perf_counter()
     say("building Person features and blocks")
-    table = stored_person_table(store, model, persons, statements, helper)
+    table = stored_person_table(store, model, persons, statements, helper, sightings=False)
     table.name_cache = compare.NameCache()
     events = None
-    if model.get("context"):  # who was seen at which event, read while the blocks are made and scored: the scan
+    if uses_sightings(model):  # who was seen at which event and when, read while the blocks are made: the scan
         # of the statements runs outside the GIL, on the core the blocking's Python work leaves idle
-        read = functools.partial(event_members, event_links(store), index)
+        read = functools.partial(Sightings, store, index)
         events = read if store.in_memory else in_thread(read)
     people = table.ids
     del persons
@@ -649,6 +664,9 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
                 touches_new = fresh[rec_index[ci]] | fresh[rec_index[cj]]
                 ci, cj = ci[touches_new], cj[touches_new]
             yield ci, cj
+    sightings = events() if events else None
+    if sightings is not None:
+        table.seen_first, table.seen_last = sightings.spans(rec_index)
     res.seconds["block"] = round(time.perf_counter() - t2, 2)
 
     t3 = time.perf_counter()
@@ -685,7 +703,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     t4 = time.perf_counter()
     group = None
     if cfg:
-        group = GroupContext(*events(), cfg["max_event"])
+        group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"])
         for r, evs in group.event_of.items():  # for the guard: one event's list names each person once
             clusters.events.setdefault(clusters.find(r), set()).update(evs)
     if model["refuse"].get("pair_weight") is not None:

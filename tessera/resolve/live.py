@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from tessera.arrays import firsts, offsets
 from tessera.bulk import paused_gc
 from tessera.resolve import compare
+from tessera.resolve.context import seen_spans_of
 from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts, joinable,
                                     opposed, person_ids, person_statements, person_table, refusals, run_model,
-                                    stored_person_table)
+                                    stored_person_table, uses_sightings)
 from tessera.resolve.halves import table_helper
 from tessera.store import tables
 from tessera.store.store import Store, stream_tuples
@@ -45,6 +46,7 @@ class LiveIndex:
         for eid, cid in self.canonical.items():
             self.members[cid].add(eid)
         self.people: dict[str, Entity] = {}  # the records of batches (the indexed ones are streamed, not kept)
+        self.seen: dict[str, tuple[int, int]] = {}  # and the first and last day each was seen at an event
         self.codes: dict[str, dict[str, int]] = {"norm": {"": compare.NO_NAME}, "phon": {}, "nationality": {},
                                                  "agency": {}}
         with table_helper(store, self.model) as helper:  # a large store's later half built in another process
@@ -96,12 +98,18 @@ class LiveIndex:
                     ent.props[prop].add(value)
                     ent.agencies.add(agency)
             attach_accounts(conn, {eid: self.people[eid] for eid in fresh}, few=True)
+        if fresh and uses_sightings(self.model):
+            first, last = seen_spans_of(store, fresh)
+            self.seen.update(zip(fresh, zip(first.tolist(), last.tolist())))
         return fresh
 
     def with_batch(self, new_ids: list[str]) -> tuple[compare.PersonTable, np.ndarray]:
         """The index's table with the new records appended (positions from self.table.n on) and its population
         counts including them, and the records per phonetic name code; the index is unchanged until `_keep`."""
         new = self._coded(person_table(self.people, new_ids, self.model))
+        spans = [self.seen.get(eid, (-1, -1)) for eid in new_ids]
+        new.seen_first = np.fromiter((f for f, _l in spans), dtype=np.int32, count=len(spans))
+        new.seen_last = np.fromiter((last for _f, last in spans), dtype=np.int32, count=len(spans))
         both = _append(self.table, new, self.buffers)
         totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
         both.phon_count = _CountByRow(totals, both.phon_id)
@@ -318,7 +326,8 @@ def _name_totals(table: compare.PersonTable, totals: np.ndarray, size: int) -> n
     return out
 
 
-_ROW_FIELDS = ("year", "month", "day", "years_lo", "years_hi", "nationality", "gender", "agency")
+_ROW_FIELDS = ("year", "month", "day", "years_lo", "years_hi", "nationality", "gender", "agency", "seen_first",
+               "seen_last")
 _LIST_FIELDS = ("phones", "docs", "tokens", "accounts", "addresses")
 _NAME_FIELDS = ("name_norm", "name_phon", "name_skel", "norm_id", "phon_id")  # phon_count: _CountByRow
 
