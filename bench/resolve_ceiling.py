@@ -25,7 +25,7 @@ import numpy as np
 from resolve import ingest_world, truth_of_persons
 
 RESULTS = Path(__file__).with_name("results") / "resolve_ceiling.json"
-LEVEL_COLUMNS = ("name", "dob", "nationality", "source", "phone", "document", "account", "address")
+LEVEL_COLUMNS = ("name", "dob", "nationality", "source", "phone", "document", "account", "address", "seen")
 
 
 def cells(levels: dict[str, np.ndarray]) -> np.ndarray:

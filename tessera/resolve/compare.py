@@ -392,8 +392,11 @@ PREFIX = 3  # letters of a written token in the prefix-pair blocking key
 def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
     """Yields (key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
     pairs and the whole phonetic name (each also with the birth year and the year after, which still meet when
-    a common name's own block is over max_block), full birth date with a token's first letter, phones,
-    documents, accounts, addresses, and an address's house number with the street's first word."""
+    a common name's own block is over max_block), the whole phonetic name with the period of SEEN_BLOCK_DAYS
+    the record was first seen in and the next (people seen weeks apart meet even when their birth dates differ
+    or are missing), full birth date with a token's first letter, phones, documents,
+    accounts, addresses, and an address's house number with the street's first word."""
+    seen = _seen_periods(t)
     for r in range(t.n):
         toks = sorted(tok for tok in t.tokens[r] if len(tok) >= 2)
         y = int(t.year[r])
@@ -426,6 +429,9 @@ def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
         y = int(t.year[r])
         if t.name_phon[row]:
             yield ("n", t.name_phon[row]), r
+            if seen[r] >= 0:
+                yield ("nw", t.name_phon[row], int(seen[r])), r
+                yield ("nw", t.name_phon[row], int(seen[r]) + 1), r
             if y >= 0:
                 yield ("n", t.name_phon[row], y), r
                 yield ("n", t.name_phon[row], y + 1), r
@@ -440,6 +446,18 @@ def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
         for k, h in enumerate(heads):
             for h2 in heads[k + 1:]:
                 yield ("p", h, h2), r
+
+
+SEEN_BLOCK_DAYS = 45  # records first seen in one such period, or in the next, share a blocking key
+
+
+def _seen_periods(t) -> np.ndarray:
+    """Per record, the period of SEEN_BLOCK_DAYS it was first seen in, -1 never seen (or not known to t)."""
+    first = getattr(t, "seen_first", None)
+    if first is None:
+        return np.full(t.n, -1, dtype=np.int64)
+    first = np.asarray(first, dtype=np.int64)
+    return np.where(first >= 0, first // SEEN_BLOCK_DAYS, -1)
 
 
 def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
@@ -460,6 +478,7 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     dated = y >= 0
     add(_mix(_K_TOKEN, tok[dated], y[dated]), tok_rec[dated])
     add(_mix(_K_TOKEN, tok[dated], y[dated] + 1), tok_rec[dated])
+    seen = _seen_periods(t)
     m, d = month[tok_rec], day[tok_rec]
     full = dated & (m >= 0) & ~((m == 1) & (d == 1))
     initial = np.fromiter(map(ord, map(itemgetter(0), tokens)), np.int64, len(tokens))
@@ -488,20 +507,25 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     if streets:
         recs, house, street = zip(*streets)
         add(_mix(_K_STREET, _hashes(house), _hashes(street)), np.array(recs, np.int64))
-    _name_key_codes(t, year, add)
+    _name_key_codes(t, year, seen, add)
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate([c for c, _ in parts]), np.concatenate([r for _, r in parts]).astype(np.int64)
 
 
-def _name_key_codes(t, year: np.ndarray, add: Callable[[np.ndarray, np.ndarray], None]) -> None:
-    """The written names' keys of key_codes: whole phonetic name, consonant skeletons, prefix pairs."""
+def _name_key_codes(t, year: np.ndarray, seen: np.ndarray, add: Callable[[np.ndarray, np.ndarray], None]) -> None:
+    """The written names' keys of key_codes: whole phonetic name (alone, with the birth year, with the period
+    first seen), consonant skeletons, prefix pairs."""
     row_rec = np.asarray(t.name_rec, dtype=np.int64)
     phon = list(t.name_phon)
     named = np.fromiter(map(bool, phon), bool, len(phon))
     whole = _hashes(phon)
     y = year[row_rec]
     add(_mix(_K_NAME, whole[named]), row_rec[named])
+    period = seen[row_rec]
+    sighted = named & (period >= 0)
+    add(_mix(_K_NAME_SEEN, whole[sighted], period[sighted]), row_rec[sighted])
+    add(_mix(_K_NAME_SEEN, whole[sighted], period[sighted] + 1), row_rec[sighted])
     dated = named & (y >= 0)
     add(_mix(_K_NAME_YEAR, whole[dated], y[dated]), row_rec[dated])
     add(_mix(_K_NAME_YEAR, whole[dated], y[dated] + 1), row_rec[dated])
@@ -546,7 +570,7 @@ def _hashes(values) -> np.ndarray:
 
 # tags of the kinds of blocking key in key_codes, so that no two kinds share a code
 _K_TOKEN, _K_DATE, _K_PAIR, _K_PAIR_YEAR, _K_PHONE, _K_DOC, _K_ACCOUNT, _K_ADDRESS, _K_STREET, _K_NAME, \
-    _K_NAME_YEAR, _K_SKELETON, _K_PREFIX = range(1, 14)
+    _K_NAME_YEAR, _K_SKELETON, _K_PREFIX, _K_NAME_SEEN = range(1, 15)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 

@@ -623,6 +623,11 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     res.entities = len(ids)
     res.seconds["load"] = round(time.perf_counter() - t0, 2)
 
+    events = None
+    if uses_sightings(model):  # who was seen at which event and when, read while exact keys are joined and the
+        # table built: the scan of the statements runs outside the GIL, on the core the Python work leaves idle
+        read = functools.partial(Sightings, store, index)
+        events = read if store.in_memory else in_thread(read)
     clusters = Clusters(ids, model["refuse"])
     res.judged_same = apply_judgements(store, clusters, index)
     fresh = np.fromiter((cid is None for cid in previous), dtype=bool, count=len(ids))
@@ -643,15 +648,13 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     say("building Person features and blocks")
     table = stored_person_table(store, model, persons, statements, helper, sightings=False)
     table.name_cache = compare.NameCache()
-    events = None
-    if uses_sightings(model):  # who was seen at which event and when, read while the blocks are made: the scan
-        # of the statements runs outside the GIL, on the core the blocking's Python work leaves idle
-        read = functools.partial(Sightings, store, index)
-        events = read if store.in_memory else in_thread(read)
     people = table.ids
     del persons
     res.persons = len(people)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
+    sightings = events() if events else None
+    if sightings is not None:  # before the blocks: records seen weeks apart share a key
+        table.seen_first, table.seen_last = sightings.spans(rec_index)
     clusters.take_evidence(table, rec_index)
     plan = compare.pair_plan(table, model["blocking"]["max_block"],
                              compare.pair_weight_floor(model["blocking"], table.n))
@@ -664,9 +667,6 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
                 touches_new = fresh[rec_index[ci]] | fresh[rec_index[cj]]
                 ci, cj = ci[touches_new], cj[touches_new]
             yield ci, cj
-    sightings = events() if events else None
-    if sightings is not None:
-        table.seen_first, table.seen_last = sightings.spans(rec_index)
     res.seconds["block"] = round(time.perf_counter() - t2, 2)
 
     t3 = time.perf_counter()

@@ -365,6 +365,6 @@ def _slice_from(table: compare.PersonTable, lo: int) -> SimpleNamespace:
     return SimpleNamespace(
         n=table.n - lo, name_rec=table.name_rec[rows] - lo, name_phon=table.name_phon[rows],
         name_norm=table.name_norm[rows], name_skel=table.name_skel[rows],
-        **{f: getattr(table, f)[lo:] for f in ("tokens", "year", "month", "day", "phones", "docs")},
+        **{f: getattr(table, f)[lo:] for f in ("tokens", "year", "month", "day", "seen_first", "phones", "docs")},
         accounts=table.accounts[lo:] if table.accounts is not None else None,
         addresses=table.addresses[lo:] if table.addresses is not None else None)

@@ -28,7 +28,7 @@ from tessera.bulk import paused_gc
 from tessera.resolve import compare
 
 # The attributes of the Person table that `compare.block_keys` reads per record.
-_BLOCK_FIELDS = ("tokens", "year", "month", "day", "phones", "docs", "accounts", "addresses")
+_BLOCK_FIELDS = ("tokens", "year", "month", "day", "seen_first", "phones", "docs", "accounts", "addresses")
 
 
 @dataclass
