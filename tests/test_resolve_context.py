@@ -132,3 +132,31 @@ def test_companions_counted_for_many_pairs_at_once_match_those_counted_a_pair_at
     at_once = group.shared_many(np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]), roots)
     assert list(at_once) == one_at_a_time
     assert max(one_at_a_time) == len(COMPANIONS) - 1  # the two targets, seen with the same resolved people
+
+
+def test_when_a_record_was_seen_is_the_span_of_its_events_dates(store, tmp_path):
+    import datetime as dt
+
+    import numpy as np
+
+    from tessera.resolve import compare
+    from tessera.resolve.context import seen_spans_of
+    from tessera.resolve.engine import stored_person_table
+
+    undated = {"id": "e4", "schema": "Event", "properties": {"name": ["undated"], "involved": ["c"]}}
+    ingest(store, tmp_path, "FRPOL", [person("a", "Rebin Aziz"), person("b", "Hevar Salih"), person("c", "Dilan Karimi"),
+                                      event("e1", "2024-05-02", ["a"]), event("e2", "2024-07-20T06:10:00", ["a", "b"]),
+                                      event("e3", "2025-08", ["c"]), undated])
+    ingest(store, tmp_path, "BF", [person("d", "Arben Hoxha")])  # seen at no event
+    ids = ["bf.d", "frpol.a", "frpol.b", "frpol.c"]
+    table = stored_person_table(store, load_model(), ids)
+
+    def day(text):
+        return dt.date.fromisoformat(text).toordinal()
+
+    assert table.seen_first.tolist() == [-1, day("2024-05-02"), day("2024-07-20"), day("2025-08-01")]
+    assert table.seen_last.tolist() == [-1, day("2024-07-20"), day("2024-07-20"), day("2025-08-01")]
+    first, last = seen_spans_of(store, ids)  # the warm resolver's lookup of a batch's few records
+    assert first.tolist() == table.seen_first.tolist() and last.tolist() == table.seen_last.tolist()
+    levels = compare.seen_levels(table, np.array([1, 1, 0]), np.array([2, 3, 1]))
+    assert [compare.LEVELS["seen"][k] if k >= 0 else None for k in levels.tolist()] == ["weeks", "two_years", None]
