@@ -393,9 +393,9 @@ def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
     """Yields (key, record) rows: phonetic token with birth year and the year after (so +-1 year meet), token
     pairs and the whole phonetic name (each also with the birth year and the year after, which still meet when
     a common name's own block is over max_block), the whole phonetic name with the period of SEEN_BLOCK_DAYS
-    the record was first seen in and the next (people seen weeks apart meet even when their birth dates differ
-    or are missing), full birth date with a token's first letter, phones, documents,
-    accounts, addresses, and an address's house number with the street's first word."""
+    the record was first seen in and the next (people seen weeks apart meet whatever their birth dates say),
+    full birth date with a token's first letter, phones, documents, accounts, addresses, and an address's house
+    number with the street's first word."""
     seen = _seen_periods(t)
     for r in range(t.n):
         toks = sorted(tok for tok in t.tokens[r] if len(tok) >= 2)
@@ -478,7 +478,6 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     dated = y >= 0
     add(_mix(_K_TOKEN, tok[dated], y[dated]), tok_rec[dated])
     add(_mix(_K_TOKEN, tok[dated], y[dated] + 1), tok_rec[dated])
-    seen = _seen_periods(t)
     m, d = month[tok_rec], day[tok_rec]
     full = dated & (m >= 0) & ~((m == 1) & (d == 1))
     initial = np.fromiter(map(ord, map(itemgetter(0), tokens)), np.int64, len(tokens))
@@ -507,7 +506,7 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     if streets:
         recs, house, street = zip(*streets)
         add(_mix(_K_STREET, _hashes(house), _hashes(street)), np.array(recs, np.int64))
-    _name_key_codes(t, year, seen, add)
+    _name_key_codes(t, year, _seen_periods(t), add)
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate([c for c, _ in parts]), np.concatenate([r for _, r in parts]).astype(np.int64)

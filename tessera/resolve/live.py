@@ -107,9 +107,8 @@ class LiveIndex:
         """The index's table with the new records appended (positions from self.table.n on) and its population
         counts including them, and the records per phonetic name code; the index is unchanged until `_keep`."""
         new = self._coded(person_table(self.people, new_ids, self.model))
-        spans = [self.seen.get(eid, (-1, -1)) for eid in new_ids]
-        new.seen_first = np.fromiter((f for f, _l in spans), dtype=np.int32, count=len(spans))
-        new.seen_last = np.fromiter((last for _f, last in spans), dtype=np.int32, count=len(spans))
+        spans = np.array([self.seen.get(eid, (-1, -1)) for eid in new_ids], dtype=np.int32).reshape(-1, 2)
+        new.seen_first, new.seen_last = spans[:, 0].copy(), spans[:, 1].copy()
         both = _append(self.table, new, self.buffers)
         totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
         both.phon_count = _CountByRow(totals, both.phon_id)
