@@ -452,11 +452,8 @@ SEEN_BLOCK_DAYS = 45  # records first seen in one such period, or in the next, s
 
 
 def _seen_periods(t) -> np.ndarray:
-    """Per record, the period of SEEN_BLOCK_DAYS it was first seen in, -1 never seen (or not known to t)."""
-    first = getattr(t, "seen_first", None)
-    if first is None:
-        return np.full(t.n, -1, dtype=np.int64)
-    first = np.asarray(first, dtype=np.int64)
+    """Per record, the period of SEEN_BLOCK_DAYS it was first seen in, -1 never seen."""
+    first = np.asarray(t.seen_first, dtype=np.int64)
     return np.where(first >= 0, first // SEEN_BLOCK_DAYS, -1)
 
 
@@ -972,8 +969,6 @@ def seen_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     overlap), as a level of SEEN_CUTS; MISSING when either was seen at no dated event. People intercepted on a
     beach try again within weeks, so two sightings weeks apart say more than a name shared with someone seen
     years before."""
-    if t.seen_first is None:
-        return np.full(len(i), MISSING, dtype=np.int8)
     gap = np.maximum(t.seen_first[i] - t.seen_last[j], t.seen_first[j] - t.seen_last[i])
     lvl = np.searchsorted(np.asarray(SEEN_CUTS), np.maximum(gap, 0), side="right").astype(np.int8)
     lvl[(t.seen_first[i] < 0) | (t.seen_first[j] < 0)] = MISSING

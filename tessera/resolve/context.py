@@ -19,13 +19,22 @@ EVENT_LINKS = (("Event", "involved"),)
 EVENT_DATES = ("date", "startDate", "endDate")
 
 
-def event_links(store) -> Iterator[list[tuple[str, str]]]:
-    """(event id, id of a person seen there) for every event link in the store, in batches."""
+CHUNK = 5_000  # ids per lookup by a list of ids (a query takes 32,766 to 250,000 parameters)
+
+
+def event_links(store, naming: list[str] | None = None) -> Iterator[list[tuple[str, str]]]:
+    """(event id, id of a person seen there) for every event link in the store, or for those naming `naming`
+    (by index, CHUNK ids a query), in batches."""
     s = tables.statements
     with store.engine.connect() as conn:
         for schema, prop in EVENT_LINKS:
-            yield from stream_batches(conn, select(s.c.entity_id, s.c.value).where(
-                s.c.schema == schema, s.c.prop == prop, s.c.prop_type == "entity"))
+            query = select(s.c.entity_id, s.c.value).where(
+                s.c.schema == schema, s.c.prop == prop, s.c.prop_type == "entity")
+            if naming is None:
+                yield from stream_batches(conn, query)
+            else:
+                for k in range(0, len(naming), CHUNK):
+                    yield conn.execute(query.where(s.c.value.in_(naming[k:k + CHUNK]))).all()
 
 
 def event_members(links: Iterable[list[tuple[str, str]]], index: dict[str, int], names: list[str] | None = None
@@ -57,16 +66,17 @@ def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, i
                                                    s.c.prop.in_(EVENT_DATES))
     out: dict[str, tuple[int, int]] = {}
     with store.engine.connect() as conn:
-        parts = [None] if events is None else [events[k:k + 5_000] for k in range(0, len(events), 5_000)]
-        for part in parts:
-            rows = stream_batches(conn, query) if part is None else [conn.execute(
-                query.where(s.c.entity_id.in_(part))).all()]
-            for batch in rows:
-                for event, value in batch:
-                    day = _day(value)
-                    if day is not None:
-                        first, last = out.get(event, (day, day))
-                        out[event] = (min(first, day), max(last, day))
+        if events is None:
+            batches = stream_batches(conn, query)
+        else:
+            batches = (conn.execute(query.where(s.c.entity_id.in_(events[k:k + CHUNK]))).all()
+                       for k in range(0, len(events), CHUNK))
+        for batch in batches:
+            for event, value in batch:
+                day = _day(value)
+                if day is not None:
+                    first, last = out.get(event, (day, day))
+                    out[event] = (min(first, day), max(last, day))
     return out
 
 
@@ -115,15 +125,8 @@ class Sightings:
 
 def seen_spans_of(store, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """seen_spans of a few records, `ids`: only the event links naming them are read."""
-    s = tables.statements
-    index = {eid: k for k, eid in enumerate(ids)}
-    schemas, props = [schema for schema, _p in EVENT_LINKS], [p for _s, p in EVENT_LINKS]
-    with store.engine.connect() as conn:
-        links = [conn.execute(select(s.c.entity_id, s.c.value).where(
-            s.c.prop_type == "entity", s.c.value.in_(ids[k:k + 5_000]), s.c.schema.in_(schemas),
-            s.c.prop.in_(props))).all() for k in range(0, len(ids), 5_000)]
     names: list[str] = []
-    event_of, _by_event = event_members(links, index, names)
+    event_of, _by_event = event_members(event_links(store, ids), {eid: k for k, eid in enumerate(ids)}, names)
     days = event_days(store, names)
     return seen_spans(event_of, [days.get(name) for name in names], np.arange(len(ids)))
 

@@ -8,9 +8,9 @@ import numpy as np
 from sqlalchemy import select
 
 from tessera.resolve import compare
-from tessera.resolve.context import GroupContext, context_bonus, eligible, event_links, event_members
+from tessera.resolve.context import GroupContext, Sightings, context_bonus, eligible
 from tessera.resolve.engine import (EXACT_KEYS, Entity, _norm_key, attach_accounts, entity_listing, refusals,
-                                    run_model, stored_person_table)
+                                    run_model, stored_person_table, uses_sightings)
 from tessera.store import tables
 from tessera.store.store import Store
 
@@ -56,13 +56,23 @@ def _load(conn, ids: list[str]) -> dict[str, Entity]:
     return ents
 
 
-def _companions(store: Store, model: dict):
-    """shared(a, b): how many people, as resolved now, were seen at events with both source entities."""
+def _person_table(store: Store, model: dict):
+    """(the store's Person table with when each record was seen, shared(a, b): how many people, as resolved now,
+    were seen at events with both source entities, or None without group context), from one read of the events."""
+    # streamed: the name and phone counts are the population's
+    table = stored_person_table(store, model, sightings=False)
+    if not uses_sightings(model):
+        return table, None
     ids, previous, _persons = entity_listing(store)
     index = {eid: r for r, eid in enumerate(ids)}
+    sightings = Sightings(store, index)
+    table.seen_first, table.seen_last = sightings.spans(np.fromiter((index[eid] for eid in table.ids), np.int64,
+                                                                    count=table.n))
+    if not model.get("context"):
+        return table, None
     canonical = [cid or eid for eid, cid in zip(ids, previous)]
-    group = GroupContext(*event_members(event_links(store), index), model["context"]["max_event"])
-    return lambda a, b: group.shared(index[a], index[b], canonical.__getitem__)
+    group = GroupContext(sightings.event_of, sightings.by_event, model["context"]["max_event"])
+    return table, lambda a, b: group.shared(index[a], index[b], canonical.__getitem__)
 
 
 def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int = 5) -> dict:
@@ -96,11 +106,10 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
     if not pairs:
         out["note"] = "no Person pair to compare; exact identifier keys and judgements only"
         return out
-    table = stored_person_table(store, model)  # streamed: the name and phone counts are the population's
+    table, companions = _person_table(store, model)
     people = table.ids
     pos = {eid: r for r, eid in enumerate(people)}
     pairs = [(pos[x], pos[y]) for x, y in pairs]
-    companions = _companions(store, model) if model.get("context") else None
     i = np.asarray([p[0] for p in pairs], dtype=np.int64)
     j = np.asarray([p[1] for p in pairs], dtype=np.int64)
     levels = compare.compare(table, i, j)
