@@ -113,7 +113,7 @@ def test_key_codes_group_records_as_the_blocking_keys_do(store, tmp_path):
     codes, recs = compare.key_codes(table)
     for code, r in zip(codes.tolist(), recs.tolist()):
         by_code[code].append(r)
-    tags = {"d", "doc", "street", "s", "p", "n", "ph", "account", "address", "nw"}
+    tags = {"d", "doc", "street", "s", "p", "n", "ph", "account", "address", "nw", "dw"}
     kinds = {key[0] if key[0] in tags else f"{len(key)}-{type(key[-1]).__name__}" for key in by_key}
     assert kinds == tags | {"2-int", "2-str", "3-int"}  # every kind of key is there to be checked
     assert sorted(map(sorted, by_code.values())) == sorted(map(sorted, by_key.values()))
@@ -128,3 +128,35 @@ def test_name_row_counts_of_some_records_are_their_rows_in_the_table(store, tmp_
     assert every.max() == 2 and every.min() == 1  # a record of two names, and one with none keeps an empty row
     some = np.array([table.n - 1, 0, table.n - 1, 1])  # the last record as well: its rows end the table
     assert compare.name_row_counts(table, some).tolist() == every[some].tolist()
+
+
+def test_a_birth_date_and_the_weeks_seen_pair_two_records_when_every_name_block_is_too_large(store, tmp_path):
+    crowd = [person(f"k{k}", f"Karim {other}", "1990-02-11")
+             for k, other in enumerate(["Hamidi", "Hakimi", "Hashimi", "Habibi", "Hosseini", "Husseini"])]
+    ingest(store, tmp_path, "UKPOL", crowd + [person("a", "Karim Haidari", "1990-02-11")])
+    ingest(store, tmp_path, "BF", [person("b", "Karim Hadi", "1990-02-11")])  # a surname shortened
+    table = person_table(store, load_model())
+    at = {eid: r for r, eid in enumerate(table.ids)}
+
+    def paired() -> bool:
+        i, j, _ = compare.candidate_pairs(table, 5)
+        return (min(at["bf.b"], at["ukpol.a"]), max(at["bf.b"], at["ukpol.a"])) in set(zip(i.tolist(), j.tolist()))
+
+    assert not paired()  # born the same day, but that day's and the names' blocks all hold more than 5
+    table.seen_first = np.full(table.n, -1, dtype=np.int32)
+    table.seen_first[at["ukpol.a"]], table.seen_first[at["bf.b"]] = 738_000, 738_030  # a month apart
+    assert paired()
+    table.seen_first[at["bf.b"]] = 738_400  # a year apart: no period in common
+    assert not paired()
+
+
+def test_evidence_without_an_agreeing_name_weakens_as_the_population_grows():
+    model = load_model()
+    set_at = model["population"]["records"]
+    names = compare.LEVELS["name"]
+    name = np.array([names.index("exact"), names.index("different"), compare.MISSING, names.index("different")])
+    records = np.array([8 * set_at, 8 * set_at, 8 * set_at, set_at // 10])
+    adjustment = compare.population_adjustment({"name": name, "records": records}, model)
+    weight = model["population"]["weight"]
+    # the common-name TF already weighs an agreeing name by its holders; a larger store never earns a bonus
+    assert adjustment.tolist() == [0.0, -3 * weight, -3 * weight, 0.0]

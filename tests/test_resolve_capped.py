@@ -4,6 +4,7 @@ upper bound of its weight -- so a full run decides exactly as if every pair had 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from tessera.demo import run_demo
 from tessera.resolve import compare
 from tessera.resolve.engine import load_model, resolve
@@ -11,10 +12,13 @@ from tessera.resolve.spark import person_table
 from tessera.store.store import Store
 
 
-def test_capped_scores_are_exact_above_the_cap_and_bounds_below_it(tmp_path):
+@pytest.mark.parametrize("weights_set_at", [None, 20])  # 20 records: a store 30 times larger weakens weak names
+def test_capped_scores_are_exact_above_the_cap_and_bounds_below_it(tmp_path, weights_set_at):
     store = Store.open(f"sqlite:///{tmp_path / 'tessera.db'}")
     run_demo(store, tmp_path / "world", 250, 7)
     model = load_model()
+    if weights_set_at:
+        model["population"]["records"] = weights_set_at
     table = person_table(store, model)
     i, j, _ = compare.candidate_pairs(table, model["blocking"]["max_block"])
     exact = compare.score(compare.compare(table, i, j), model)

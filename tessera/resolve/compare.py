@@ -394,8 +394,9 @@ def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
     pairs and the whole phonetic name (each also with the birth year and the year after, which still meet when
     a common name's own block is over max_block), the whole phonetic name with the period of SEEN_BLOCK_DAYS
     the record was first seen in and the next (people seen weeks apart meet whatever their birth dates say),
-    full birth date with a token's first letter, phones, documents, accounts, addresses, and an address's house
-    number with the street's first word."""
+    full birth date with a token's first letter (alone, and with the period first seen and the next: at a
+    million people a common name's blocks are too large to keep), phones, documents, accounts, addresses, and
+    an address's house number with the street's first word."""
     seen = _seen_periods(t)
     for r in range(t.n):
         toks = sorted(tok for tok in t.tokens[r] if len(tok) >= 2)
@@ -407,6 +408,9 @@ def block_keys(t: PersonTable) -> Iterator[tuple[object, int]]:
             if t.month[r] >= 0 and (t.month[r], t.day[r]) != (1, 1):
                 for initial in {tok[0] for tok in toks}:
                     yield ("d", initial, y, int(t.month[r]), int(t.day[r])), r
+                    if seen[r] >= 0:
+                        for period in (int(seen[r]), int(seen[r]) + 1):
+                            yield ("dw", initial, y, int(t.month[r]), int(t.day[r]), period), r
         for k, tok in enumerate(toks):
             for tok2 in toks[k + 1:]:
                 yield (tok, tok2), r
@@ -481,6 +485,11 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     full = np.flatnonzero(full)
     full = full[np.unique((tok_rec[full] << 21) | initial[full], return_index=True)[1]]  # each initial once
     add(_mix(_K_DATE, initial[full], y[full], m[full], d[full]), tok_rec[full])
+    seen = _seen_periods(t)
+    full = full[seen[tok_rec[full]] >= 0]
+    period = seen[tok_rec[full]]
+    for p in (period, period + 1):
+        add(_mix(_K_DATE_SEEN, initial[full], y[full], m[full], d[full], p), tok_rec[full])
     a, b = pairs_within(tok_rec)  # each two tokens of a record, unordered
     lo, hi, pair_rec = np.minimum(tok[a], tok[b]), np.maximum(tok[a], tok[b]), tok_rec[a]
     add(_mix(_K_PAIR, lo, hi), pair_rec)
@@ -503,7 +512,7 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     if streets:
         recs, house, street = zip(*streets)
         add(_mix(_K_STREET, _hashes(house), _hashes(street)), np.array(recs, np.int64))
-    _name_key_codes(t, year, _seen_periods(t), add)
+    _name_key_codes(t, year, seen, add)
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate([c for c, _ in parts]), np.concatenate([r for _, r in parts]).astype(np.int64)
@@ -566,7 +575,7 @@ def _hashes(values) -> np.ndarray:
 
 # tags of the kinds of blocking key in key_codes, so that no two kinds share a code
 _K_TOKEN, _K_DATE, _K_PAIR, _K_PAIR_YEAR, _K_PHONE, _K_DOC, _K_ACCOUNT, _K_ADDRESS, _K_STREET, _K_NAME, \
-    _K_NAME_YEAR, _K_SKELETON, _K_PREFIX, _K_NAME_SEEN = range(1, 15)
+    _K_NAME_YEAR, _K_SKELETON, _K_PREFIX, _K_NAME_SEEN, _K_DATE_SEEN = range(1, 16)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -850,6 +859,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
                                                "name_score": np.zeros(len(i), dtype=np.float32),
                                                "name_count": np.ones(len(i), dtype=np.int64)}
     out["dob"] = dob_levels(t, i, j)
+    out["records"] = np.full(len(i), t.n, dtype=np.int32)  # the population, for population_adjustment
     out["seen"] = seen_levels(t, i, j)
     for comp, col in (("nationality", t.nationality), ("gender", t.gender), ("source", t.agency)):
         a, b = col[i], col[j]
@@ -1108,7 +1118,8 @@ def capped_scores(t: PersonTable, i: np.ndarray, j: np.ndarray, model: dict, cap
     would stay below `cap` even with an exact, common-name-free name agreement gets that upper bound as its
     weight (capped True, name level MISSING) without its names being compared, the costly part of scoring."""
     levels = compare(t, i, j, names=False)
-    weight = score(levels, model) + float(weights(model)["name"].max())
+    # the best case: an exact name, which the population adjustment would not weaken
+    weight = score(levels, model) - population_adjustment(levels, model) + float(weights(model)["name"].max())
     capped = weight < cap
     keep = np.flatnonzero(~capped)
     if len(keep):
@@ -1130,4 +1141,18 @@ def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
     name_adj, phone_adj = tf_adjustments(levels, model)
     for adj in hub_adjustments(levels, model).values():
         total += adj
-    return total + name_adj + phone_adj + agency_adjustment(levels, model)
+    return total + name_adj + phone_adj + agency_adjustment(levels, model) + population_adjustment(levels, model)
+
+
+def population_adjustment(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
+    """Minus `weight` * log2(records / the model's `records`) for pairs whose names do not agree well enough for
+    the common-name TF (which already weakens a name as the population grows): in a store ten times larger, ten
+    times as many strangers share a birth date, a week of sightings or a nationality, so the same evidence
+    without a name behind it is that much weaker. Never a bonus in a smaller store."""
+    cfg = model.get("population")
+    if not cfg or "records" not in levels:
+        return np.zeros(len(levels["name"]))
+    bits = cfg["weight"] * np.log2(np.maximum(levels["records"] / cfg["records"], 1.0))
+    name = levels["name"]
+    weak = (name < 0) | (name > LEVELS["name"].index(model["tf"]["name_applies_to"]))
+    return np.where(weak, -bits, 0.0)

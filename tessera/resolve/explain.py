@@ -118,6 +118,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
     weights = compare.weights(model)
     name_adj, phone_adj = compare.tf_adjustments(levels, model)
     agency_adj = compare.agency_adjustment(levels, model)
+    population_adj = compare.population_adjustment(levels, model)
     hub_adj = compare.hub_adjustments(levels, model)
     for k in np.argsort(-total, kind="stable")[:limit].tolist():
         comparisons = []
@@ -133,7 +134,8 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
                  "adjustments": {"common_name": round(float(name_adj[k]), 2),
                                  "shared_phone_hub": round(float(phone_adj[k]), 2),
                                  **{f"shared_{kind}_hub": round(float(adj[k]), 2) for kind, adj in hub_adj.items()},
-                                 "agency_pair": round(float(agency_adj[k]), 2)},
+                                 "agency_pair": round(float(agency_adj[k]), 2),
+                                 "population": round(float(population_adj[k]), 2)},
                  "total": round(float(total[k]), 2), "threshold": model["threshold"],
                  "refused": None}
         if refused[k]:
