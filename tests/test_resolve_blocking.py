@@ -160,3 +160,5 @@ def test_evidence_without_an_agreeing_name_weakens_as_the_population_grows():
     weight = model["population"]["weight"]
     # the common-name TF already weighs an agreeing name by its holders; a larger store never earns a bonus
     assert adjustment.tolist() == [0.0, -3 * weight, -3 * weight, 0.0]
+    estimated = dict(model, m={}, u={}, **{"lambda": 0.001})  # EM's match share is already the store's own
+    assert not compare.population_adjustment({"name": name, "records": records}, estimated).any()

@@ -1148,9 +1148,10 @@ def population_adjustment(levels: dict[str, np.ndarray], model: dict) -> np.ndar
     """Minus `weight` * log2(records / the model's `records`) for pairs whose names do not agree well enough for
     the common-name TF (which already weakens a name as the population grows): in a store ten times larger, ten
     times as many strangers share a birth date, a week of sightings or a nationality, so the same evidence
-    without a name behind it is that much weaker. Never a bonus in a smaller store."""
+    without a name behind it is that much weaker. Never a bonus in a smaller store; none with estimated weights,
+    whose match share is the store's own."""
     cfg = model.get("population")
-    if not cfg or "records" not in levels:
+    if not cfg or "m" in model or "records" not in levels:
         return np.zeros(len(levels["name"]))
     bits = cfg["weight"] * np.log2(np.maximum(levels["records"] / cfg["records"], 1.0))
     name = levels["name"]
