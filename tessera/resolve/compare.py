@@ -859,7 +859,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
                                                "name_score": np.zeros(len(i), dtype=np.float32),
                                                "name_count": np.ones(len(i), dtype=np.int64)}
     out["dob"] = dob_levels(t, i, j)
-    out["records"] = np.full(len(i), t.n, dtype=np.int32)  # the population, for population_adjustment
+    out["records"] = np.broadcast_to(np.int32(t.n), len(i))  # the population (population_adjustment), no copies
     out["seen"] = seen_levels(t, i, j)
     for comp, col in (("nationality", t.nationality), ("gender", t.gender), ("source", t.agency)):
         a, b = col[i], col[j]
