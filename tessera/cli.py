@@ -20,6 +20,7 @@ SUBAPPS = [
     ("tessera.situation.cli", "register"),
     ("tessera.resolve.cli", "register"),
     ("tessera.resolve.judge_cli", "register"),
+    ("tessera.resolve.review_cli", "register"),
     ("tessera.graph.cli", "register"),
     ("tessera.api.cli", "register"),
     ("tessera.alerts.cli", "register"),

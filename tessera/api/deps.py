@@ -16,7 +16,7 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
@@ -187,6 +187,7 @@ def record_audits(store: Store, items: list[dict]) -> None:
 
 LimitQuery = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
 OffsetQuery = Annotated[int, Query(ge=0, le=10_000_000, description="skip this many items")]
+SmallId = Annotated[int, Path(ge=0, le=2**31 - 1)]  # a row id of a 32-bit INTEGER column
 
 
 def page(request: Request, items: list, total: int, limit: int, offset: int, **extra) -> dict:

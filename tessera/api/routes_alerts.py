@@ -17,12 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from tessera.access import deconfliction
 from tessera.access.identity import NotFound
 from tessera.alerts import delivery, feed, watches
-from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, store_of
+from tessera.api.deps import PREFIX, Problem, SmallId, UserDep, record_audit, store_of
 
 router = APIRouter(prefix=PREFIX, tags=["alerts"])
 
 STREAM_POLL_SECONDS = 1.0
-SmallId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 BigIdPath = Annotated[int, Path(ge=0, le=2**62)]
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text holds no NUL
 KEEPALIVE_SECONDS = 15.0

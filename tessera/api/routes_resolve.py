@@ -1,5 +1,5 @@
 """Resolution routes: resolving what is new (as jobs), analysts' judgements (make, list, withdraw), explanations
-of a pair, the change feed.
+of a pair, the review queue of pairs the resolver was least sure of, the change feed.
 
 What a caller is shown passes through the access policy: a source entity counts as visible to them when
 they may see at least one of its statements, a canonical entity when they may see one of its members.
@@ -18,10 +18,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, or_, select
 
 from tessera.access.policy import User, visible_clause
-from tessera.api.deps import PREFIX, Problem, UserDep, record_audit, require_role, store_of
+from tessera.api.deps import (PREFIX, LimitQuery, OffsetQuery, Problem, SmallId, UserDep, record_audit, require_role,
+                              store_of)
 from tessera.api.resolve_jobs import ResolveJob, ResolveJobs
 from tessera.resolve import judgements as jm
 from tessera.resolve.changes import NEW, changes_since
+from tessera.resolve.review import review_queue
 from tessera.store import tables
 
 router = APIRouter(prefix=PREFIX, tags=["resolution"])
@@ -261,7 +263,7 @@ def _exists(connection: Connection, ident: str) -> bool:
 
 
 @router.delete("/judgements/{judgement_id}", summary="Withdraw a judgement (soft delete, reversible)")
-def withdraw_judgement(request: Request, user: UserDep, judgement_id: int) -> dict:
+def withdraw_judgement(request: Request, user: UserDep, judgement_id: SmallId) -> dict:
     store = store_of(request)
     with store.engine.connect() as connection:
         try:
@@ -283,7 +285,7 @@ def withdraw_judgement(request: Request, user: UserDep, judgement_id: int) -> di
 
 
 @router.post("/judgements/{judgement_id}/restore", summary="Restore a withdrawn judgement, unless it now contradicts")
-def restore_judgement(request: Request, user: UserDep, judgement_id: int) -> dict:
+def restore_judgement(request: Request, user: UserDep, judgement_id: SmallId) -> dict:
     store = store_of(request)
     with store.engine.connect() as connection:
         try:
@@ -388,6 +390,18 @@ def explain_pair(request: Request, user: UserDep,
         out = explained(connection, user, found)
     record_audit(store, user, "explain", [a, b], f"a={a}&b={b}")
     return out
+
+
+@router.get("/review", summary="Record pairs the resolver was least sure of, for analysts to judge")
+def review(request: Request, user: UserDep, limit: LimitQuery = 50, offset: OffsetQuery = 0) -> dict:
+    """Pairs whose match weight lay closest to the threshold first, without those an active judgement rules on,
+    and only pairs whose two records the caller may see in full: to judge a pair one must see both records whole."""
+    store = store_of(request)
+    with store.engine.connect() as connection:
+        items = review_queue(connection, limit, offset, lambda ids: wholly_visible(connection, user, ids))
+    record_audit(store, user, "review", sorted({x for i in items for x in (i["a"], i["b"])}),
+                 f"limit={limit}&offset={offset}")
+    return dict(items=items, limit=limit, offset=offset)
 
 
 def _stood_for(change: dict) -> dict[str, list[str]]:

@@ -98,7 +98,7 @@ def evaluate_command(
 def explain_command(
     a: Annotated[str, typer.Argument(help="A source or canonical entity id")],
     b: Annotated[str, typer.Argument(help="Another source or canonical entity id")],
-    model: Annotated[Path | None, typer.Option(help="Model file (default: the shipped model.json)")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model file (default: the one the last run scored with)")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -109,7 +109,7 @@ def explain_command(
     if model is not None and not model.exists():
         fail(f"no model file {model}", EXIT_NOT_FOUND, as_json)
     try:
-        result = explain(open_store(db), a, b, load_model(model))
+        result = explain(open_store(db), a, b, load_model(model) if model else None)  # else the last run's
     except ExplainError as exc:
         fail(str(exc), EXIT_NOT_FOUND, as_json)
     if as_json:
@@ -122,6 +122,8 @@ def explain_command(
                   f"{key['a']} ~ {key['b']}", highlight=False)
     for j in result["judgements"]:
         out.print(f"judgement #{j['id']} {j['kind']} by {j['user']}: {j['reason']}", highlight=False)
+    if result.get("learned"):
+        out.print(f"weights corrected by {result['learned']['judgements']} analysts' judgements", highlight=False)
     for p in result["pairs"]:
         table = Table("comparison", "level", "weight", title=f"{p['left']} ~ {p['right']}: {p['decision']}")
         table.add_row("prior", "", f"{p['prior']:+.2f}")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from tessera.arrays import firsts
 from tessera.bulk import in_thread, mapped, paused_gc, prefetched
-from tessera.resolve import compare
+from tessera.resolve import compare, labels
 from tessera.resolve.context import GroupContext, Sightings, context_pass, near_pairs
 from tessera.resolve.halves import Helper, table_helper
 from tessera.resolve.names import NameKeys
@@ -243,6 +243,14 @@ def entity_listing(store: Store) -> tuple[list[str], list[str | None], list[str]
     listing.sort(key=itemgetter(0))  # by id alone: a third of the time of comparing tuples
     ids, previous, schemas = (list(column) for column in zip(*listing)) if listing else ([], [], [])
     return ids, previous, [eid for eid, schema in zip(ids, schemas) if schema == "Person"]
+
+
+def judged(store: Store) -> list:
+    """Every active judgement."""
+    from tessera.resolve.judgements import load_judgements
+
+    with store.engine.connect() as connection:
+        return load_judgements(connection)
 
 
 def apply_judgements(store: Store, clusters: Clusters, index: dict[str, int]) -> int:
@@ -587,6 +595,8 @@ class ResolveResult:
     largest_cluster: int = 0
     canonical_changed: int = 0
     blocks_skipped: int = 0
+    learned_from: int = 0  # judgements the weights were corrected by (labels.py)
+    review_pairs: int = 0  # uncertain pairs stored for analysts to judge (review.py)
     feed: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
 
@@ -656,6 +666,9 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     if sightings is not None:  # before the blocks: records seen weeks apart share a key
         table.seen_first, table.seen_last = sightings.spans(rec_index)
     clusters.take_evidence(table, rec_index)
+    if not estimate:  # analysts' judgements as labels: the weights corrected by what they say
+        model = labels.learn_from_judgements(table, judged(store), model)
+        res.learned_from = model.get("learned", {}).get("judgements", 0)
     plan = compare.pair_plan(table, model["blocking"]["max_block"],
                              compare.pair_weight_floor(model["blocking"], table.n))
     res.blocks_skipped = plan.skipped
@@ -685,12 +698,16 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         cap = model["threshold"] - (model["context"]["weight"] if model.get("context") else 0.0)
         scored = ((ci, cj, *compare.capped_scores(table, ci, cj, model, cap)[::2]) for ci, cj in pairs())
     threshold, cfg = model["threshold"], model.get("context")
-    accepted, near = [], []
+    band = model.get("review", {}).get("band") if write else None
+    accepted, near, uncertain = [], [], []
     for ci, cj, w, name_level in scored:
         res.candidate_pairs += len(ci)
         refused = refusals(table, ci, cj, model)
         ok = (w >= threshold) & ~refused
         accepted.append((ci[ok], cj[ok], w[ok]))
+        if band:  # within the band weights are never capped (the cap lies further below the threshold)
+            k = np.flatnonzero((np.abs(w - threshold) <= band) & ~refused)
+            uncertain.append((ci[k], cj[k], w[k]))
         if cfg:
             k = near_pairs(w, refused, lambda k: {"name": name_level[k]}, cfg, threshold)  # near: never capped
             near.append((ci[k], cj[k], w[k]))
@@ -731,11 +748,16 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     if keep is not None:  # every pair's levels, weights and refusals, for analyses of a (small) store
         keep.update(table=table, plan=plan, model=model, pi=pi, pj=pj, levels=levels, weight=weight, refused=refused)
 
+    review = None
+    if band:
+        ui, uj, uw = _concatenated(uncertain, 3)
+        top = np.argsort(np.abs(uw - threshold), kind="stable")[:model["review"]["keep"]]
+        review = ([people[k] for k in ui[top].tolist()], [people[k] for k in uj[top].tolist()], uw[top], not changed)
     del table, plan, pairs, scored  # what is left needs only the clusters (a caller's keep holds its own)
 
     t5 = time.perf_counter()
     say("assigning canonical ids")
-    assignment = settle(store, clusters, ids, previous, model, res, write, say)
+    assignment = settle(store, clusters, ids, previous, model, res, write, say, review)
     res.seconds["write"] = round(time.perf_counter() - t5, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     if return_assignment:
@@ -744,9 +766,10 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
 
 
 def settle(store: Store, clusters: Clusters, ids: list[str], previous: list[str | None], model: dict,
-           res: ResolveResult, write: bool, say: Callable[[str], None]) -> list[str]:
+           res: ResolveResult, write: bool, say: Callable[[str], None], review: tuple | None = None) -> list[str]:
     """The end of a run: every entity's canonical id from the clusters as they stand (their counts into res) and,
-    when write, the ids that changed and the change feed, committed together or not at all."""
+    when write, the ids that changed, the change feed and the review queue (review: the uncertain pairs' ids a and
+    b, weights and whether they replace the queue), committed together or not at all."""
     roots = clusters.roots()
     order = np.argsort(roots, kind="stable")
     starts = np.flatnonzero(firsts(roots[order]))
@@ -761,12 +784,16 @@ def settle(store: Store, clusters: Clusters, ids: list[str], previous: list[str 
     res.canonical_changed = len(changed)
     if write:
         from tessera.resolve.changes import record_changes
+        from tessera.resolve.review import record_review
 
         say(f"writing {len(changed):,} canonical ids")
         with store.engine.begin() as conn:
             finish = store.stage_canonical_ids(conn, [(ids[i], assignment[i]) for i in changed])
             res.feed = record_changes(conn, dict(zip(ids, previous)), dict(zip(ids, assignment)), model=model,
                                       alongside=finish)
+            if review is not None:
+                res.review_pairs = record_review(conn, res.feed["run_id"], *review[:3], threshold=model["threshold"],
+                                                 replace=review[3])
     return assignment
 
 

@@ -93,7 +93,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
         ents = _load(conn, sorted(involved))
     out = {"a": a, "b": b, "a_members": a_members, "b_members": b_members, "a_canonical": a_canon,
            "b_canonical": b_canon, "same_cluster": a_canon == b_canon, "judgements": judged, "pairs": [],
-           "shared_keys": []}
+           "shared_keys": [], "learned": model.get("learned")}
     schemas = {ents[m].schema for m in involved if m in ents}
     out["schemas"] = sorted(schemas)
     for x in a_members:

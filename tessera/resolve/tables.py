@@ -1,6 +1,7 @@
-"""Tables of resolution: analysts' judgements, resolution runs and the change feed of canonical entities."""
+"""Tables of resolution: analysts' judgements, resolution runs, the change feed of canonical entities and the
+review queue of pairs the resolver was least sure of."""
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table, Text
 
 from tessera.store.tables import BigId, metadata
 
@@ -52,4 +53,18 @@ entity_changes = Table(
     Column("parts", Text),  # JSON {canonical id: [source ids it stood for in this event]} (resolve_0002)
     Index("ix_entity_changes_canonical", "canonical_id"),
     Index("ix_entity_changes_run", "run_id"),
+)
+
+# The review queue: record pairs whose match weight lay close to the threshold in the last run that scored them
+# (written by the resolver through tessera.resolve.review.record_review; resolve_0004).
+review_pairs = Table(
+    "review_pairs", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("a", String(96), nullable=False),  # source entity ids, a < b
+    Column("b", String(96), nullable=False),
+    Column("weight", Float, nullable=False),  # match weight in bits
+    Column("threshold", Float, nullable=False),  # the run's threshold
+    Index("ix_review_pairs_a", "a"),
+    Index("ix_review_pairs_b", "b"),
 )
