@@ -17,8 +17,8 @@ AsOption = Annotated[str | None, typer.Option("--as", envvar="TESSERA_USER",
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: it is stored, shown and audited")]
 
 
-def _analyst(store, name: str | None, as_json: bool):
-    """The registered, enabled user the judgement is made as."""
+def analyst(store, name: str | None, as_json: bool):
+    """The registered, enabled user a judgement is made (or a review listed) as."""
     from tessera.access import identity
 
     if not name:
@@ -48,7 +48,7 @@ def _write(db, as_user, as_json, action):
     from tessera.resolve import judgements as jm
 
     store = open_store(db)
-    user = _analyst(store, as_user, as_json)
+    user = analyst(store, as_user, as_json)
     try:
         with store.engine.begin() as connection:
             judgement = action(connection, user)

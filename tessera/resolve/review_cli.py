@@ -7,21 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tessera.cli_common import (EXIT_DENIED, EXIT_NOT_FOUND, DbOption, JsonOption, emit_json, fail, open_store, out,
-                                record_cli_audit)
-
-
-def _viewer(connection, name: str, as_json: bool):
-    """The registered, enabled user whose view the queue is filtered to."""
-    from tessera.access import identity
-
-    try:
-        user = identity.get_user(connection, name)
-    except identity.NotFound as error:
-        fail(str(error), EXIT_NOT_FOUND, as_json)
-    if user.disabled:
-        fail(f"user {name!r} is disabled", EXIT_DENIED, as_json)
-    return user
+from tessera.cli_common import DbOption, JsonOption, emit_json, open_store, out, record_cli_audit
+from tessera.resolve.judge_cli import analyst
 
 
 def review_command(
@@ -37,11 +24,9 @@ def review_command(
     from tessera.resolve.review import review_queue
 
     store = open_store(db)
+    user = analyst(store, as_user, as_json) if as_user else None
     with store.engine.connect() as connection:
-        visible = None
-        if as_user:
-            user = _viewer(connection, as_user, as_json)
-            visible = lambda ids: wholly_visible(connection, user, ids)  # noqa: E731
+        visible = (lambda ids: wholly_visible(connection, user, ids)) if user else None
         items = review_queue(connection, limit, offset, visible)
     record_cli_audit(store, "review", sorted({x for i in items for x in (i["a"], i["b"])}),
                      f"limit={limit}&offset={offset}", as_user)

@@ -1,4 +1,4 @@
-"""The web app's frame and its own pages: login, search, entity profile, alerts, watchlist; /static mounted here.
+"""The web app's frame and its own pages: login, search, entity profile, alerts, watchlist, review; /static here.
 
 Other page modules (tessera.web.charts) reuse `PageUser` (a signed-in user, or a redirect to /login) and
 `render(request, template, user, **context)`; their templates extend "base.html".
@@ -41,7 +41,10 @@ NAV = [
     ("/ingest", "Ingest"),
     ("/alerts", "Alerts"),
     ("/watchlist", "Watchlist"),
+    ("/review", "Review"),
 ]
+REVIEW_PAGE = 20  # pairs the review page asks for at a time (?limit= between 1 and REVIEW_PAGE_MAX)
+REVIEW_PAGE_MAX = 100  # 200 record ids, as many as /web/markings answers for at once
 
 router = APIRouter(include_in_schema=False)
 
@@ -169,6 +172,12 @@ def alerts_page(request: Request, user: PageUser) -> Response:
 @router.get("/watchlist", response_class=HTMLResponse)
 def watchlist_page(request: Request, user: PageUser) -> Response:
     return render(request, "watchlist.html", user, title="Watchlist")
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(request: Request, user: PageUser, limit: int = REVIEW_PAGE) -> Response:
+    """The pairs the resolver was least sure of (GET /api/v1/review), each judged same or not the same in place."""
+    return render(request, "review.html", user, title="Review", page_size=min(max(limit, 1), REVIEW_PAGE_MAX))
 
 
 def install(app: FastAPI) -> None:
