@@ -100,6 +100,11 @@ def test_judged_pairs_correct_the_weights_the_run_scores_with_and_saves(namesake
     name = saved["learned"]["corrections"]["name"]["exact"]
     assert name < 0
     assert saved["weights"]["name"]["exact"] == pytest.approx(shipped["weights"]["name"]["exact"] + name, abs=1e-3)
+    # a run given the saved model corrects the weights it started from again, not the corrected ones
+    resolve(namesakes, saved)
+    again = run_model(namesakes)
+    assert again["prior"] == pytest.approx(saved["prior"], abs=1e-9)
+    assert again["weights"]["name"] == pytest.approx(saved["weights"]["name"])
     # explain weighs with the run's corrected weights, and says so
     shown = runner.invoke(cli, ["explain", h[0], h[1], "--db", namesakes.url])
     assert shown.exit_code == 0, shown.output

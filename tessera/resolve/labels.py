@@ -78,6 +78,7 @@ def learn_from_judgements(table: compare.PersonTable, judged: list[Judgement], m
     """The model with its weights corrected by what the judgements say (a `learned` section tells how many and
     by how much), or the model itself when there are too few judgements of Person pairs, or its weights are
     estimated (their m and u are the data's own), or the model has no `labels` section."""
+    model = without_corrections(model)  # a saved run's model (--model) is corrected afresh, not twice
     cfg = model.get("labels")
     if not cfg or "m" in model or not judged:
         return model
@@ -98,11 +99,25 @@ def learn_from_judgements(table: compare.PersonTable, judged: list[Judgement], m
     bits = np.clip(bits, -cfg["max_correction"], cfg["max_correction"])
     learned = copy.deepcopy(model)
     at = cfg["decide_at"]
-    learned["prior"] = model["prior"] + float(bits[0]) - math.log2(at / (1 - at))
+    prior = float(bits[0]) - math.log2(at / (1 - at))
+    learned["prior"] = model["prior"] + prior
     corrections: dict[str, dict[str, float]] = {}
     for (c, label), b in zip(columns, bits[1:].tolist()):
         learned["weights"][c][label] = model["weights"][c][label] + b
-        corrections.setdefault(c, {})[label] = round(b, 3)
-    learned["learned"] = {"judgements": int(len(judgements_used)), "matches": int(matches),
-                          "prior": round(float(bits[0]), 3), "corrections": corrections}
+        corrections.setdefault(c, {})[label] = b
+    learned["learned"] = {"judgements": int(len(judgements_used)), "matches": int(matches), "prior": prior,
+                          "corrections": corrections}
     return learned
+
+
+def without_corrections(model: dict) -> dict:
+    """The model as it was before judgements corrected it (the model itself when they did not)."""
+    if "learned" not in model:
+        return model
+    base = copy.deepcopy(model)
+    done = base.pop("learned")
+    base["prior"] -= done["prior"]
+    for c, by_level in done["corrections"].items():
+        for label, b in by_level.items():
+            base["weights"][c][label] -= b
+    return base
