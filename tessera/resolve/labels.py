@@ -11,8 +11,8 @@ threshold are left out. A penalised logistic regression then fits, on top of eac
 The penalty pulls every correction towards 0 (a few judgements move the weights a little; many, more), and no
 correction exceeds `max_correction` bits. A fitted probability is calibrated, and F1 is best where it reaches
 about half the F1 reached (Lipton et al., 2014), not 0.5: the prior moves so that the threshold falls at
-`decide_at`. The corrected weights are the model the run scores with (saved with
-the run, so that explain and the warm resolver weigh alike). Measured by bench/review.py.
+`decide_at`. The corrected weights are the model the run scores with (saved with the run, so that explain and
+the warm resolver weigh alike). Measured by bench/review.py.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ import numpy as np
 from tessera.resolve import compare
 from tessera.resolve.judgements import Judgement
 
+
 def labelled_pairs(judged: list[Judgement], row_of: dict[str, int]
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, label, sample weight, judgement number) over the table's rows for every pair the active judgements
     label: across the two sides of a same (1) or not-same (0), across the parts of a split (0)."""
-    i, j, label, share, which = [], [], [], [], []
+    rows: list[tuple[int, int, bool, float, int]] = []
     for n, jd in enumerate(x for x in judged if x.active):
         if jd.kind == "split":
             sides = [(g1, g2) for k, g1 in enumerate(jd.groups) for g2 in jd.groups[k + 1:]]
@@ -37,8 +38,8 @@ def labelled_pairs(judged: list[Judgement], row_of: dict[str, int]
             sides = [(jd.a_members, jd.b_members)]
         pairs = [(row_of[a], row_of[b]) for left, right in sides for a in left for b in right
                  if a in row_of and b in row_of and a != b]
-        for a, b in pairs:
-            i.append(a), j.append(b), label.append(jd.kind == "same"), share.append(1 / len(pairs)), which.append(n)
+        rows += [(a, b, jd.kind == "same", 1 / len(pairs), n) for a, b in pairs]
+    i, j, label, share, which = zip(*rows) if rows else ((),) * 5
     return (np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64), np.asarray(label, dtype=bool),
             np.asarray(share, dtype=float), np.asarray(which, dtype=np.int64))
 
