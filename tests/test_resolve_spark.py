@@ -122,3 +122,20 @@ def test_resolving_on_spark_gives_the_engine_s_canonical_ids_judgements_included
         written = dict(conn.execute(select(tables.entities.c.id, tables.entities.c.canonical_id)).all())
     assert written == on_spark and result.pairs_accepted > 30
     assert result.feed["split"] >= 1  # the demo had resolved a and b together; the judgement split them
+
+
+def test_on_spark_judgements_correct_the_weights_as_they_do_in_the_engine(spark, world):
+    from tessera.resolve import judgements as jm
+    from tessera.resolve.engine import load_model, resolve
+    from tessera.resolve.spark import resolve_on_spark
+
+    people = sorted(eid for eid, in world.engine.connect().exec_driver_sql(
+        "SELECT id FROM entities WHERE schema = 'Person'"))
+    with world.engine.begin() as conn:
+        jm.add_judgement(conn, "same", people[0], people[1], "one face in both photographs", "analyst")
+    model = load_model()
+    model["labels"] = {**model["labels"], "min_judgements": 1, "min_each": 0, "band": 100.0}
+    engine, local = resolve(world, model, write=False, return_assignment=True)
+    result, on_spark = resolve_on_spark(world, spark, model, write=False, partitions=3)
+    assert engine.learned_from == result.learned_from >= 1
+    assert on_spark == local

@@ -245,12 +245,14 @@ def entity_listing(store: Store) -> tuple[list[str], list[str | None], list[str]
     return ids, previous, [eid for eid, schema in zip(ids, schemas) if schema == "Person"]
 
 
-def judged(store: Store) -> list:
-    """Every active judgement."""
+def corrected_by_judgements(store: Store, table: compare.PersonTable, model: dict, res: ResolveResult) -> dict:
+    """The model with its weights corrected by the active judgements (labels.py); how many, into res."""
     from tessera.resolve.judgements import load_judgements
 
     with store.engine.connect() as connection:
-        return load_judgements(connection)
+        model = labels.learn_from_judgements(table, load_judgements(connection), model)
+    res.learned_from = model.get("learned", {}).get("judgements", 0)
+    return model
 
 
 def apply_judgements(store: Store, clusters: Clusters, index: dict[str, int]) -> int:
@@ -667,8 +669,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         table.seen_first, table.seen_last = sightings.spans(rec_index)
     clusters.take_evidence(table, rec_index)
     if not estimate:  # analysts' judgements as labels: the weights corrected by what they say
-        model = labels.learn_from_judgements(table, judged(store), model)
-        res.learned_from = model.get("learned", {}).get("judgements", 0)
+        model = corrected_by_judgements(store, table, model, res)
     plan = compare.pair_plan(table, model["blocking"]["max_block"],
                              compare.pair_weight_floor(model["blocking"], table.n))
     res.blocks_skipped = plan.skipped

@@ -185,8 +185,8 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     """`engine.resolve` with the Person blocking and scoring on Spark: judgements, exact identifier keys,
     conflict-aware clustering, canonical ids and the change feed exactly as the engine does them.
     Returns (ResolveResult, {source id: canonical id})."""
-    from tessera.resolve.engine import (Clusters, ResolveResult, apply_judgements, entity_listing, join_exact_keys,
-                                        load_model, settle, stored_person_table)
+    from tessera.resolve.engine import (Clusters, ResolveResult, apply_judgements, corrected_by_judgements,
+                                        entity_listing, join_exact_keys, load_model, settle, stored_person_table)
 
     model = model or load_model()
     say = progress or (lambda _msg: None)
@@ -204,6 +204,7 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     res.persons = len(people)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     clusters.take_evidence(table, rec_index)
+    model = corrected_by_judgements(store, table, model, res)
     res.seconds["prepare"] = round(time.perf_counter() - t0, 2)
     say("blocking and scoring Person pairs on Spark")
     scored = spark_scored_pairs(spark, table, model, partitions)
