@@ -124,6 +124,29 @@ def test_resolving_on_spark_gives_the_engine_s_canonical_ids_judgements_included
     assert result.feed["split"] >= 1  # the demo had resolved a and b together; the judgement split them
 
 
+def test_resolving_on_spark_stores_the_review_queue_the_engine_stores(spark, world):
+    from sqlalchemy import select
+
+    from tessera.resolve.engine import load_model, resolve
+    from tessera.resolve.spark import resolve_on_spark
+    from tessera.resolve.tables import review_pairs
+
+    def queue():
+        with world.engine.connect() as conn:
+            rows = conn.execute(select(review_pairs.c.a, review_pairs.c.b, review_pairs.c.weight)).all()
+        return sorted((a, b, round(w, 9)) for a, b, w in rows)
+
+    model = load_model()
+    model["review"] = {**model["review"], "keep": 25}  # a cut among ties, which the partitions must not move
+    engine = resolve(world, model)
+    by_engine = queue()
+    with world.engine.begin() as conn:
+        conn.execute(review_pairs.delete())
+    result, _ = resolve_on_spark(world, spark, model, partitions=3)
+    assert result.review_pairs == engine.review_pairs == len(by_engine) == 25
+    assert queue() == by_engine
+
+
 def test_on_spark_judgements_correct_the_weights_as_they_do_in_the_engine(spark, world):
     from tessera.resolve import judgements as jm
     from tessera.resolve.engine import load_model, resolve

@@ -229,3 +229,23 @@ def test_the_api_lists_only_pairs_whose_records_the_caller_may_see_and_audits_th
     assert pairs_of(paged["items"]) == [pair(queued["k"], queued["s"])] and paged["offset"] == 1
     assert client.get("/api/v1/review", headers=bearer(world.tokens["olly"])).json()["items"] == []
     assert client.get("/api/v1/review").status_code == 401
+
+
+def test_the_pairs_most_in_doubt_are_the_same_whether_chosen_whole_or_part_by_part():
+    import numpy as np
+
+    from tessera.resolve.engine import in_doubt
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    i, j = rng.integers(0, 400, n), rng.integers(400, 800, n)
+    weight = rng.choice([-2.0, 1.5, 2.5, 3.0, 3.5, 4.5, 9.0], n)  # few levels: many ties at the cut
+    refused = rng.random(n) < 0.1
+    whole = in_doubt(i, j, weight, 3.0, 1.0, 300, refused)
+    assert len(whole) == 300 and not refused[whole].any() and (np.abs(weight[whole] - 3.0) <= 1.0).all()
+    assert (np.diff(np.abs(weight[whole] - 3.0)) >= 0).all()  # closest first
+    parts = [in_doubt(i[lo:lo + 700], j[lo:lo + 700], weight[lo:lo + 700], 3.0, 1.0, 300, refused[lo:lo + 700]) + lo
+             for lo in range(0, n, 700)]
+    joined = np.concatenate(parts)
+    again = joined[in_doubt(i[joined], j[joined], weight[joined], 3.0, 1.0, 300)]
+    assert sorted(zip(i[again], j[again])) == sorted(zip(i[whole], j[whole]))

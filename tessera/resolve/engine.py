@@ -577,6 +577,16 @@ def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: di
     return far
 
 
+def in_doubt(i: np.ndarray, j: np.ndarray, weight: np.ndarray, threshold: float, band: float, keep: int,
+             refused: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the `keep` pairs weighing closest to the threshold, within band bits of it and not refused,
+    closest first: the review queue. Ties go in (i, j) order, so any split of the pairs into parts, each cut to
+    its own `keep`, gives the same pairs once the parts' are cut again."""
+    near = np.abs(weight - threshold) <= band
+    k = np.flatnonzero(near if refused is None else near & ~refused)
+    return k[np.lexsort((j[k], i[k], np.abs(weight[k] - threshold)))[:keep]]
+
+
 # ---------------------------------------------------------------- the run
 
 @dataclass
@@ -699,7 +709,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         cap = model["threshold"] - (model["context"]["weight"] if model.get("context") else 0.0)
         scored = ((ci, cj, *compare.capped_scores(table, ci, cj, model, cap)[::2]) for ci, cj in pairs())
     threshold, cfg = model["threshold"], model.get("context")
-    band = model.get("review", {}).get("band") if write else None
+    band, queue_size = (model["review"]["band"], model["review"]["keep"]) if write and "review" in model else (None, 0)
     accepted, near, uncertain = [], [], []
     for ci, cj, w, name_level in scored:
         res.candidate_pairs += len(ci)
@@ -707,7 +717,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         ok = (w >= threshold) & ~refused
         accepted.append((ci[ok], cj[ok], w[ok]))
         if band:  # within the band weights are never capped (the cap lies further below the threshold)
-            k = np.flatnonzero((np.abs(w - threshold) <= band) & ~refused)
+            k = in_doubt(ci, cj, w, threshold, band, queue_size, refused)
             uncertain.append((ci[k], cj[k], w[k]))
         if cfg:
             k = near_pairs(w, refused, lambda k: {"name": name_level[k]}, cfg, threshold)  # near: never capped
@@ -752,7 +762,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     review = None
     if band:
         ui, uj, uw = _concatenated(uncertain, 3)
-        top = np.argsort(np.abs(uw - threshold), kind="stable")[:model["review"]["keep"]]
+        top = in_doubt(ui, uj, uw, threshold, band, queue_size)
         review = ([people[k] for k in ui[top].tolist()], [people[k] for k in uj[top].tolist()], uw[top], not changed)
     del table, plan, pairs, scored  # what is left needs only the clusters (a caller's keep holds its own)
 

@@ -33,8 +33,8 @@ _BLOCK_FIELDS = ("tokens", "year", "month", "day", "seen_first", "phones", "docs
 
 @dataclass
 class ScoredPairs:
-    """Accepted Person pairs (record indices into the table, i < j) with their match weights, and the opposed
-    pairs (engine.opposed) that the clustering must keep apart."""
+    """Accepted Person pairs (record indices into the table, i < j) with their match weights, the opposed
+    pairs (engine.opposed) that the clustering must keep apart, and the pairs most in doubt (engine.in_doubt)."""
 
     i: np.ndarray
     j: np.ndarray
@@ -42,6 +42,9 @@ class ScoredPairs:
     opposed_i: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     opposed_j: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     opposed_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    doubt_i: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    doubt_j: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    doubt_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     candidate_pairs: int = 0
     blocks_skipped: int = 0
     seconds: dict = field(default_factory=dict)
@@ -121,14 +124,14 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
 
 def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None) -> ScoredPairs:
     """Block, compare and score every candidate Person pair on Spark; return the accepted and opposed ones."""
-    from tessera.resolve.engine import joinable, opposed, refusals
+    from tessera.resolve.engine import in_doubt, joinable, opposed, refusals
 
     sc = spark.sparkContext
     t0 = time.perf_counter()
     pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions,
                                            compare.pair_weight_floor(model["blocking"], table.n))
     shared = sc.broadcast(table)
-    threshold = model["threshold"]
+    threshold, review = model["threshold"], model.get("review")
 
     def score_partition(rows):
         ij = np.fromiter((v for row in rows for v in row), dtype=np.int64)
@@ -137,13 +140,18 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
         t = shared.value
         i, j = ij[0::2], ij[1::2]
         weight = compare.score(compare.compare(t, i, j), model)
-        yield i, j, weight, (weight >= threshold) & ~refusals(t, i, j, model)
+        refused = refusals(t, i, j, model)
+        doubt = in_doubt(i, j, weight, threshold, review["band"], review["keep"], refused) if review else []
+        yield i, j, weight, (weight >= threshold) & ~refused, doubt
 
     scored = pairs.mapPartitions(score_partition).cache()  # read twice: accepted pairs, then opposed ones
-    results = scored.map(lambda r: (len(r[0]), r[0][r[3]], r[1][r[3]], r[2][r[3]])).collect()
+    results = scored.map(lambda r: (len(r[0]), r[0][r[3]], r[1][r[3]], r[2][r[3]],
+                                    r[0][r[4]], r[1][r[4]], r[2][r[4]])).collect()
     candidates = sum(r[0] for r in results)
     cat = (lambda rs, k, dtype: np.concatenate([r[k] for r in rs]) if rs else np.zeros(0, dtype))
     i, j, weight = cat(results, 1, np.int64), cat(results, 2, np.int64), cat(results, 3, np.float64)
+    di, dj, dw = cat(results, 4, np.int64), cat(results, 5, np.int64), cat(results, 6, np.float64)
+    doubt = in_doubt(di, dj, dw, threshold, review["band"], review["keep"]) if review else []
     can_join = sc.broadcast(joinable(table.n, i, j))
 
     def opposed_of(r):
@@ -154,7 +162,7 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
     scored.unpersist()
     order = np.lexsort((j, i))
     return ScoredPairs(i[order], j[order], weight[order], cat(against, 0, np.int64), cat(against, 1, np.int64),
-                       cat(against, 2, np.float64), candidates, int(skipped.value),
+                       cat(against, 2, np.float64), di[doubt], dj[doubt], dw[doubt], candidates, int(skipped.value),
                        {"spark": round(time.perf_counter() - t0, 2)})
 
 
@@ -169,7 +177,7 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
     against = opposed(i, j, weight, joinable(table.n, i[ok], j[ok]), model)
     order = np.lexsort((j[ok], i[ok]))
     return ScoredPairs(i[ok][order], j[ok][order], weight[ok][order], i[against], j[against], weight[against],
-                       len(i), skipped)
+                       candidate_pairs=len(i), blocks_skipped=skipped)
 
 
 def person_table(store, model: dict) -> compare.PersonTable:
@@ -223,7 +231,9 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
         clusters.union(i, j, weight=w)
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
-    assignment = settle(store, clusters, ids, previous, model, res, write, say)
+    review = ([people[k] for k in scored.doubt_i.tolist()], [people[k] for k in scored.doubt_j.tolist()],
+              scored.doubt_weight, True) if write and "review" in model else None
+    assignment = settle(store, clusters, ids, previous, model, res, write, say, review)
     res.seconds["cluster_write"] = round(time.perf_counter() - t1, 2)
     res.seconds["total"] = round(time.perf_counter() - t0, 2)
     return res, dict(zip(ids, assignment))
