@@ -124,6 +124,21 @@ def test_resolving_on_spark_gives_the_engine_s_canonical_ids_judgements_included
     assert result.feed["split"] >= 1  # the demo had resolved a and b together; the judgement split them
 
 
+def test_on_spark_group_context_joins_what_it_joins_in_the_engine(spark, tmp_path):
+    from tessera.demo import run_demo
+    from tessera.resolve.engine import resolve
+    from tessera.resolve.spark import resolve_on_spark
+
+    store = Store.open(f"sqlite:///{tmp_path / 'tessera.db'}")
+    run_demo(store, tmp_path / "world", 1000, 7)  # a world where records seen with the same people join
+    engine, local = resolve(store, write=False, return_assignment=True)
+    result, on_spark = resolve_on_spark(store, spark, write=False, partitions=3)
+    store.close()
+    assert engine.context_joins > 5
+    assert result.context_joins == engine.context_joins
+    assert on_spark == local
+
+
 def test_resolving_on_spark_stores_the_review_queue_the_engine_stores(spark, world):
     from sqlalchemy import select
 

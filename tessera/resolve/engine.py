@@ -522,6 +522,15 @@ def strong_refusals(model: dict) -> dict:
     return refuse
 
 
+def group_context(clusters: Clusters, sightings: Sightings, cfg: dict) -> GroupContext:
+    """Who was seen with whom, for the context pass; the clusters learn each record's events for their guard
+    (one event's list names each person once, so two records seen at one event are never joined)."""
+    group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"])
+    for r, evs in group.event_of.items():
+        clusters.events.setdefault(clusters.find(r), set()).update(evs)
+    return group
+
+
 def _concatenated(parts, columns: int = 2) -> tuple[np.ndarray, ...]:
     """Column-wise concatenation of an iterable of equal-width tuples of arrays (empty: int64 columns)."""
     parts = list(parts)
@@ -729,11 +738,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     res.seconds["score"] = round(time.perf_counter() - t3, 2)
 
     t4 = time.perf_counter()
-    group = None
-    if cfg:
-        group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"])
-        for r, evs in group.event_of.items():  # for the guard: one event's list names each person once
-            clusters.events.setdefault(clusters.find(r), set()).update(evs)
+    group = group_context(clusters, sightings, cfg) if cfg else None
     if model["refuse"].get("pair_weight") is not None:
         say("weighing pairs that speak against a match")
         can_join = joinable(table.n, ai, aj)

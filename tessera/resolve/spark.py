@@ -34,7 +34,8 @@ _BLOCK_FIELDS = ("tokens", "year", "month", "day", "seen_first", "phones", "docs
 @dataclass
 class ScoredPairs:
     """Accepted Person pairs (record indices into the table, i < j) with their match weights, the opposed
-    pairs (engine.opposed) that the clustering must keep apart, and the pairs most in doubt (engine.in_doubt)."""
+    pairs (engine.opposed) that the clustering must keep apart, the pairs most in doubt (engine.in_doubt) and
+    those group context could lift over the threshold (context.near_pairs), each in (i, j) order."""
 
     i: np.ndarray
     j: np.ndarray
@@ -45,6 +46,9 @@ class ScoredPairs:
     doubt_i: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     doubt_j: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     doubt_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    near_i: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    near_j: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    near_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     candidate_pairs: int = 0
     blocks_skipped: int = 0
     seconds: dict = field(default_factory=dict)
@@ -124,6 +128,7 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
 
 def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None) -> ScoredPairs:
     """Block, compare and score every candidate Person pair on Spark; return the accepted and opposed ones."""
+    from tessera.resolve.context import near_pairs
     from tessera.resolve.engine import in_doubt, joinable, opposed, refusals
 
     sc = spark.sparkContext
@@ -131,7 +136,7 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
     pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions,
                                            compare.pair_weight_floor(model["blocking"], table.n))
     shared = sc.broadcast(table)
-    threshold, review = model["threshold"], model.get("review")
+    threshold, review, context = model["threshold"], model.get("review"), model.get("context")
 
     def score_partition(rows):
         ij = np.fromiter((v for row in rows for v in row), dtype=np.int64)
@@ -139,19 +144,24 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
             return
         t = shared.value
         i, j = ij[0::2], ij[1::2]
-        weight = compare.score(compare.compare(t, i, j), model)
+        levels = compare.compare(t, i, j)
+        weight = compare.score(levels, model)
         refused = refusals(t, i, j, model)
-        doubt = in_doubt(i, j, weight, threshold, review["band"], review["keep"], refused) if review else []
-        yield i, j, weight, (weight >= threshold) & ~refused, doubt
+        ok = np.flatnonzero((weight >= threshold) & ~refused)
+        doubt = in_doubt(i, j, weight, threshold, review["band"], review["keep"], refused) if review else ok[:0]
+        near = near_pairs(weight, refused, lambda k: {"name": levels["name"][k]}, context, threshold) \
+            if context else ok[:0]
+        yield i, j, weight, ok, doubt, near
 
     scored = pairs.mapPartitions(score_partition).cache()  # read twice: accepted pairs, then opposed ones
-    results = scored.map(lambda r: (len(r[0]), r[0][r[3]], r[1][r[3]], r[2][r[3]],
-                                    r[0][r[4]], r[1][r[4]], r[2][r[4]])).collect()
+    results = scored.map(lambda r: (len(r[0]), *(column[r[k]] for k in (3, 4, 5) for column in r[:3]))).collect()
     candidates = sum(r[0] for r in results)
     cat = (lambda rs, k, dtype: np.concatenate([r[k] for r in rs]) if rs else np.zeros(0, dtype))
     i, j, weight = cat(results, 1, np.int64), cat(results, 2, np.int64), cat(results, 3, np.float64)
     di, dj, dw = cat(results, 4, np.int64), cat(results, 5, np.int64), cat(results, 6, np.float64)
     doubt = in_doubt(di, dj, dw, threshold, review["band"], review["keep"]) if review else []
+    ni, nj, nw = cat(results, 7, np.int64), cat(results, 8, np.int64), cat(results, 9, np.float64)
+    near = np.lexsort((nj, ni))
     can_join = sc.broadcast(joinable(table.n, i, j))
 
     def opposed_of(r):
@@ -162,7 +172,8 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
     scored.unpersist()
     order = np.lexsort((j, i))
     return ScoredPairs(i[order], j[order], weight[order], cat(against, 0, np.int64), cat(against, 1, np.int64),
-                       cat(against, 2, np.float64), di[doubt], dj[doubt], dw[doubt], candidates, int(skipped.value),
+                       cat(against, 2, np.float64), di[doubt], dj[doubt], dw[doubt], ni[near], nj[near], nw[near],
+                       candidates, int(skipped.value),
                        {"spark": round(time.perf_counter() - t0, 2)})
 
 
@@ -191,10 +202,13 @@ def person_table(store, model: dict) -> compare.PersonTable:
 def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True, partitions: int | None = None,
                      progress=None):
     """`engine.resolve` with the Person blocking and scoring on Spark: judgements, exact identifier keys,
-    conflict-aware clustering, canonical ids and the change feed exactly as the engine does them.
+    conflict-aware clustering, group context, canonical ids, the change feed and the review queue exactly as the
+    engine does them.
     Returns (ResolveResult, {source id: canonical id})."""
+    from tessera.resolve.context import Sightings, context_pass
     from tessera.resolve.engine import (Clusters, ResolveResult, apply_judgements, corrected_by_judgements,
-                                        entity_listing, join_exact_keys, load_model, settle, stored_person_table)
+                                        entity_listing, group_context, join_exact_keys, load_model, settle,
+                                        stored_person_table, uses_sightings)
 
     model = model or load_model()
     say = progress or (lambda _msg: None)
@@ -207,10 +221,13 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     clusters = Clusters(ids, model["refuse"])
     res.judged_same = apply_judgements(store, clusters, index)
     res.exact_key_joins = join_exact_keys(store, clusters, index)
-    table = stored_person_table(store, model, persons)
+    table = stored_person_table(store, model, persons, sightings=False)
     people = table.ids
     res.persons = len(people)
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
+    sightings = Sightings(store, index) if uses_sightings(model) else None
+    if sightings is not None:
+        table.seen_first, table.seen_last = sightings.spans(rec_index)
     clusters.take_evidence(table, rec_index)
     model = corrected_by_judgements(store, table, model, res)
     res.seconds["prepare"] = round(time.perf_counter() - t0, 2)
@@ -221,6 +238,8 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     res.blocks_skipped = scored.blocks_skipped
     res.pairs_accepted = len(scored.i)
     t1 = time.perf_counter()
+    cfg = model.get("context")
+    group = group_context(clusters, sightings, cfg) if cfg else None
     clusters.oppose(rec_index[scored.opposed_i], rec_index[scored.opposed_j], scored.opposed_weight,
                     model["threshold"])
     # the engine's order: strongest first, ties by pair position in (i, j) order
@@ -229,6 +248,10 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     for i, j, w in zip(rec_index[scored.i[order]].tolist(), rec_index[scored.j[order]].tolist(),
                        scored.weight[order].tolist()):
         clusters.union(i, j, weight=w)
+    if cfg:
+        res.context_joins = context_pass(clusters, rec_index[scored.near_i], rec_index[scored.near_j],
+                                         scored.near_weight, np.arange(len(scored.near_i)), group, cfg,
+                                         model["threshold"])
     res.merges_refused = clusters.refused
     res.refused_by_judgement = clusters.refused_by_judgement
     review = ([people[k] for k in scored.doubt_i.tolist()], [people[k] for k in scored.doubt_j.tolist()],
