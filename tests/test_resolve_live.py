@@ -196,3 +196,32 @@ def test_warm_candidates_are_every_pair_sharing_a_small_block_with_a_new_record(
     expected = sorted(p for p, w in weights.items() if w >= floor - 1e-12)
     assert len(expected) > 10 and list(zip(i.tolist(), j.tolist())) == expected
     assert len(_slice_from(both, n_old).tokens) == 5
+
+
+def _payee(k: int, name: str, iban: str) -> list[dict]:
+    return [{"id": f"p{k}", "schema": "Person", "properties": {"name": [name]}},
+            {"id": f"acct{k}", "schema": "BankAccount", "properties": {"iban": [iban]}},
+            {"id": f"pay{k}", "schema": "Payment", "properties": {"beneficiary": [f"p{k}"],
+                                                                 "beneficiaryAccount": [f"acct{k}"]}}]
+
+
+def test_a_name_counts_the_people_holding_it_not_their_reports_in_a_full_run_and_a_warm_batch(store, tmp_path):
+    """Fifty reports of payments into one man's account under his name make him one holder of a rare name, not
+    fifty holders of a common one: records under one phonetic name that share an account or a phone count once
+    for the name's term frequency, in the full run's table and in the warm resolver's counts alike."""
+    from tessera.resolve.spark import person_table
+
+    handler, other = "DE05257628262783335914", "GB29NWBK60161331926819"
+    ftm(store, tmp_path, "UKFIU", [e for k in range(4) for e in _payee(k, "Serhat Kaya", handler)]
+        + _payee(4, "Serhat Kaya", other) + _payee(5, "Serhat Kaya", ""), name="first.ftm.jsonl")
+    table = person_table(store, load_model())
+    assert set(table.phon_count.tolist()) == {3}  # the handler, the other account's holder, the one with none
+    resolve(store)
+    index = LiveIndex(store)
+    code = index.table.phon_id[0]
+    assert index.names.totals[code] == 3
+    ftm(store, tmp_path, "UKFIU", _payee(6, "Serhat Kaya", handler) + _payee(7, "Serhat Kaya", "NL48ABNA6803793775"),
+        name="second.ftm.jsonl")
+    index.resolve_new(store)
+    assert index.names.totals[code] == 4  # a new account's holder counts; one more report into the handler's not
+    assert index.names.totals[code] == person_table(store, load_model()).phon_count[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 from sqlalchemy import select
 
 from intake_helpers import PERSON_MAPPING, mapping_file, write
@@ -125,6 +124,9 @@ def test_payees_with_close_names_and_one_beneficiary_account_are_one_money_handl
 
 
 def test_an_account_many_different_people_are_paid_into_is_a_hub_and_joins_no_one(store, tmp_path):
+    from tessera.resolve.engine import load_model
+    from tessera.resolve.spark import person_table
+
     others = ["Rebwar Qadir", "Hevar Ahmed", "Sirwan Aziz", "Nguyen Van Minh", "Arman Rahimi", "Tesfay Berhe",
               "Ilir Hoxha", "Baran Yilmaz", "Zana Mahmud", "Karwan Salih"]
     hub = "GB29 NWBK 6016 1331 9268 19"
@@ -135,6 +137,26 @@ def test_an_account_many_different_people_are_paid_into_is_a_hub_and_joins_no_on
     ids = canon(store)
     assert ids["ukfiu.p1"] != ids["ukfiu.p2"]
     assert len({ids[f"ukfiu.o{k}"] for k in range(len(others))}) == len(others)
+    holders = person_table(store, load_model()).key_names[("account", hub.replace(" ", ""))]
+    assert holders == len(others) + 1  # Dilshad Karim and Dilshad Kareem are one of them
+
+
+def test_an_account_paid_into_under_many_spellings_of_one_name_has_one_holder_and_is_no_hub(store, tmp_path):
+    from tessera.resolve import compare
+    from tessera.resolve.engine import load_model
+    from tessera.resolve.spark import person_table
+
+    account = "DE05 2576 2826 2783 3359 14"
+    spellings = ["Klodian Hoxha", "Klodjan Hoxhaj", "Klodian Hodja", "Klodian Hoxa", "Klodjan Hoxha", "Klodian Hoxha"]
+    ftm(store, tmp_path, "UKFIU", _payments([(f"p{k}", name, account) for k, name in enumerate(spellings)]))
+    model = load_model()
+    table = person_table(store, model)
+    assert len(set(table.name_phon[table.first_name].tolist())) >= 4  # as many phonetic names as a hostel...
+    assert table.key_names[("account", "DE05257628262783335914")] == 1  # ...but one man's
+    i, j = np.triu_indices(table.n, 1)
+    levels = compare.compare(table, i, j)
+    assert (levels["account"] == compare.LEVELS["account"].index("shared")).all()
+    assert not compare.hub_adjustments(levels, model)["account"].any()
 
 
 def test_records_without_a_usable_name_compare_as_missing_not_as_equal_names(store, tmp_path):

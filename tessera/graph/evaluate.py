@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Hashable, Sequence
 
 import networkit as nk
-from sqlalchemy import func, select
 
 from tessera.graph.index import EdgeFilter, GraphIndex
 from tessera.graph.queries import communities, key_players, network_graph
 from tessera.resolve.evaluate import source_truth
-from tessera.store import tables
 from tessera.store.store import Store
 
 
@@ -111,42 +109,14 @@ def _truth_dir(path: Path | str) -> Path:
 
 
 def canonical_people(store: Store, truth_dir: Path) -> dict[str, str]:
-    """canonical id -> the true person most of its source Person entities come from.
-
-    Rows holding two people (a payer and a beneficiary) are told apart through their Payment: its payer and
-    beneficiary name the source entities, and the true payment link names the true people."""
+    """canonical id -> the true person most of its source Person entities come from (payers and beneficiaries
+    of payments included: `source_truth` tells them apart through their Payment)."""
     mapped, _ = source_truth(store, truth_dir)
     votes: dict[str, Counter] = defaultdict(Counter)
     for schema, person, canonical in mapped.values():
         if schema == "Person":
             votes[canonical][person] += 1
-    for eid, person, canonical in _payment_parties(store, truth_dir, mapped):
-        votes[canonical][person] += 1
     return {c: v.most_common(1)[0][0] for c, v in votes.items()}
-
-
-def _payment_parties(store: Store, truth_dir: Path, mapped: dict) -> list[tuple[str, str, str]]:
-    links: dict[str, tuple[str, str]] = {}
-    with open(truth_dir / "links.csv", newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            if r.get("type", r.get("kind")) == "payment":
-                links[r["id"]] = (r["source"], r["target"])
-    payments = {eid: t for eid, (schema, t, _) in mapped.items() if schema == "Payment" and t in links}
-    if not payments:
-        return []
-    s, e = tables.statements, tables.entities
-    out = []
-    with store.engine.connect() as conn:
-        ids = sorted(payments)
-        for i in range(0, len(ids), 2000):
-            q = (select(s.c.entity_id, s.c.prop, func.coalesce(e.c.canonical_id, e.c.id), e.c.id)
-                 .join(e, e.c.id == s.c.value)
-                 .where(s.c.entity_id.in_(ids[i:i + 2000]), s.c.prop.in_(("payer", "beneficiary")),
-                        e.c.schema == "Person"))
-            for pay, prop, canonical, party in conn.execute(q):
-                src, dst = links[payments[pay]]
-                out.append((party, src if prop == "payer" else dst, canonical))
-    return out
 
 
 def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: EdgeFilter | None = None,

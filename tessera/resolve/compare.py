@@ -65,7 +65,7 @@ class PersonTable:
     agency_pairs: np.ndarray | None = None  # log2 (repeat rate of agency pair / overall), see agency_pair_rates
     accounts: list[set[str]] | None = None   # normalised IBANs / account numbers the record pays from or into
     addresses: list[set[str]] | None = None  # normalised address texts
-    key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> distinct phonetic names holding it
+    key_names: dict[tuple[str, str], int] | None = None  # (kind, key) -> the people holding it (_key_holders)
     phone_counts: Counter | None = None  # phone -> records holding it (the warm resolver's: the whole population)
     labels: dict[str, list[str]] | None = None  # "nationality", "agency": the value each code stands for
     name_cache: NameCache | None = None  # pairs of written names already scored (a run's, across its chunks)
@@ -187,14 +187,39 @@ def normalise_address(value: str) -> str:
     return _ADDR_CLEAN.sub(" ", value.lower()).strip()
 
 
-def _key_names(kind: str, sets: list[set[str]], phon_id: np.ndarray, first: np.ndarray,
-               out: dict[tuple[str, str], int]) -> None:
-    """How many distinct (phonetic) names hold each key: an account or address many people use is a hub."""
-    names: dict[str, set[int]] = {}
-    for r, ks in enumerate(sets):
-        for k in ks:
-            names.setdefault(k, set()).add(int(phon_id[first[r]]))
-    out.update(((kind, k), len(v)) for k, v in names.items())
+HOLDER_NAME = LEVELS["name"].index("similar")  # names on one key at least this alike are one holder's
+GROUPED_HOLDERS = 64  # a key held under more phonetic names than this is a hub however they group: not grouped
+
+
+def _key_holders(t: PersonTable, kind: str, out: dict[tuple[str, str], int]) -> None:
+    """How many people hold each key, as far as their names tell: the distinct phonetic names of the records
+    holding it, names at least `similar` to one another (compared as record pairs are) counted once. A money
+    handler's account paid into under five spellings of his name has one holder, not five; an account or address
+    many people use is a hub (hub_adjustments)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    holders: dict[str, dict[int, int]] = {}  # key -> phonetic name -> a record holding the key under it
+    for r, ks in enumerate(keys_of(t, kind)):
+        if ks:
+            name = int(t.phon_id[t.first_name[r]])
+            for k in ks:
+                holders.setdefault(k, {}).setdefault(name, r)
+    grouped = [k for k, names in holders.items() if 1 < len(names) <= GROUPED_HOLDERS]
+    out.update(((kind, k), len(names)) for k, names in holders.items())
+    if not grouped:
+        return
+    sizes = np.fromiter((len(holders[k]) for k in grouped), dtype=np.int64, count=len(grouped))
+    recs = np.fromiter(chain.from_iterable(holders[k].values() for k in grouped), dtype=np.int64,
+                       count=int(sizes.sum()))
+    key_of = np.repeat(np.arange(len(grouped)), sizes)  # one node per (key, phonetic name), grouped by key
+    a, b = pairs_within(key_of)
+    level = name_levels(t, recs[a], recs[b])["name"]
+    alike = (level >= 0) & (level <= HOLDER_NAME)
+    graph = coo_matrix((np.ones(int(alike.sum()), dtype=np.int8), (a[alike], b[alike])), shape=(len(recs),) * 2)
+    component = connected_components(graph, directed=False)[1]
+    counts = np.bincount(np.unique(np.c_[key_of, component], axis=0)[:, 0], minlength=len(grouped))
+    out.update(((kind, k), int(n)) for k, n in zip(grouped, counts.tolist()))
 
 
 _NONE: frozenset[str] = frozenset()  # one shared empty set for the many records holding no phone, account...
@@ -317,14 +342,23 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
     return table_of(ids, record_columns(records, len(ids), keys, doc_props))
 
 
+def record_holders(ids: list[str], accounts: list[set[str]], phones: list[set[str]]) -> list:
+    """Per record, who holds it as far as name counts go: its smallest account, else its smallest phone, else
+    the record itself (its id). Records under one phonetic name that share one are counted once for the name's term
+    frequency: a money handler paid into under his name in fifty reports is one man with a rare name, not fifty
+    with a common one (what an account or phone many different names use is, hub_adjustments says)."""
+    return [("a", min(a)) if a else ("p", min(p)) if p else eid for eid, a, p in zip(ids, accounts, phones)]
+
+
 def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
     """The Person table of `ids` from their per-record columns, with the table-wide ones made."""
     assert len(c) == len(ids), f"{len(c)} records for {len(ids)} ids"
     name_rec = c.name_rec
     phon_id = _factor(c.phon)
-    # term frequency: how many records carry each phonetic name
+    # term frequency: how many people carry each phonetic name, as far as records tell them apart
+    holder = record_holders(ids, c.accounts, c.phones)
     per_rec = Counter()
-    for pid in set(zip(phon_id.tolist(), name_rec)):
+    for pid in set(zip(phon_id.tolist(), (holder[r] for r in name_rec))):
         per_rec[pid[0]] += 1
     phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
     agency, agency_names = _labelled(c.agencies)
@@ -342,7 +376,7 @@ def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
     table.labels = {"nationality": c.nationality_labels, "agency": agency_names}
     table.key_names = {}
     for kind in ("account", "address"):
-        _key_names(kind, table.keys_of(kind), phon_id, c.first, table.key_names)
+        _key_holders(table, kind, table.key_names)
     for name in ("phones", "docs", "accounts", "addresses"):  # flagged once here, read by every chunk of pairs
         table.holding(name)
     table.phone_index()

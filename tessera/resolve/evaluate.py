@@ -19,8 +19,9 @@ def _pairs(n: int) -> int:
 def source_truth(store: Store, truth_dir: Path) -> tuple[dict[str, tuple[str, str, str]], dict]:
     """source entity id -> (schema, truth entity, canonical id), by joining (agency, file, row, schema).
 
-    A row that holds two entities of one schema (a payer and a beneficiary) cannot be told apart by
-    position and is left out; a source entity whose rows name different truth entities takes the
+    A row that holds two entities of one schema cannot be told apart by position: a payer and a beneficiary are
+    told apart through their Payment, whose true payment link names the true payer and beneficiary; other such
+    rows are left out (`rows_ambiguous`). A source entity whose rows name different truth entities takes the
     most common one and is counted as impure.
     """
     truth: dict[tuple, list[str]] = defaultdict(list)
@@ -37,15 +38,20 @@ def source_truth(store: Store, truth_dir: Path) -> tuple[dict[str, tuple[str, st
         canon = dict(conn.execute(select(e.c.id, func.coalesce(e.c.canonical_id, e.c.id))).all())
         schema_of = dict(conn.execute(select(e.c.id, e.c.schema)).all())
     votes: dict[str, Counter] = defaultdict(Counter)
-    skipped = 0
+    ambiguous = []
     for key, eids in found.items():
         t = truth.get(key)
         if not t:
             continue
         if len(eids) != 1 or len(t) != 1:
-            skipped += 1
+            ambiguous.append(eids)
             continue
         votes[next(iter(eids))][t[0]] += 1
+    payments = {eid: c.most_common(1)[0][0] for eid, c in votes.items() if schema_of.get(eid) == "Payment"}
+    parties = _payment_parties(store, truth_dir, payments)
+    for eid, person in parties:
+        votes[eid][person] += 1
+    skipped = sum(1 for eids in ambiguous if not all(eid in votes for eid in eids))
     out, impure = {}, 0
     for eid, counter in votes.items():
         if eid not in canon:
@@ -53,7 +59,32 @@ def source_truth(store: Store, truth_dir: Path) -> tuple[dict[str, tuple[str, st
         if len(counter) > 1:
             impure += 1
         out[eid] = (schema_of[eid], counter.most_common(1)[0][0], canon[eid])
-    return out, {"rows_ambiguous": skipped, "entities_impure": impure, "entities_evaluated": len(out)}
+    return out, {"rows_ambiguous": skipped, "payment_parties": len(parties), "entities_impure": impure,
+                 "entities_evaluated": len(out)}
+
+
+def _payment_parties(store: Store, truth_dir: Path, payments: dict[str, str]) -> list[tuple[str, str]]:
+    """(source Person id, true person) for the payer and beneficiary of each source Payment whose true
+    payment link is known (payments: source Payment id -> true link id)."""
+    links: dict[str, tuple[str, str]] = {}
+    with open(Path(truth_dir) / "links.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r.get("type", r.get("kind")) == "payment" and r["id"]:
+                links[r["id"]] = (r["source"], r["target"])
+    payments = {eid: link for eid, link in payments.items() if link in links}
+    s, e = tables.statements, tables.entities
+    out = []
+    with store.engine.connect() as conn:
+        ids = sorted(payments)
+        for k in range(0, len(ids), 2000):
+            q = (select(s.c.entity_id, s.c.prop, s.c.value)
+                 .join(e, e.c.id == s.c.value)
+                 .where(s.c.entity_id.in_(ids[k:k + 2000]), s.c.prop.in_(("payer", "beneficiary")),
+                        e.c.schema == "Person"))
+            for pay, prop, party in conn.execute(q):
+                payer, beneficiary = links[payments[pay]]
+                out.append((party, payer if prop == "payer" else beneficiary))
+    return out
 
 
 def metrics(items: list[tuple[str, str]]) -> dict:

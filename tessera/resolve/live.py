@@ -53,7 +53,8 @@ class LiveIndex:
             statements = helper.statements_before_start(store) if helper else person_statements(store)
             table = stored_person_table(store, self.model, person_ids(store, resolved_only=True), statements, helper)
         self.table = self._coded(table)
-        self.name_totals = _name_totals(self.table, np.zeros(0, np.int64), len(self.codes["phon"]))
+        self.names = _NamePeople()
+        self.names.keep(*self.names.adding(self.table, len(self.codes["phon"])))
         self.position = {eid: r for r, eid in enumerate(self.table.ids)}
         self.table.key_names = Counter(self.table.key_names or {})
         self.table.agency_pairs = compare.agency_pair_rates(self.table) if self.table.n else np.zeros((1, 1))
@@ -103,15 +104,16 @@ class LiveIndex:
             self.seen.update(zip(fresh, zip(first.tolist(), last.tolist())))
         return fresh
 
-    def with_batch(self, new_ids: list[str]) -> tuple[compare.PersonTable, np.ndarray]:
+    def with_batch(self, new_ids: list[str]) -> tuple[compare.PersonTable, tuple[np.ndarray, np.ndarray]]:
         """The index's table with the new records appended (positions from self.table.n on) and its population
-        counts including them, and the records per phonetic name code; the index is unchanged until `_keep`."""
+        counts including them, and the people per phonetic name code (_NamePeople.adding); the index is unchanged
+        until `_keep`."""
         new = self._coded(person_table(self.people, new_ids, self.model))
         spans = np.array([self.seen.get(eid, (-1, -1)) for eid in new_ids], dtype=np.int32).reshape(-1, 2)
         new.seen_first, new.seen_last = spans[:, 0].copy(), spans[:, 1].copy()
         both = _append(self.table, new, self.buffers)
-        totals = _name_totals(new, self.name_totals, len(self.codes["phon"]))
-        both.phon_count = _CountByRow(totals, both.phon_id)
+        totals = self.names.adding(new, len(self.codes["phon"]))
+        both.phon_count = _CountByRow(totals[0], both.phon_id)
         both.phone_counts = _Sum(self.table.phone_counts, new.phone_counts)
         k = len(self.codes["agency"])
         pairs = np.zeros((k, k))  # an agency first seen in this batch weighs neutrally
@@ -240,7 +242,7 @@ class LiveIndex:
         res.seconds["total"] = round(time.perf_counter() - t0, 2)
         return res
 
-    def _keep(self, both: compare.PersonTable, totals: np.ndarray, n_old: int,
+    def _keep(self, both: compare.PersonTable, totals: tuple[np.ndarray, np.ndarray], n_old: int,
               batch_keys: tuple[np.ndarray, np.ndarray], after: dict[str, str], before: dict) -> None:
         """Make the batch part of the index: its table rows, keys, counts and canonical ids."""
         codes, recs = batch_keys
@@ -250,7 +252,7 @@ class LiveIndex:
             self.recent = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         both.phone_counts = both.phone_counts.merged()
         both.key_names = both.key_names.merged()
-        self.name_totals = totals
+        self.names.keep(*totals)
         self.table = both
         self.position.update((eid, n_old + r) for r, eid in enumerate(both.ids[n_old:]))
         for eid, cid in after.items():
@@ -316,13 +318,40 @@ def _sorted_keys(table: compare.PersonTable) -> tuple[np.ndarray, np.ndarray]:
     return codes[order], recs[order]
 
 
-def _name_totals(table: compare.PersonTable, totals: np.ndarray, size: int) -> np.ndarray:
-    """Records per phonetic name code (what phon_count counts): `totals` plus the table's records."""
-    distinct = np.unique(np.stack([table.name_rec, table.phon_id]), axis=1)[1] if table.n else np.zeros(0, np.int64)
-    out = np.zeros(size, dtype=np.int64)
-    out[:len(totals)] = totals
-    np.add.at(out, distinct, 1)
-    return out
+class _NamePeople:
+    """People per phonetic name code, as phon_count counts them (compare.record_holders), and the (name, holder)
+    pairs counted so far, so that a batch's records add only the pairs that are new."""
+
+    def __init__(self):
+        self.totals = np.zeros(0, np.int64)
+        self.counted = np.zeros(0, np.int64)  # sorted codes of the pairs counted
+        self.recent = np.zeros(0, np.int64)  # the same for batches', merged in once a sixteenth of the rest
+
+    def adding(self, table: compare.PersonTable, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(people per phonetic name code with the table's records counted, the codes of the pairs they add)."""
+        holder = compare.record_holders(table.ids, table.accounts, table.phones)
+        codes = np.fromiter((hash((p, holder[r])) for r, p in zip(table.name_rec.tolist(), table.phon_id.tolist())),
+                            dtype=np.int64, count=len(table.name_rec))
+        codes, first = np.unique(codes, return_index=True)
+        new = ~(_holds(self.counted, codes) | _holds(self.recent, codes))
+        totals = np.zeros(size, dtype=np.int64)
+        totals[:len(self.totals)] = self.totals
+        np.add.at(totals, table.phon_id[first[new]], 1)
+        return totals, codes[new]
+
+    def keep(self, totals: np.ndarray, codes: np.ndarray) -> None:
+        self.totals = totals
+        self.recent = np.union1d(self.recent, codes)
+        if len(self.recent) * 16 > len(self.counted):
+            self.counted, self.recent = np.union1d(self.counted, self.recent), np.zeros(0, np.int64)
+
+
+def _holds(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per code, whether the sorted array holds it."""
+    if not len(sorted_codes):
+        return np.zeros(len(codes), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_codes, codes), len(sorted_codes) - 1)
+    return sorted_codes[at] == codes
 
 
 _ROW_FIELDS = ("year", "month", "day", "years_lo", "years_hi", "nationality", "gender", "agency", "seen_first",
