@@ -343,10 +343,10 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
 
 
 def record_holders(ids: list[str], accounts: list[set[str]], phones: list[set[str]]) -> list:
-    """Per record, who holds it as far as name counts go: its smallest account, else its smallest phone, else
-    the record itself (its id). Records under one phonetic name that share one are counted once for the name's term
+    """Per record, who holds it as far as name counts go: its smallest account, else its smallest phone, else the
+    record itself (its id). Records under one phonetic name that share one count once for the name's term
     frequency: a money handler paid into under his name in fifty reports is one man with a rare name, not fifty
-    with a common one (what an account or phone many different names use is, hub_adjustments says)."""
+    with a common one (an account or phone that many different names use is a hub: hub_adjustments)."""
     return [("a", min(a)) if a else ("p", min(p)) if p else eid for eid, a, p in zip(ids, accounts, phones)]
 
 
