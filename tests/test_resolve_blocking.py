@@ -46,6 +46,23 @@ def test_a_misspelt_address_pairs_by_house_number_and_street(store, tmp_path):
     assert ("bf.b", "ukpol.a") in pairs_of(store, max_block=400)
 
 
+def test_at_meta_blocking_a_shared_account_pairs_its_holders_however_many_reports_name_it(store, tmp_path):
+    """Fifty reports of payments into a money handler's account under spellings of his name: the account's block
+    weighs what a pair's own block does, so meta-blocking keeps its pairs, which name blocks that size would not."""
+    reports = []
+    for k, name in enumerate(["Serhat Kaya", "Serhad Kayah", "Serhat Kaaya", "Serhad Kaya"] * 5):
+        reports += [{"id": f"p{k}", "schema": "Person", "properties": {"name": [name]}},
+                    {"id": f"a{k}", "schema": "BankAccount", "properties": {"iban": ["BE87662663317994"]}},
+                    {"id": f"pay{k}", "schema": "Payment", "properties": {"beneficiary": [f"p{k}"],
+                                                                         "beneficiaryAccount": [f"a{k}"]}}]
+    ingest(store, tmp_path, "UKFIU", reports)
+    table = person_table(store, load_model())
+    floor = 0.45  # the model's min_pair_weight: a block of more than three records alone falls below it
+    assert compare.block_weight(20) < floor <= compare.block_weight(20, identifier=True)
+    i, j, _ = compare.candidate_pairs(table, 400, floor)
+    assert len(i) == 20 * 19 // 2  # every two reports
+
+
 def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
     from collections import defaultdict
 
@@ -68,11 +85,12 @@ def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
     lows = [set(i.tolist()) for i, _ in chunks]
     assert all(max(x) < min(y) for x, y in zip(lows, lows[1:]))  # a record's pairs all come in one range
     weight = defaultdict(float)  # meta-blocking: a pair's shared blocks' weights summed
-    for members in blocks.values():
+    for key, members in blocks.items():
         if len(members) <= 3:
+            w = float(compare.block_weight(len(members), key[0] in compare.IDENTIFIER_KEYS))
             for a in members:
                 for b in members:
-                    weight[a, b] += float(compare.block_weight(len(members))) if a < b else 0.0
+                    weight[a, b] += w if a < b else 0.0
     among = np.arange(table.n) % 3 == 0  # only pairs whose lower record is one of these
     assert {(a, b) for i, j in plan.chunks(50, among) for a, b in zip(i.tolist(), j.tolist())} == \
         {(a, b) for a, b in expected if among[a]}

@@ -185,13 +185,14 @@ def test_warm_candidates_are_every_pair_sharing_a_small_block_with_a_new_record(
     for c, r in zip(codes.tolist(), recs.tolist()):
         by_code.setdefault(c, []).append(r)
     weights: dict[tuple[int, int], float] = {}
-    for members in by_code.values():
+    for code, members in by_code.items():
         if len(members) > index.model["blocking"]["max_block"]:
             continue
+        w = float(compare.block_weight(len(members), code < 0))  # identifiers' codes are negative
         for a in members:
             for b in members:
                 if a < b and b >= n_old:
-                    weights[a, b] = weights.get((a, b), 0.0) + float(compare.block_weight(len(members)))
+                    weights[a, b] = weights.get((a, b), 0.0) + w
     floor = compare.pair_weight_floor(index.model["blocking"], both.n)
     expected = sorted(p for p, w in weights.items() if w >= floor - 1e-12)
     assert len(expected) > 10 and list(zip(i.tolist(), j.tolist())) == expected

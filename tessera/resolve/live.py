@@ -140,7 +140,7 @@ class LiveIndex:
         in_batch[order] = np.repeat(group, group)
         size = sum(hi - lo for _recs, lo, hi in segments) + in_batch
         kept = size <= max_block
-        weight = compare.block_weight(size)
+        weight = compare.block_weight(size, codes < 0)
         rows = np.arange(len(codes))
         found = []  # (indexed or new record, new record, the key row whose block they share)
         for recs, lo, hi in segments:

@@ -88,8 +88,10 @@ def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _key_code(key) -> int:
-    """A stable 63-bit code for a blocking key (Python's own hash of strings differs between workers)."""
-    return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "big") >> 1
+    """A stable 63-bit code for a blocking key (Python's own hash of strings differs between workers), negative
+    for an identifier's (compare.block_weight)."""
+    code = int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "big") >> 1
+    return ~code if key[0] in compare.IDENTIFIER_KEYS else code
 
 
 def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, partitions: int | None = None,
@@ -114,7 +116,7 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
         if len(recs) > max_block:
             skipped.add(1)
             return
-        w = float(compare.block_weight(len(recs)))
+        w = float(compare.block_weight(len(recs), block[0] < 0))
         for x, a in enumerate(recs):
             for b in recs[x + 1:]:
                 yield (a, b), w
