@@ -159,6 +159,16 @@ def test_an_account_paid_into_under_many_spellings_of_one_name_has_one_holder_an
     assert not compare.hub_adjustments(levels, model)["account"].any()
 
 
+def test_two_reports_of_a_common_name_on_one_holder_s_account_join_and_the_namesakes_stay_apart(store, tmp_path):
+    crowd = [(f"n{k}", "Mohammed Ahmed", f"GB{k:02d}NWBK6016133192{k:04d}") for k in range(40)]
+    ftm(store, tmp_path, "UKFIU", _payments(crowd + [("p1", "Mohammed Ahmed", "DE87395815426488118634"),
+                                                      ("p2", "Mohammed Ahmed", "DE87 3958 1542 6488 1186 34")]))
+    resolve(store)
+    ids = canon(store)
+    assert ids["ukfiu.p1"] == ids["ukfiu.p2"]  # the name is common, but the account is one man's
+    assert len({ids[f"ukfiu.n{k}"] for k in range(40)} | {ids["ukfiu.p1"]}) == 41
+
+
 def test_records_without_a_usable_name_compare_as_missing_not_as_equal_names(store, tmp_path):
     from tessera.resolve import compare
     from tessera.resolve.engine import load_model

@@ -1123,13 +1123,16 @@ def agency_adjustment(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
 
 def tf_adjustments(levels: dict[str, np.ndarray], model: dict) -> tuple[np.ndarray, np.ndarray]:
     """(name, phone) weight adjustments: a name or phone held by more than `expected` records loses
-    weight * log2(count / expected), clipped (common names and hostel or hub phones are weaker evidence)."""
+    weight * log2(count / expected), clipped (common names and hostel or hub phones are weaker evidence). Not
+    the name where the two records share an account one person holds (`_key_holders`): how many strangers bear
+    the name says nothing of two records paid into, or out of, one man's account under it."""
     tf = model["tf"]
     name_lv = levels["name"]
     strong = (name_lv >= 0) & (name_lv <= LEVELS["name"].index(tf["name_applies_to"]))
+    one_holder = (levels["account"] == LEVELS["account"].index("shared")) & (levels["account_count"] <= 1)
     excess = np.maximum(levels["name_count"] / tf["name_expected"], 1.0)
     penalty = np.minimum(tf["name_weight"] * np.log2(excess), tf["max_name_penalty"])
-    name_adj = np.where(strong, -penalty, 0.0)
+    name_adj = np.where(strong & ~one_holder, -penalty, 0.0)
     return name_adj, _shared_key_penalty(levels, "phone", tf)
 
 
