@@ -105,6 +105,7 @@ def has(page, entity) -> bool:
 
 
 def draw(page, entity, hops=1, supernode=50, start="", types=None):
+    page.wait_for_function("() => window.TesseraChart")  # the script has taken the form over
     page.get_by_label("Entity id").fill(entity)
     page.get_by_label("Hops").select_option(str(hops))
     page.locator("#chart-supernode").fill(str(supernode))
@@ -145,6 +146,21 @@ def test_double_click_expands_a_node_and_its_collapse_button_folds_it_back(chart
     chart_page.get_by_role("button", name="Collapse Bo Chainwright").click()
     chart_page.wait_for_function("id => !TesseraChart.graph.hasNode(id)", arg=ids["Cy Chainwright"])
     assert order(chart_page) == before and has(chart_page, ids["Bo Chainwright"])
+    assert chart_page.errors == []
+
+
+def test_a_link_to_the_chart_draws_what_it_asks_for_and_drawing_gives_such_a_link(chart_page, chart_server):
+    ids = chart_server.ids
+    sign_in(chart_page, chart_server)
+    chart_page.goto(f"/chart?entity={ids['Ada Chainwright']}&hops=1&types=payment&types=association")
+    chart_page.wait_for_function("id => window.TesseraChart && TesseraChart.graph.hasNode(id)",
+                                 arg=ids["Bo Chainwright"])
+    settle(chart_page)
+    assert not has(chart_page, ids["Cy Chainwright"])  # one hop, as the link says
+    assert chart_page.get_by_label("Hops").input_value() == "1"
+    checked = chart_page.locator("input[name=types]:checked").evaluate_all("boxes => boxes.map(b => b.value)")
+    assert sorted(checked) == ["association", "payment"]
+    assert "hops=1" in chart_page.url and "types=payment" in chart_page.url
     assert chart_page.errors == []
 
 

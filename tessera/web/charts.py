@@ -29,8 +29,14 @@ def _page(request: Request, user, template: str, title: str, **context) -> Respo
 
 
 @router.get("/chart", response_class=HTMLResponse, include_in_schema=False)
-def chart_page(request: Request, user: PageUser, entity: str = "") -> Response:
-    return _page(request, user, "chart.html", "Link chart", entity=entity)
+def chart_page(request: Request, user: PageUser, entity: str = "", hops: str = "2", supernode: str = "50",
+               start: str = "", end: str = "", types: TypesQuery = None) -> Response:
+    """The link chart, its form as the query gives it (a shared link, or the form sent before the script ran,
+    draws what was asked for); what the form would not accept falls back to its default."""
+    return _page(request, user, "chart.html", "Link chart", entity=entity,
+                 hops=hops if hops in ("1", "2", "3") else "2",
+                 supernode=supernode if supernode.isdigit() and 1 <= int(supernode) <= 5000 else "50",
+                 start=start, end=end, types=[t for t in types or [] if t in LINK_TYPES])
 
 
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)

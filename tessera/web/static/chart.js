@@ -200,7 +200,7 @@
       if (graph.hasNode(f.entity)) graph.mergeNodeAttributes(f.entity, {x: 5, y: 5, size: 14, centre: true});
       state.expanded[f.entity] = true;
       afterChange(data.nodes.length + " entities and " + data.edges.length + " links around " + labelOf(f.entity));
-      history.replaceState(null, "", "/chart?entity=" + encodeURIComponent(f.entity));
+      history.replaceState(null, "", "/chart?" + qs(f));  // a link that draws this chart again
     }).catch(function (err) { say("Could not draw the chart: " + err.message); });
   }
 
