@@ -34,8 +34,9 @@ _BLOCK_FIELDS = ("tokens", "year", "month", "day", "seen_first", "phones", "docs
 @dataclass
 class ScoredPairs:
     """Accepted Person pairs (record indices into the table, i < j) with their match weights, the opposed
-    pairs (engine.opposed) that the clustering must keep apart, the pairs most in doubt (engine.in_doubt) and
-    those group context could lift over the threshold (context.near_pairs), each in (i, j) order."""
+    pairs (engine.opposed) that the clustering must keep apart, the pairs most in doubt (engine.in_doubt, closest
+    to the threshold first) and those group context could lift over it (context.near_pairs); accepted and near
+    pairs in (i, j) order, as the engine takes them."""
 
     i: np.ndarray
     j: np.ndarray
@@ -129,7 +130,7 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
 
 
 def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None) -> ScoredPairs:
-    """Block, compare and score every candidate Person pair on Spark; return the accepted and opposed ones."""
+    """Block, compare and score every candidate Person pair on Spark; return what the driver needs of them."""
     from tessera.resolve.context import near_pairs
     from tessera.resolve.engine import in_doubt, joinable, opposed, refusals
 
