@@ -342,12 +342,16 @@ def build_table(ids: list[str], records: Iterable[tuple[dict[str, set[str]], set
     return table_of(ids, record_columns(records, len(ids), keys, doc_props))
 
 
-def record_holders(ids: list[str], accounts: list[set[str]], phones: list[set[str]]) -> list:
-    """Per record, who holds it as far as name counts go: its smallest account, else its smallest phone, else the
-    record itself (its id). Records under one phonetic name that share one count once for the name's term
-    frequency: a money handler paid into under his name in fifty reports is one man with a rare name, not fifty
-    with a common one (an account or phone that many different names use is a hub: hub_adjustments)."""
-    return [("a", min(a)) if a else ("p", min(p)) if p else eid for eid, a, p in zip(ids, accounts, phones)]
+def name_holder_codes(ids: list[str], phon_id: np.ndarray, name_rec, accounts: list[set[str]],
+                      phones: list[set[str]]) -> np.ndarray:
+    """Per name row, a code of its phonetic name and who holds the record as far as name counts go: its smallest
+    account, else its smallest phone, else the record itself. Records under one phonetic name that share one
+    count once for the name's term frequency: a money handler paid into under his name in fifty reports is one
+    man with a rare name, not fifty with a common one (an account or phone that many different names use is a
+    hub: hub_adjustments). Codes hold in this process only (str hashes), as key_codes' do."""
+    holder = [("a", min(a)) if a else ("p", min(p)) if p else eid for eid, a, p in zip(ids, accounts, phones)]
+    return np.fromiter((hash((p, holder[r])) for r, p in zip(np.asarray(name_rec).tolist(), phon_id.tolist())),
+                       dtype=np.int64, count=len(phon_id))
 
 
 def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
@@ -356,11 +360,8 @@ def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
     name_rec = c.name_rec
     phon_id = _factor(c.phon)
     # term frequency: how many people carry each phonetic name, as far as records tell them apart
-    holder = record_holders(ids, c.accounts, c.phones)
-    per_rec = Counter()
-    for pid in set(zip(phon_id.tolist(), (holder[r] for r in name_rec))):
-        per_rec[pid[0]] += 1
-    phon_count = np.fromiter((per_rec[k] for k in phon_id.tolist()), dtype=np.int64, count=len(phon_id))
+    _codes, first = np.unique(name_holder_codes(ids, phon_id, name_rec, c.accounts, c.phones), return_index=True)
+    phon_count = np.bincount(phon_id[first], minlength=int(phon_id.max(initial=-1)) + 1)[phon_id]
     agency, agency_names = _labelled(c.agencies)
     norm_id = _factor(c.norm, known=("",))  # NO_NAME
     year, month, day, ylo, yhi = c.dates

@@ -319,7 +319,7 @@ def _sorted_keys(table: compare.PersonTable) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _NamePeople:
-    """People per phonetic name code, as phon_count counts them (compare.record_holders), and the (name, holder)
+    """People per phonetic name code, as phon_count counts them (compare.name_holder_codes), and the (name, holder)
     pairs counted so far, so that a batch's records add only the pairs that are new."""
 
     def __init__(self):
@@ -329,10 +329,8 @@ class _NamePeople:
 
     def adding(self, table: compare.PersonTable, size: int) -> tuple[np.ndarray, np.ndarray]:
         """(people per phonetic name code with the table's records counted, the codes of the pairs they add)."""
-        holder = compare.record_holders(table.ids, table.accounts, table.phones)
-        codes = np.fromiter((hash((p, holder[r])) for r, p in zip(table.name_rec.tolist(), table.phon_id.tolist())),
-                            dtype=np.int64, count=len(table.name_rec))
-        codes, first = np.unique(codes, return_index=True)
+        codes, first = np.unique(compare.name_holder_codes(table.ids, table.phon_id, table.name_rec, table.accounts,
+                                                           table.phones), return_index=True)
         new = ~(_holds(self.counted, codes) | _holds(self.recent, codes))
         totals = np.zeros(size, dtype=np.int64)
         totals[:len(self.totals)] = self.totals
