@@ -160,3 +160,23 @@ def test_when_a_record_was_seen_is_the_span_of_its_events_dates(store, tmp_path)
     assert first.tolist() == table.seen_first.tolist() and last.tolist() == table.seen_last.tolist()
     levels = compare.seen_levels(table, np.array([1, 1, 0]), np.array([2, 3, 1]))
     assert [compare.LEVELS["seen"][k] if k >= 0 else None for k in levels.tolist()] == ["weeks", "two_years", None]
+
+
+def test_a_payment_is_a_sighting_of_its_payer_and_beneficiary_on_its_date(store, tmp_path):
+    import datetime as dt
+
+    from tessera.resolve.context import seen_spans_of
+    from tessera.resolve.engine import stored_person_table
+
+    payment = {"id": "sar1", "schema": "Payment", "properties": {
+        "payer": ["payer"], "beneficiary": ["payee"], "amount": ["2500.00"], "date": ["2025-04-11"]}}
+    ingest(store, tmp_path, "UKFIU", [person("payer", "Ahmad Soltani"), person("payee", "Rebin Aziz"), payment])
+    ingest(store, tmp_path, "BF", [person("b", "Ahmed Sultani"), event("arrival", "2025-05-02", ["b"])])
+    ids = ["bf.b", "ukfiu.payee", "ukfiu.payer"]
+    day = dt.date(2025, 4, 11).toordinal()
+    table = stored_person_table(store, load_model(), ids)
+    assert table.seen_first.tolist()[1:] == [day, day] and table.seen_last.tolist()[1:] == [day, day]
+    first, _last = seen_spans_of(store, ids)
+    assert first.tolist() == table.seen_first.tolist()
+    pair = explain(store, "ukfiu.payer", "bf.b")["pairs"][0]  # paid three weeks before he landed
+    assert {c["comparison"]: c["level"] for c in pair["comparisons"]}["seen"] == "weeks"

@@ -44,3 +44,24 @@ def test_without_the_veto_the_chain_joins_all_three(store, tmp_path):
     resolve(store, model=model)
     ids = canon(store)
     assert ids["frpol.man"] == ids["ukpol.woman"] == ids["bf.both-phones"]
+
+
+
+def test_a_chain_joins_two_records_that_merely_lack_evidence_for_a_match(store, tmp_path):
+    """A money handler paid into two accounts under spellings of a common name: the reports on one account and
+    on the other compare below zero (a common name, nothing else), but nothing in them speaks against a match,
+    so the report naming both accounts joins them all."""
+    from test_resolve_people import _payments, ftm
+
+    crowd = [(f"n{k}", "Serhat Kaya", f"GB{k:02d}NWBK6016133192{k:04d}") for k in range(40)]
+    x, y = "DE87395815426488118634", "BE20220033224556"
+    ftm(store, tmp_path, "UKFIU", _payments(crowd + [("a", "Serhat Kayah", x), ("both", "Serhat Kaya", x),
+                                                      ("both", "Serhat Kaya", y), ("c", "Serhad Kaya", y)]))
+    pair = explain(store, "ukfiu.a", "ukfiu.c")["pairs"][0]
+    assert pair["total"] < 0 and all(c["weight"] >= 0 for c in pair["comparisons"])  # weak, not against
+    match = explain(store, "ukfiu.c", "ukfiu.both")["pairs"][0]
+    assert match["decision"] == "match" and match["total"] + pair["total"] < match["threshold"]
+    resolve(store)
+    ids = canon(store)
+    assert ids["ukfiu.a"] == ids["ukfiu.both"] == ids["ukfiu.c"]
+    assert ids["ukfiu.n0"] != ids["ukfiu.a"]

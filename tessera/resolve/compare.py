@@ -1189,6 +1189,18 @@ def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
     return total + name_adj + phone_adj + agency_adjustment(levels, model) + population_adjustment(levels, model)
 
 
+def against(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
+    """The evidence against a match per pair: the sum of its comparisons' negative level weights. No prior and no
+    frequency adjustment: a common name shared is weak evidence for a match, not evidence against one."""
+    w = weights(model)
+    total = np.zeros(len(levels["name"]))
+    for c in w:
+        lv = levels[c]
+        ok = lv >= 0
+        total[ok] += np.minimum(w[c][lv[ok]], 0.0)
+    return total
+
+
 def population_adjustment(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
     """Minus `weight` * log2(records / the model's `records`) for pairs whose names do not agree well enough for
     the common-name TF (which already weakens a name as the population grows): in a store ten times larger, ten

@@ -14,8 +14,9 @@ from tessera.resolve import compare
 from tessera.store import tables
 from tessera.store.store import stream_batches
 
-# Event properties that name the people present (FollowTheMoney's Event.involved), and that date the event.
-EVENT_LINKS = (("Event", "involved"),)
+# Properties that name the people present at an event (FollowTheMoney's Event.involved; a payment's payer and
+# beneficiary, each seen on its date), and that date it.
+EVENT_LINKS = (("Event", "involved"), ("Payment", "payer"), ("Payment", "beneficiary"))
 EVENT_DATES = ("date", "startDate", "endDate")
 
 

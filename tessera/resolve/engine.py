@@ -561,13 +561,15 @@ def joinable(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return mask
 
 
-def opposed(i: np.ndarray, j: np.ndarray, weight: np.ndarray, can_join: np.ndarray, model: dict) -> np.ndarray:
-    """Compared pairs of joinable records whose weight is below `refuse.pair_weight`: their comparison speaks
-    against a match, which a chain of merges must outweigh (Clusters.oppose)."""
+def opposed(i: np.ndarray, j: np.ndarray, weight: np.ndarray, against: np.ndarray, can_join: np.ndarray,
+            model: dict) -> np.ndarray:
+    """Compared pairs of joinable records whose weight is below `refuse.pair_weight` and which hold evidence
+    against a match (`against`, compare.against): a chain of merges must outweigh that evidence
+    (Clusters.oppose). A pair that merely lacks evidence (a common name and nothing else) opposes nothing."""
     floor = model["refuse"].get("pair_weight")
     if floor is None:
         return np.zeros(len(i), dtype=bool)
-    return can_join[i] & can_join[j] & (weight < floor)
+    return can_join[i] & can_join[j] & (weight < floor) & (against < 0)
 
 
 def refusals(table: compare.PersonTable, i: np.ndarray, j: np.ndarray, model: dict) -> np.ndarray:
@@ -744,11 +746,12 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         can_join = joinable(table.n, ai, aj)
         reach = reachable(clusters, rec_index, np.r_[ai, ni], np.r_[aj, nj])
         among = can_join & (np.bincount(reach)[reach] > 1)  # records that could be joined to another at all
-        for ci, cj, w, _names in (scored if whole else ((ci, cj, None, None) for ci, cj in pairs(among))):
+        for ci, cj in ((pi, pj),) if whole else pairs(among):
             k = np.flatnonzero(can_join[ci] & can_join[cj] & (reach[ci] == reach[cj]))
-            wk = w[k] if w is not None else compare.score(compare.compare(table, ci[k], cj[k]), model)
-            low = wk < model["refuse"]["pair_weight"]
-            clusters.oppose(rec_index[ci[k[low]]], rec_index[cj[k[low]]], wk[low], threshold)
+            lv = {c: v[k] for c, v in levels.items()} if whole else compare.compare(table, ci[k], cj[k])
+            against = compare.against(lv, model)
+            low = opposed(ci[k], cj[k], compare.score(lv, model), against, can_join, model)
+            clusters.oppose(rec_index[ci[k[low]]], rec_index[cj[k[low]]], against[low], threshold)
     order = np.argsort(-aw, kind="stable")
     for i, j, w in zip(rec_index[ai[order]].tolist(), rec_index[aj[order]].tolist(), aw[order].tolist()):
         clusters.union(i, j, weight=w)

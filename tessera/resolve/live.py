@@ -214,9 +214,10 @@ class LiveIndex:
             if a in at and b in at and clusters.union(at[a], at[b], guard=False):
                 res.judged_same += 1
         clusters.take_evidence(both, small, involved)
-        against = np.flatnonzero(opposed(i, j, weight, joinable(both.n, i[ok], j[ok]), self.model))
+        evidence = compare.against(levels, self.model)
+        against = np.flatnonzero(opposed(i, j, weight, evidence, joinable(both.n, i[ok], j[ok]), self.model))
         clusters.oppose(np.array([small[x] for x in i[against].tolist()], dtype=np.int64),
-                        np.array([small[x] for x in j[against].tolist()], dtype=np.int64), weight[against],
+                        np.array([small[x] for x in j[against].tolist()], dtype=np.int64), evidence[against],
                         self.model["threshold"])
         res.pairs_accepted = len(ok)
         for k in ok[np.argsort(-weight[ok], kind="stable")].tolist():

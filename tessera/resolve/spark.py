@@ -154,7 +154,7 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
         doubt = in_doubt(i, j, weight, threshold, review["band"], review["keep"], refused) if review else ok[:0]
         near = near_pairs(weight, refused, lambda k: {"name": levels["name"][k]}, context, threshold) \
             if context else ok[:0]
-        yield i, j, weight, ok, doubt, near
+        yield i, j, weight, ok, doubt, near, compare.against(levels, model)
 
     scored = pairs.mapPartitions(score_partition).cache()  # read twice: accepted pairs, then opposed ones
     results = scored.map(lambda r: (len(r[0]), *(column[r[k]] for k in (3, 4, 5) for column in r[:3]))).collect()
@@ -168,8 +168,8 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
     can_join = sc.broadcast(joinable(table.n, i, j))
 
     def opposed_of(r):
-        against = opposed(r[0], r[1], r[2], can_join.value, model)
-        return r[0][against], r[1][against], r[2][against]
+        against = opposed(r[0], r[1], r[2], r[6], can_join.value, model)
+        return r[0][against], r[1][against], r[6][against]
 
     against = scored.map(opposed_of).collect()
     scored.unpersist()
@@ -186,11 +186,12 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
 
     i, j, skipped = compare.candidate_pairs(table, model["blocking"]["max_block"],
                                             compare.pair_weight_floor(model["blocking"], table.n))
-    weight = compare.score(compare.compare(table, i, j), model)
+    levels = compare.compare(table, i, j)
+    weight, evidence = compare.score(levels, model), compare.against(levels, model)
     ok = (weight >= model["threshold"]) & ~refusals(table, i, j, model)
-    against = opposed(i, j, weight, joinable(table.n, i[ok], j[ok]), model)
+    against = opposed(i, j, weight, evidence, joinable(table.n, i[ok], j[ok]), model)
     order = np.lexsort((j[ok], i[ok]))
-    return ScoredPairs(i[ok][order], j[ok][order], weight[ok][order], i[against], j[against], weight[against],
+    return ScoredPairs(i[ok][order], j[ok][order], weight[ok][order], i[against], j[against], evidence[against],
                        candidate_pairs=len(i), blocks_skipped=skipped)
 
 
