@@ -46,7 +46,6 @@ def test_without_the_veto_the_chain_joins_all_three(store, tmp_path):
     assert ids["frpol.man"] == ids["ukpol.woman"] == ids["bf.both-phones"]
 
 
-
 def test_a_chain_joins_two_records_that_merely_lack_evidence_for_a_match(store, tmp_path):
     """A money handler paid into two accounts under spellings of a common name: the reports on one account and
     on the other compare below zero (a common name, nothing else), but nothing in them speaks against a match,

@@ -1177,12 +1177,7 @@ def capped_scores(t: PersonTable, i: np.ndarray, j: np.ndarray, model: dict, cap
 
 def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
     """Match weight per pair: prior plus each comparison's level weight plus term-frequency adjustments."""
-    w = weights(model)
-    total = np.full(len(levels["name"]), prior(model))
-    for c in w:
-        lv = levels[c]
-        ok = lv >= 0
-        total[ok] += w[c][lv[ok]]
+    total = _level_sum(levels, model, start=prior(model))
     name_adj, phone_adj = tf_adjustments(levels, model)
     for adj in hub_adjustments(levels, model).values():
         total += adj
@@ -1192,12 +1187,19 @@ def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
 def against(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
     """The evidence against a match per pair: the sum of its comparisons' negative level weights. No prior and no
     frequency adjustment: a common name shared is weak evidence for a match, not evidence against one."""
-    w = weights(model)
-    total = np.zeros(len(levels["name"]))
-    for c in w:
+    return _level_sum(levels, model, negative_only=True)
+
+
+def _level_sum(levels: dict[str, np.ndarray], model: dict, start: float = 0.0, negative_only: bool = False
+               ) -> np.ndarray:
+    """Per pair, `start` plus its comparisons' level weights (the negative ones only); a missing level adds 0."""
+    total = np.full(len(levels["name"]), start)
+    for c, w in weights(model).items():
+        if negative_only:
+            w = np.minimum(w, 0.0)
         lv = levels[c]
         ok = lv >= 0
-        total[ok] += np.minimum(w[c][lv[ok]], 0.0)
+        total[ok] += w[lv[ok]]
     return total
 
 

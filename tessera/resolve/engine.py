@@ -750,7 +750,8 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
             k = np.flatnonzero(can_join[ci] & can_join[cj] & (reach[ci] == reach[cj]))
             lv = {c: v[k] for c, v in levels.items()} if whole else compare.compare(table, ci[k], cj[k])
             against = compare.against(lv, model)
-            low = opposed(ci[k], cj[k], compare.score(lv, model), against, can_join, model)
+            wk = weight[k] if whole else compare.score(lv, model)
+            low = opposed(ci[k], cj[k], wk, against, can_join, model)
             clusters.oppose(rec_index[ci[k[low]]], rec_index[cj[k[low]]], against[low], threshold)
     order = np.argsort(-aw, kind="stable")
     for i, j, w in zip(rec_index[ai[order]].tolist(), rec_index[aj[order]].tolist(), aw[order].tolist()):
