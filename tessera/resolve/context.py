@@ -60,6 +60,22 @@ def event_members(links: Iterable[list[tuple[str, str]]], index: dict[str, int],
     return dict(event_of), by_event
 
 
+def payment_parties(store, index: dict[str, int]) -> np.ndarray:
+    """(payer, beneficiary) positions in `index` of every payment that names both, as an (n, 2) array."""
+    s = tables.statements
+    query = select(s.c.entity_id, s.c.prop, s.c.value).where(
+        s.c.schema == "Payment", s.c.prop.in_(("payer", "beneficiary")), s.c.prop_type == "entity")
+    parties: dict[str, dict[str, int]] = defaultdict(dict)
+    with store.engine.connect() as conn:
+        for batch in stream_batches(conn, query):
+            for payment, prop, person in batch:
+                r = index.get(person)
+                if r is not None:
+                    parties[payment][prop] = r
+    pairs = [(p["payer"], p["beneficiary"]) for p in parties.values() if len(p) == 2]
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
 def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, int]]:
     """Event id -> (first, last) day number (date.toordinal) of its dates, of every event or of `events`."""
     s = tables.statements
@@ -119,6 +135,7 @@ class Sightings:
         self.event_of, self.by_event = event_members(event_links(store), index, names)
         days = event_days(store)
         self.event_span = [days.get(name) for name in names]
+        self.payments = payment_parties(store, index)
 
     def spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return seen_spans(self.event_of, self.event_span, rows)
@@ -135,9 +152,11 @@ def seen_spans_of(store, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
 class GroupContext:
     """Who was seen with whom, read through the clusters as they stand: the people (cluster roots) sharing an
     event with a record, itself excluded. Events of more than max_event people (a port's whole day, a festival)
-    say nothing of a group and are left out."""
+    say nothing of a group and are left out. `payments` (payment_parties) tie together the people who were paid."""
 
-    def __init__(self, event_of: dict[int, list[int]], by_event: dict[int, list[int]], max_event: int):
+    def __init__(self, event_of: dict[int, list[int]], by_event: dict[int, list[int]], max_event: int,
+                 payments: np.ndarray | None = None):
+        self.payments = np.zeros((0, 2), dtype=np.int64) if payments is None else payments
         self.by_event = {e: recs for e, recs in by_event.items() if len(recs) <= max_event}
         events = {r: {e for e in evs if e in self.by_event} for r, evs in event_of.items()}
         self.event_of: dict[int, set[int]] = {r: evs for r, evs in events.items() if evs}
@@ -181,6 +200,37 @@ class GroupContext:
         out[both_seen] = np.where(together, 0, common)
         return out
 
+    def paid_together(self, i: np.ndarray, j: np.ndarray, roots: np.ndarray, seen_at=None, present=None
+                      ) -> np.ndarray:
+        """Per pair, whether the clusters of records i and j (given as each position's root) were both paid and
+        are tied through their payments: a third party paid or was paid by both, or someone who paid the one and
+        someone who paid the other were seen at one event. A money handler's accounts are paid by migrants who
+        crossed on the same boats; a namesake in another network is paid by other people."""
+        out = np.zeros(len(i), dtype=bool)
+        payer, payee = roots[self.payments[:, 0]], roots[self.payments[:, 1]]
+        paid = np.zeros(len(roots), dtype=bool)
+        paid[payee] = True
+        k = np.flatnonzero(paid[roots[i]] & paid[roots[j]] & (roots[i] != roots[j]))
+        if not len(k):
+            return out
+        from scipy.sparse import coo_matrix
+
+        n = len(roots)
+        ones = np.ones(len(payer), dtype=np.int32)
+        paid_by = coo_matrix((ones, (payer, payee)), shape=(n, n)).tocsr()  # payer cluster x paid cluster
+        other = payer != payee
+        parties = coo_matrix((np.r_[ones[other], ones[other]], (np.r_[payer[other], payee[other]],
+                                                                  np.r_[payee[other], payer[other]])), shape=(n, n)
+                             ).tocsr()  # cluster x its counterparties
+        seen_at = self.incidence(n) if seen_at is None else seen_at
+        present = self.present(seen_at, roots) if present is None else present
+        payers_seen = (paid_by.T @ present.T).tocsr()  # paid cluster x events its payers were seen at
+        a, b = roots[i[k]], roots[j[k]]
+        third = parties[a].multiply(parties[b]).getnnz(axis=1) > 0
+        met = payers_seen[a].multiply(payers_seen[b]).getnnz(axis=1) > 0
+        out[k] = third | met
+        return out
+
     def companions(self, r: int, find) -> set[int]:
         out = {find(x) for e in self.event_of.get(r, ()) for x in self.by_event[e]}
         out.discard(find(r))
@@ -203,9 +253,11 @@ class GroupContext:
         return len(common)
 
 
-def context_bonus(shared: np.ndarray, cfg: dict) -> np.ndarray:
-    """Weight for the number of people two records were both seen with: `weight` from `min_shared` up."""
-    return np.where(shared >= cfg["min_shared"], cfg["weight"], 0.0)
+def context_bonus(shared: np.ndarray, cfg: dict, paid_together: np.ndarray | None = None) -> np.ndarray:
+    """Weight for the number of people two records were both seen with: `weight` from `min_shared` up, or when
+    their clusters were paid together (GroupContext.paid_together)."""
+    context = shared >= cfg["min_shared"]
+    return np.where(context if paid_together is None else context | paid_together, cfg["weight"], 0.0)
 
 
 def eligible(levels: dict[str, np.ndarray], cfg: dict) -> np.ndarray:
@@ -238,7 +290,8 @@ def context_pass(clusters, gi: np.ndarray, gj: np.ndarray, weight: np.ndarray, n
         present = context.present(seen_at, roots)
         shared = np.concatenate([context.shared_many(gi[part], gj[part], roots, seen_at, present)
                                  for part in np.array_split(pairs, max(1, len(pairs) // 100_000))])
-        total = weight[pairs] + context_bonus(shared, cfg)
+        tied = context.paid_together(gi[pairs], gj[pairs], roots, seen_at, present) if cfg.get("payments") else None
+        total = weight[pairs] + context_bonus(shared, cfg, tied)
         passing = np.flatnonzero(total >= threshold)
         before = joined
         for k in passing[np.argsort(-total[passing], kind="stable")].tolist():

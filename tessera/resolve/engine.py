@@ -525,7 +525,7 @@ def strong_refusals(model: dict) -> dict:
 def group_context(clusters: Clusters, sightings: Sightings, cfg: dict) -> GroupContext:
     """Who was seen with whom, for the context pass; the clusters learn each record's events for their guard
     (one event's list names each person once, so two records seen at one event are never joined)."""
-    group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"])
+    group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"], sightings.payments)
     for r, evs in group.event_of.items():
         clusters.events.setdefault(clusters.find(r), set()).update(evs)
     return group

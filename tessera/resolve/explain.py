@@ -57,8 +57,9 @@ def _load(conn, ids: list[str]) -> dict[str, Entity]:
 
 
 def _person_table(store: Store, model: dict):
-    """(the store's Person table with when each record was seen, shared(a, b): how many people, as resolved now,
-    were seen at events with both source entities, or None without group context), from one read of the events."""
+    """(the store's Person table with when each record was seen, context(a, b): (how many people, as resolved now,
+    were seen at events with both source entities, whether their clusters were paid together), or None without
+    group context), from one read of the events."""
     # streamed: the name and phone counts are the population's
     table = stored_person_table(store, model, sightings=False)
     if not uses_sightings(model):
@@ -68,11 +69,22 @@ def _person_table(store: Store, model: dict):
     sightings = Sightings(store, index)
     table.seen_first, table.seen_last = sightings.spans(np.fromiter((index[eid] for eid in table.ids), np.int64,
                                                                     count=table.n))
-    if not model.get("context"):
+    cfg = model.get("context")
+    if not cfg:
         return table, None
-    canonical = [cid or eid for eid, cid in zip(ids, previous)]
-    group = GroupContext(sightings.event_of, sightings.by_event, model["context"]["max_event"])
-    return table, lambda a, b: group.shared(index[a], index[b], canonical.__getitem__)
+    _, roots = np.unique(np.asarray([cid or eid for eid, cid in zip(ids, previous)], dtype=object), return_inverse=True)
+    group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"], sightings.payments)
+
+    def context(a: str, b: str) -> tuple[int, bool]:
+        i, j = np.asarray([index[a]]), np.asarray([index[b]])
+        apart = roots
+        if roots[i[0]] == roots[j[0]]:  # already one cluster: whether b's record alone is tied to a's cluster
+            apart = roots.copy()
+            apart[j] = roots.max() + 1 if roots.max() + 1 < len(roots) else roots[j]
+        paid = bool(group.paid_together(i, j, apart)[0]) if cfg.get("payments") else False
+        return int(group.shared_many(i, j, roots)[0]), paid
+
+    return table, context
 
 
 def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int = 5) -> dict:
@@ -106,7 +118,7 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
     if not pairs:
         out["note"] = "no Person pair to compare; exact identifier keys and judgements only"
         return out
-    table, companions = _person_table(store, model)
+    table, context = _person_table(store, model)
     people = table.ids
     pos = {eid: r for r, eid in enumerate(people)}
     pairs = [(pos[x], pos[y]) for x, y in pairs]
@@ -143,18 +155,18 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
         floor = model["refuse"].get("pair_weight")
         entry["decision"] = ("refused" if refused[k] else "match" if total[k] >= model["threshold"] else
                              "no match (evidence against)" if floor is not None and total[k] < floor else "no match")
-        if companions is not None:
-            entry["context"] = _context(companions(people[i[k]], people[j[k]]), levels, k, entry, model)
+        if context is not None:
+            entry["context"] = _context(*context(people[i[k]], people[j[k]]), levels, k, entry, model)
         out["pairs"].append(entry)
     return out
 
 
-def _context(shared: int, levels: dict, k: int, entry: dict, model: dict) -> dict:
-    """The group context of pair k as resolution weighs it: the people seen with both records, the weight
-    that earns, and whether it carried the pair over the threshold."""
+def _context(shared: int, paid_together: bool, levels: dict, k: int, entry: dict, model: dict) -> dict:
+    """The group context of pair k as resolution weighs it: the people seen with both records, whether their
+    clusters were paid together, the weight that earns, and whether it carried the pair over the threshold."""
     cfg = model["context"]
     counts = eligible({"name": levels["name"][k:k + 1]}, cfg)[0]
-    weight = float(context_bonus(np.asarray([shared]), cfg)[0]) if counts else 0.0
+    weight = float(context_bonus(np.asarray([shared]), cfg, np.asarray([paid_together]))[0]) if counts else 0.0
     if entry["decision"] == "no match" and weight and entry["total"] < model["threshold"] <= entry["total"] + weight:
         entry["decision"] = "match (group context)"
-    return {"shared_companions": shared, "weight": weight}
+    return {"shared_companions": shared, "paid_together": paid_together, "weight": weight}
