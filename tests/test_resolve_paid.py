@@ -7,7 +7,7 @@ from test_resolve_context import canon, event, ingest, person
 from tessera.resolve.engine import load_model, resolve
 from tessera.resolve.explain import explain
 
-HANDLER = "Serhat Kaya"  # the handler's and his namesake's: too common a name to join reports on its own
+HANDLER = ("Serhat Kaya", "Serhad Kayah")  # the handler's two spellings (his namesake's: the second)
 
 
 def payment(eid, payer, payee, date, into=None):
@@ -27,7 +27,7 @@ def world(store, tmp_path, *, crossed_together: bool = False, paid_organiser: bo
     fiu = [{"id": acc, "schema": "BankAccount", "properties": {"iban": [iban]}} for acc, iban in
            (("acc-a", "GB33BUKB20201555555555"), ("acc-b", "GB94BARC10201530093459"),
             ("acc-c", "GB47LOYD30963812345678"))]
-    fiu += [payee("h1", HANDLER), payee("h2", HANDLER), payee("n1", HANDLER)]
+    fiu += [payee("h1", HANDLER[0]), payee("h2", HANDLER[1]), payee("n1", HANDLER[1])]
     fiu += [person("m1", "Rebin Aziz", "1991-03-14"), person("m2", "Hevar Salih", "1988-07-02"),
             person("m3", "Dilan Karimi", "1995-11-23")]
     fiu += [payment("p1", "m1", "h1", "2024-04-02", "acc-a"), payment("p2", "m2", "h2", "2024-04-05", "acc-b"),
@@ -55,7 +55,9 @@ def test_a_handlers_two_accounts_join_when_their_payers_crossed_together(store, 
     assert ids["ukfiu.n1"] != ids["ukfiu.h2"]  # the namesake's payer crossed with neither
     assert result.context_joins >= 1
     pair = explain(store, "ukfiu.h1", "ukfiu.h2")["pairs"][0]
-    assert pair["total"] < pair["threshold"]  # the names alone fall short ...
+    context = load_model()["context"]
+    assert pair["total"] < pair["threshold"] - context["weight"]  # the names fall short, even with companions ...
+    assert pair["context"]["weight"] == context["payments"]
     assert pair["context"]["paid_together"] and pair["decision"] == "match (group context)"  # ... the money does not
 
 

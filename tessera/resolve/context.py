@@ -140,6 +140,15 @@ class Sightings:
     def spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return seen_spans(self.event_of, self.event_span, rows)
 
+    def paid(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each record at `rows` was paid (a payment's beneficiary)."""
+        return np.isin(rows, self.payments[:, 1])
+
+
+def paid_records(sightings: Sightings | None, rows: np.ndarray, cfg: dict | None) -> np.ndarray | None:
+    """Whether each record at `rows` was paid, when the group context weighs payments; else None."""
+    return sightings.paid(rows) if cfg and cfg.get("payments") and sightings is not None else None
+
 
 def seen_spans_of(store, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """seen_spans of a few records, `ids`: only the event links naming them are read."""
@@ -256,8 +265,13 @@ class GroupContext:
 def context_bonus(shared: np.ndarray, cfg: dict, paid_together: np.ndarray | None = None) -> np.ndarray:
     """Weight for the number of people two records were both seen with: `weight` from `min_shared` up, or when
     their clusters were paid together (GroupContext.paid_together)."""
-    context = shared >= cfg["min_shared"]
-    return np.where(context if paid_together is None else context | paid_together, cfg["weight"], 0.0)
+    bonus = np.where(shared >= cfg["min_shared"], cfg["weight"], 0.0)
+    return bonus if paid_together is None else np.maximum(bonus, np.where(paid_together, cfg["payments"], 0.0))
+
+
+def reach(cfg: dict) -> float:
+    """The most the context can add to a pair's weight."""
+    return max(cfg["weight"], cfg.get("payments") or 0.0)
 
 
 def eligible(levels: dict[str, np.ndarray], cfg: dict) -> np.ndarray:
@@ -267,10 +281,18 @@ def eligible(levels: dict[str, np.ndarray], cfg: dict) -> np.ndarray:
     return (levels["name"] >= 0) & (levels["name"] <= top)
 
 
-def near_pairs(weight: np.ndarray, refused: np.ndarray, levels_of, cfg: dict, threshold: float) -> np.ndarray:
-    """Pairs the context could lift over the threshold: short of it by at most the context weight, not refused,
-    and `eligible`. `levels_of(k)` gives the comparison levels of pairs k (names at least)."""
-    near = np.flatnonzero((weight < threshold) & (weight >= threshold - cfg["weight"]) & ~refused)
+def near_reach(cfg: dict, paid: np.ndarray | None = None):
+    """How far short of the threshold a pair may be for the context to weigh it: the context weight, or the
+    payments' where `paid` (both records were paid)."""
+    return cfg["weight"] if paid is None else np.where(paid, reach(cfg), cfg["weight"])
+
+
+def near_pairs(weight: np.ndarray, refused: np.ndarray, levels_of, cfg: dict, threshold: float,
+               paid: np.ndarray | None = None) -> np.ndarray:
+    """Pairs the context could lift over the threshold: short of it by at most the context weight (by at most the
+    payments' weight where `paid`: both records were paid), not refused, and `eligible`. `levels_of(k)` gives the
+    comparison levels of pairs k (names at least)."""
+    near = np.flatnonzero((weight < threshold) & (weight >= threshold - near_reach(cfg, paid)) & ~refused)
     return near[eligible(levels_of(near), cfg)]
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tessera.arrays import firsts
 from tessera.bulk import in_thread, mapped, paused_gc, prefetched
 from tessera.resolve import compare, labels
-from tessera.resolve.context import GroupContext, Sightings, context_pass, near_pairs
+from tessera.resolve.context import GroupContext, Sightings, context_pass, near_pairs, paid_records, reach
 from tessera.resolve.halves import Helper, table_helper
 from tessera.resolve.names import NameKeys
 from tessera.store import tables
@@ -717,11 +717,12 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         weight = compare.score(levels, model)
         scored = [(pi, pj, weight, levels["name"])]
     else:  # a record range at a time, so that no per-pair column of every pair is ever held
-        cap = model["threshold"] - (model["context"]["weight"] if model.get("context") else 0.0)
+        cap = model["threshold"] - (reach(model["context"]) if model.get("context") else 0.0)
         scored = ((ci, cj, *compare.capped_scores(table, ci, cj, model, cap)[::2]) for ci, cj in pairs())
     threshold, cfg = model["threshold"], model.get("context")
     band, queue_size = (model["review"]["band"], model["review"]["keep"]) if write and "review" in model else (None, 0)
     accepted, near, uncertain = [], [], []
+    paid = paid_records(sightings, rec_index, cfg)
     for ci, cj, w, name_level in scored:
         res.candidate_pairs += len(ci)
         refused = refusals(table, ci, cj, model)
@@ -731,7 +732,8 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
             k = in_doubt(ci, cj, w, threshold, band, queue_size, refused)
             uncertain.append((ci[k], cj[k], w[k]))
         if cfg:
-            k = near_pairs(w, refused, lambda k: {"name": name_level[k]}, cfg, threshold)  # near: never capped
+            k = near_pairs(w, refused, lambda k: {"name": name_level[k]}, cfg, threshold,  # near: never capped
+                           None if paid is None else paid[ci] & paid[cj])
             near.append((ci[k], cj[k], w[k]))
     ai, aj, aw = _concatenated(accepted, 3)
     ni, nj, nw = _concatenated(near, 3)
@@ -744,10 +746,10 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     if model["refuse"].get("pair_weight") is not None:
         say("weighing pairs that speak against a match")
         can_join = joinable(table.n, ai, aj)
-        reach = reachable(clusters, rec_index, np.r_[ai, ni], np.r_[aj, nj])
-        among = can_join & (np.bincount(reach)[reach] > 1)  # records that could be joined to another at all
+        component = reachable(clusters, rec_index, np.r_[ai, ni], np.r_[aj, nj])
+        among = can_join & (np.bincount(component)[component] > 1)  # records that could be joined to another at all
         for ci, cj in ((pi, pj),) if whole else pairs(among):
-            k = np.flatnonzero(can_join[ci] & can_join[cj] & (reach[ci] == reach[cj]))
+            k = np.flatnonzero(can_join[ci] & can_join[cj] & (component[ci] == component[cj]))
             lv = {c: v[k] for c, v in levels.items()} if whole else compare.compare(table, ci[k], cj[k])
             against = compare.against(lv, model)
             wk = weight[k] if whole else compare.score(lv, model)

@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import select
 
 from tessera.resolve import compare
-from tessera.resolve.context import GroupContext, Sightings, context_bonus, eligible
+from tessera.resolve.context import GroupContext, Sightings, context_bonus, eligible, near_reach
 from tessera.resolve.engine import (EXACT_KEYS, Entity, _norm_key, attach_accounts, entity_listing, refusals,
                                     run_model, stored_person_table, uses_sightings)
 from tessera.store import tables
@@ -58,8 +58,8 @@ def _load(conn, ids: list[str]) -> dict[str, Entity]:
 
 def _person_table(store: Store, model: dict):
     """(the store's Person table with when each record was seen, context(a, b): (how many people, as resolved now,
-    were seen at events with both source entities, whether their clusters were paid together), or None without
-    group context), from one read of the events."""
+    were seen at events with both source entities, whether their clusters were paid together, whether both were
+    paid), or None without group context), from one read of the events."""
     # streamed: the name and phone counts are the population's
     table = stored_person_table(store, model, sightings=False)
     if not uses_sightings(model):
@@ -75,14 +75,14 @@ def _person_table(store: Store, model: dict):
     _, roots = np.unique(np.asarray([cid or eid for eid, cid in zip(ids, previous)], dtype=object), return_inverse=True)
     group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"], sightings.payments)
 
-    def context(a: str, b: str) -> tuple[int, bool]:
+    def context(a: str, b: str) -> tuple[int, bool, bool]:
         i, j = np.asarray([index[a]]), np.asarray([index[b]])
         apart = roots
         if roots[i[0]] == roots[j[0]]:  # already one cluster: whether b's record alone is tied to a's cluster
             apart = roots.copy()
             apart[j] = roots.max() + 1 if roots.max() + 1 < len(roots) else roots[j]
         paid = bool(group.paid_together(i, j, apart)[0]) if cfg.get("payments") else False
-        return int(group.shared_many(i, j, roots)[0]), paid
+        return int(group.shared_many(i, j, roots)[0]), paid, bool(sightings.paid(np.r_[i, j]).all())
 
     return table, context
 
@@ -161,12 +161,15 @@ def explain(store: Store, a: str, b: str, model: dict | None = None, limit: int 
     return out
 
 
-def _context(shared: int, paid_together: bool, levels: dict, k: int, entry: dict, model: dict) -> dict:
+def _context(shared: int, paid_together: bool, both_paid: bool, levels: dict, k: int, entry: dict, model: dict
+             ) -> dict:
     """The group context of pair k as resolution weighs it: the people seen with both records, whether their
     clusters were paid together, the weight that earns, and whether it carried the pair over the threshold."""
     cfg = model["context"]
     counts = eligible({"name": levels["name"][k:k + 1]}, cfg)[0]
     weight = float(context_bonus(np.asarray([shared]), cfg, np.asarray([paid_together]))[0]) if counts else 0.0
-    if entry["decision"] == "no match" and weight and entry["total"] < model["threshold"] <= entry["total"] + weight:
+    short = model["threshold"] - entry["total"]
+    lifted = 0 < short <= weight and short <= float(near_reach(cfg, np.asarray([both_paid]))[0])
+    if entry["decision"].startswith("no match") and lifted:
         entry["decision"] = "match (group context)"
     return {"shared_companions": shared, "paid_together": paid_together, "weight": weight}

@@ -129,8 +129,10 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
     return pairs.reduceByKey(operator.add, parts).filter(lambda kv: kv[1] >= min_weight).keys(), skipped
 
 
-def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None) -> ScoredPairs:
-    """Block, compare and score every candidate Person pair on Spark; return what the driver needs of them."""
+def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partitions: int | None = None,
+                       paid: np.ndarray | None = None) -> ScoredPairs:
+    """Block, compare and score every candidate Person pair on Spark; return what the driver needs of them
+    (paid: whether each record was paid, for the group context's payments)."""
     from tessera.resolve.context import near_pairs
     from tessera.resolve.engine import in_doubt, joinable, opposed, refusals
 
@@ -138,7 +140,7 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
     t0 = time.perf_counter()
     pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions,
                                            compare.pair_weight_floor(model["blocking"], table.n))
-    shared = sc.broadcast(table)
+    shared, paid_rows = sc.broadcast(table), sc.broadcast(paid)
     threshold, review, context = model["threshold"], model.get("review"), model.get("context")
 
     def score_partition(rows):
@@ -152,7 +154,8 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
         refused = refusals(t, i, j, model)
         ok = np.flatnonzero((weight >= threshold) & ~refused)
         doubt = in_doubt(i, j, weight, threshold, review["band"], review["keep"], refused) if review else ok[:0]
-        near = near_pairs(weight, refused, lambda k: {"name": levels["name"][k]}, context, threshold) \
+        both_paid = None if paid_rows.value is None else paid_rows.value[i] & paid_rows.value[j]
+        near = near_pairs(weight, refused, lambda k: {"name": levels["name"][k]}, context, threshold, both_paid) \
             if context else ok[:0]
         yield i, j, weight, ok, doubt, near, compare.against(levels, model)
 
@@ -209,7 +212,7 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     conflict-aware clustering, group context, canonical ids, the change feed and the review queue exactly as the
     engine does them.
     Returns (ResolveResult, {source id: canonical id})."""
-    from tessera.resolve.context import Sightings, context_pass
+    from tessera.resolve.context import Sightings, context_pass, paid_records
     from tessera.resolve.engine import (Clusters, ResolveResult, apply_judgements, corrected_by_judgements,
                                         entity_listing, group_context, join_exact_keys, load_model, settle,
                                         stored_person_table, uses_sightings)
@@ -236,13 +239,13 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     model = corrected_by_judgements(store, table, model, res)
     res.seconds["prepare"] = round(time.perf_counter() - t0, 2)
     say("blocking and scoring Person pairs on Spark")
-    scored = spark_scored_pairs(spark, table, model, partitions)
+    cfg = model.get("context")
+    scored = spark_scored_pairs(spark, table, model, partitions, paid_records(sightings, rec_index, cfg))
     res.seconds.update(scored.seconds)
     res.candidate_pairs = res.pairs_scored = scored.candidate_pairs
     res.blocks_skipped = scored.blocks_skipped
     res.pairs_accepted = len(scored.i)
     t1 = time.perf_counter()
-    cfg = model.get("context")
     group = group_context(clusters, sightings, cfg) if cfg else None
     clusters.oppose(rec_index[scored.opposed_i], rec_index[scored.opposed_j], scored.opposed_weight,
                     model["threshold"])
