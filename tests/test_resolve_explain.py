@@ -60,3 +60,22 @@ def test_explain_command_names_the_judgement_that_keeps_two_records_apart(store,
     assert "not-same" in text.output and "analyst1" in text.output
     missing = runner.invoke(app, ["explain", "ukpol.a", "nobody", "--db", store.url, "--json"])
     assert missing.exit_code == 4
+
+
+def test_explain_keeps_its_table_until_a_batch_or_a_run_lands(store, tmp_path, monkeypatch):
+    from tessera.resolve import explain as module
+
+    built = []
+    build = module._person_table
+    monkeypatch.setattr(module, "_person_table", lambda *a: built.append(1) or build(*a))
+    ftm(store, tmp_path, "UKPOL", [person("a", "Karwan Othman", "1986-12-27")])
+    ftm(store, tmp_path, "NCA", [person("b", "Carwan Uthman", "1986-12-27"), person("c", "Hevar Ahmed", "1971-02-03")])
+    resolve(store)
+    first = explain(store, "ukpol.a", "nca.b")
+    assert explain(store, "ukpol.a", "nca.b") == first and explain(store, "ukpol.a", "nca.c")
+    assert len(built) == 1  # three explanations, one read of the Person records
+    ftm(store, tmp_path, "BF", [person("d", "Karwan Othman", "1986-12-27")])
+    assert explain(store, "ukpol.a", "bf.d")["pairs"][0]["decision"] == "match"  # a new record, read with its batch
+    assert len(built) == 2
+    resolve(store)
+    assert explain(store, "ukpol.a", "bf.d")["same_cluster"] and len(built) == 3
