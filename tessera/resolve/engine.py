@@ -720,8 +720,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         scored = [(pi, pj, weight, levels["name"])]
     else:  # a record range at a time, so that no per-pair column of every pair is ever held
         cfg = model.get("context")  # weights exact as far below the threshold as the context could lift a pair
-        cap = (lambda ci, cj: model["threshold"] - near_reach(cfg, both_paid(ci, cj))) if cfg else (
-            lambda ci, cj: model["threshold"])
+        cap = (lambda ci, cj: model["threshold"] - (near_reach(cfg, both_paid(ci, cj)) if cfg else 0.0))
         scored = ((ci, cj, *compare.capped_scores(table, ci, cj, model, cap(ci, cj))[::2]) for ci, cj in pairs())
     threshold, cfg = model["threshold"], model.get("context")
     band, queue_size = (model["review"]["band"], model["review"]["keep"]) if write and "review" in model else (None, 0)
