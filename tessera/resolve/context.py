@@ -150,6 +150,11 @@ def paid_records(sightings: Sightings | None, rows: np.ndarray, cfg: dict | None
     return sightings.paid(rows) if cfg and cfg.get("payments") and sightings is not None else None
 
 
+def both_paid(paid: np.ndarray | None, i: np.ndarray, j: np.ndarray) -> np.ndarray | None:
+    """Per pair of records (i, j), whether both were paid (`paid` from paid_records; None stays None)."""
+    return None if paid is None else paid[i] & paid[j]
+
+
 def seen_spans_of(store, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """seen_spans of a few records, `ids`: only the event links naming them are read."""
     names: list[str] = []
@@ -269,11 +274,6 @@ def context_bonus(shared: np.ndarray, cfg: dict, paid_together: np.ndarray | Non
     return bonus if paid_together is None else np.maximum(bonus, np.where(paid_together, cfg["payments"], 0.0))
 
 
-def reach(cfg: dict) -> float:
-    """The most the context can add to a pair's weight."""
-    return max(cfg["weight"], cfg.get("payments") or 0.0)
-
-
 def eligible(levels: dict[str, np.ndarray], cfg: dict) -> np.ndarray:
     """Pairs whose names reach the context's `name_level`: a shared group confirms a spelling, not another
     given name."""
@@ -284,7 +284,9 @@ def eligible(levels: dict[str, np.ndarray], cfg: dict) -> np.ndarray:
 def near_reach(cfg: dict, paid: np.ndarray | None = None):
     """How far short of the threshold a pair may be for the context to weigh it: the context weight, or the
     payments' where `paid` (both records were paid)."""
-    return cfg["weight"] if paid is None else np.where(paid, reach(cfg), cfg["weight"])
+    if paid is None:
+        return cfg["weight"]
+    return np.where(paid, max(cfg["weight"], cfg.get("payments") or 0.0), cfg["weight"])
 
 
 def near_pairs(weight: np.ndarray, refused: np.ndarray, levels_of, cfg: dict, threshold: float,

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from tessera.arrays import firsts
 from tessera.bulk import in_thread, mapped, paused_gc, prefetched
 from tessera.resolve import compare, labels
-from tessera.resolve.context import GroupContext, Sightings, context_pass, near_pairs, near_reach, paid_records
+from tessera.resolve.context import (GroupContext, Sightings, both_paid, context_pass, near_pairs, near_reach,
+                                    paid_records)
 from tessera.resolve.halves import Helper, table_helper
 from tessera.resolve.names import NameKeys
 from tessera.store import tables
@@ -707,7 +708,6 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     t3 = time.perf_counter()
     say("comparing Person pairs")
     paid = paid_records(sightings, rec_index, model.get("context"))
-    both_paid = (lambda ci, cj: None) if paid is None else (lambda ci, cj: paid[ci] & paid[cj])
     whole = estimate or keep is not None
     if whole:  # every pair's levels at once: EM needs them, and so does a caller keeping them
         pi, pj = _concatenated(pairs())
@@ -720,7 +720,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
         scored = [(pi, pj, weight, levels["name"])]
     else:  # a record range at a time, so that no per-pair column of every pair is ever held
         cfg = model.get("context")  # weights exact as far below the threshold as the context could lift a pair
-        cap = (lambda ci, cj: model["threshold"] - (near_reach(cfg, both_paid(ci, cj)) if cfg else 0.0))
+        cap = (lambda ci, cj: model["threshold"] - (near_reach(cfg, both_paid(paid, ci, cj)) if cfg else 0.0))
         scored = ((ci, cj, *compare.capped_scores(table, ci, cj, model, cap(ci, cj))[::2]) for ci, cj in pairs())
     threshold, cfg = model["threshold"], model.get("context")
     band, queue_size = (model["review"]["band"], model["review"]["keep"]) if write and "review" in model else (None, 0)
@@ -734,7 +734,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
             k = in_doubt(ci, cj, w, threshold, band, queue_size, refused)
             uncertain.append((ci[k], cj[k], w[k]))
         if cfg:  # near: never capped
-            k = near_pairs(w, refused, lambda k: {"name": name_level[k]}, cfg, threshold, both_paid(ci, cj))
+            k = near_pairs(w, refused, lambda k: {"name": name_level[k]}, cfg, threshold, both_paid(paid, ci, cj))
             near.append((ci[k], cj[k], w[k]))
     ai, aj, aw = _concatenated(accepted, 3)
     ni, nj, nw = _concatenated(near, 3)

@@ -81,6 +81,7 @@ def _person_table(store: Store, model: dict):
     group = GroupContext(sightings.event_of, sightings.by_event, cfg["max_event"], sightings.payments)
     seen_at = group.incidence(len(roots))
     present = group.present(seen_at, roots)
+    spare = int(roots.max(initial=-1)) + 1  # a root no cluster has, while fewer clusters than entities
 
     def context(a: str, b: str) -> tuple[int, bool, bool]:
         i, j = np.asarray([index[a]]), np.asarray([index[b]])
@@ -88,9 +89,9 @@ def _person_table(store: Store, model: dict):
         if cfg.get("payments"):
             if roots[i[0]] != roots[j[0]]:
                 paid = bool(group.paid_together(i, j, roots, seen_at, present)[0])
-            elif roots.max() + 1 < len(roots):  # already one cluster: whether b's record alone is tied to a's
+            elif spare < len(roots):  # already one cluster: whether b's record alone is tied to a's
                 apart = roots.copy()
-                apart[j] = roots.max() + 1
+                apart[j] = spare
                 paid = bool(group.paid_together(i, j, apart, seen_at)[0])
         shared = int(group.shared_many(i, j, roots, seen_at, present)[0])
         return shared, paid, bool(sightings.paid(np.r_[i, j]).all())

@@ -133,7 +133,7 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
                        paid: np.ndarray | None = None) -> ScoredPairs:
     """Block, compare and score every candidate Person pair on Spark; return what the driver needs of them
     (paid: whether each record was paid, for the group context's payments)."""
-    from tessera.resolve.context import near_pairs
+    from tessera.resolve.context import both_paid, near_pairs
     from tessera.resolve.engine import in_doubt, joinable, opposed, refusals
 
     sc = spark.sparkContext
@@ -154,9 +154,8 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
         refused = refusals(t, i, j, model)
         ok = np.flatnonzero((weight >= threshold) & ~refused)
         doubt = in_doubt(i, j, weight, threshold, review["band"], review["keep"], refused) if review else ok[:0]
-        both_paid = None if paid_rows.value is None else paid_rows.value[i] & paid_rows.value[j]
-        near = near_pairs(weight, refused, lambda k: {"name": levels["name"][k]}, context, threshold, both_paid) \
-            if context else ok[:0]
+        near = near_pairs(weight, refused, lambda k: {"name": levels["name"][k]}, context, threshold,
+                          both_paid(paid_rows.value, i, j)) if context else ok[:0]
         yield i, j, weight, ok, doubt, near, compare.against(levels, model)
 
     scored = pairs.mapPartitions(score_partition).cache()  # read twice: accepted pairs, then opposed ones
