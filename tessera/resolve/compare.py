@@ -31,8 +31,11 @@ LEVELS: dict[str, list[str]] = {
     "account": ["shared", "different"],
     "address": ["shared", "similar", "same_street", "different"],
     "seen": ["weeks", "months", "year", "two_years", "years"],
+    "journey": ["crossed", "returned"],
 }
 SEEN_CUTS = (60, 120, 365, 730)  # days between two records' sightings: the upper bound of each "seen" level
+CROSSED_DAYS = 45  # "crossed": seen abroad at most this many days before landing
+RETURNED_SLACK = 2  # "returned": seen abroad more than this many days after landing (dates recorded a day out)
 MISSING = -1
 NO_NAME = 0  # the norm_id of an empty name row (a record with no usable name), in every table's numbering
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
@@ -71,6 +74,8 @@ class PersonTable:
     name_cache: NameCache | None = None  # pairs of written names already scored (a run's, across its chunks)
     seen_first: np.ndarray | None = None  # day number (date.toordinal) of the first event the record was seen at, -1
     seen_last: np.ndarray | None = None   # and of the last (context.seen_spans)
+    landed: np.ndarray | None = None      # the first day it was seen at an event at home, -1
+    abroad: np.ndarray | None = None      # the last day it was seen at an event abroad, -1
     _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
     _phone_index: PhoneIndex | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -99,6 +104,10 @@ class PersonTable:
                 return None
             self._phone_index = PhoneIndex.of(self.phones, self.phone_counts or Counter())
         return self._phone_index
+
+    def take_spans(self, spans: np.ndarray) -> None:
+        """When each record was seen: context.seen_spans' (4, n) array."""
+        self.seen_first, self.seen_last, self.landed, self.abroad = (np.ascontiguousarray(row) for row in spans)
 
     @property
     def n(self) -> int:
@@ -370,8 +379,7 @@ def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
                         phon_count, c.first, year, month, day, ylo, yhi, c.nationality, c.gender, c.phones, c.docs,
                         c.tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
-    table.seen_first = np.full(len(ids), -1, dtype=np.int32)  # unknown until the caller reads the sightings
-    table.seen_last = table.seen_first.copy()
+    table.take_spans(np.full((4, len(ids)), -1, dtype=np.int32))  # unknown until the caller reads the sightings
     table.phone_counts = Counter(p for ps in c.phones for p in ps)
     table.accounts, table.addresses = c.accounts, c.addresses
     table.labels = {"nationality": c.nationality_labels, "agency": agency_names}
@@ -903,6 +911,7 @@ def compare(t: PersonTable, i: np.ndarray, j: np.ndarray, names: bool = True) ->
     out["dob"] = dob_levels(t, i, j)
     out["records"] = np.broadcast_to(np.int32(t.n), len(i))  # the population (population_adjustment), no copies
     out["seen"] = seen_levels(t, i, j)
+    out["journey"] = journey_levels(t, i, j)
     for comp, col in (("nationality", t.nationality), ("gender", t.gender), ("source", t.agency)):
         a, b = col[i], col[j]
         lvl = np.where(a == b, 0, 1).astype(np.int8)
@@ -1027,9 +1036,26 @@ def seen_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return lvl
 
 
+def journey_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Whether the two records' sightings fit one small-boat journey: "crossed" when one was last seen abroad at
+    most CROSSED_DAYS before the other was first seen at home (people intercepted on a beach try again within
+    weeks), "returned" when one was seen abroad after the other had landed (a crossing is one way: those who
+    landed are seldom seen on a French beach again); MISSING otherwise."""
+    lvl = np.full(len(i), MISSING, dtype=np.int8)
+    if t.landed is None:
+        return lvl
+    for a, b in ((i, j), (j, i)):  # days from a's last sighting abroad to b's landing
+        known = (t.abroad[a] >= 0) & (t.landed[b] >= 0)
+        gap = t.landed[b].astype(np.int64) - t.abroad[a]
+        lvl[known & (gap >= 0) & (gap <= CROSSED_DAYS) & (lvl == MISSING)] = 0
+        lvl[known & (gap < -RETURNED_SLACK)] = 1
+    return lvl
+
+
 # ---------------------------------------------------------------- weights
 
-COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source", "document", "account", "address", "seen")
+COMPARISONS = ("name", "dob", "nationality", "gender", "phone", "source", "document", "account", "address", "seen",
+               "journey")
 
 
 def u_probabilities(t: PersonTable, sample: int, seed: int = 0) -> dict[str, list[float]]:

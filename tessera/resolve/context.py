@@ -1,5 +1,5 @@
-"""Sightings: who was seen at which event and when; group context: two records of people seen at events alongside
-the same, already resolved, people."""
+"""Sightings: who was seen at which event, when and where; group context: two records of people seen at events
+alongside the same, already resolved, people."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ EVENT_DATES = ("date", "startDate", "endDate")
 
 
 CHUNK = 5_000  # ids per lookup by a list of ids (a query takes 32,766 to 250,000 parameters)
+# Where an event took place, by its country: in the home country (the United Kingdom, whose agencies share this
+# picture; FollowTheMoney's normalised country code) or abroad.
+HOME_COUNTRY = "gb"
+AT_HOME, ABROAD, PLACE_UNKNOWN = 1, 0, -1
 
 
 def event_links(store, naming: list[str] | None = None) -> Iterator[list[tuple[str, str]]]:
@@ -76,12 +80,14 @@ def payment_parties(store, index: dict[str, int]) -> np.ndarray:
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, int]]:
-    """Event id -> (first, last) day number (date.toordinal) of its dates, of every event or of `events`."""
+def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, int, int]]:
+    """Event id -> (first, last) day number (date.toordinal) of its dates, and where it took place (AT_HOME,
+    ABROAD or PLACE_UNKNOWN by its country), of every event or of `events`."""
     s = tables.statements
-    query = select(s.c.entity_id, s.c.value).where(s.c.schema.in_([schema for schema, _p in EVENT_LINKS]),
-                                                   s.c.prop.in_(EVENT_DATES))
-    out: dict[str, tuple[int, int]] = {}
+    query = select(s.c.entity_id, s.c.prop, s.c.value).where(
+        s.c.schema.in_([schema for schema, _p in EVENT_LINKS]), s.c.prop.in_(EVENT_DATES + ("country",)))
+    spans: dict[str, tuple[int, int]] = {}
+    where: dict[str, int] = {}
     with store.engine.connect() as conn:
         if events is None:
             batches = stream_batches(conn, query)
@@ -89,12 +95,15 @@ def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, i
             batches = (conn.execute(query.where(s.c.entity_id.in_(events[k:k + CHUNK]))).all()
                        for k in range(0, len(events), CHUNK))
         for batch in batches:
-            for event, value in batch:
+            for event, prop, value in batch:
+                if prop == "country":
+                    where[event] = AT_HOME if value == HOME_COUNTRY else ABROAD
+                    continue
                 day = _day(value)
                 if day is not None:
-                    first, last = out.get(event, (day, day))
-                    out[event] = (min(first, day), max(last, day))
-    return out
+                    first, last = spans.get(event, (day, day))
+                    spans[event] = (min(first, day), max(last, day))
+    return {event: (first, last, where.get(event, PLACE_UNKNOWN)) for event, (first, last) in spans.items()}
 
 
 def _day(value: str) -> int | None:
@@ -107,24 +116,30 @@ def _day(value: str) -> int | None:
         return None
 
 
-def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int] | None], rows: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """(first, last) day each record at `rows` (positions in event_of's numbering) was seen at a dated event,
-    -1 where none: PersonTable.seen_first and seen_last."""
+def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int, int] | None], rows: np.ndarray
+               ) -> np.ndarray:
+    """Per record at `rows` (positions in event_of's numbering), the day it was first and last seen at a dated
+    event, the first day it was seen at home and the last day it was seen abroad (event_days' places), -1 where
+    none: a (4, len(rows)) array, PersonTable.take_spans'."""
     rec = np.fromiter((r for r, evs in event_of.items() for _ in evs), dtype=np.int64)
     ev = np.fromiter((e for evs in event_of.values() for e in evs), dtype=np.int64, count=len(rec))
-    lo = np.fromiter((span[0] if span else -1 for span in event_span), dtype=np.int64, count=len(event_span))
-    hi = np.fromiter((span[1] if span else -1 for span in event_span), dtype=np.int64, count=len(event_span))
+    lo, hi, place = (np.fromiter((span[k] if span else -1 for span in event_span), dtype=np.int64,
+                                 count=len(event_span)) for k in range(3))
     position = np.full(max(int(rec.max(initial=-1)), int(rows.max(initial=-1))) + 1, -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
     k = position[rec]
     ok = (k >= 0) & (lo[ev] >= 0)
-    first = np.full(len(rows), np.iinfo(np.int32).max, dtype=np.int64)
-    last = np.full(len(rows), -1, dtype=np.int64)
+    never = np.iinfo(np.int32).max
+    first, landed = np.full(len(rows), never, dtype=np.int64), np.full(len(rows), never, dtype=np.int64)
+    last, abroad = np.full(len(rows), -1, dtype=np.int64), np.full(len(rows), -1, dtype=np.int64)
     np.minimum.at(first, k[ok], lo[ev[ok]])
     np.maximum.at(last, k[ok], hi[ev[ok]])
+    home, away = ok & (place[ev] == AT_HOME), ok & (place[ev] == ABROAD)
+    np.minimum.at(landed, k[home], lo[ev[home]])
+    np.maximum.at(abroad, k[away], hi[ev[away]])
     first[last < 0] = -1
-    return first.astype(np.int32), last.astype(np.int32)
+    landed[landed == never] = -1
+    return np.stack([first, last, landed, abroad]).astype(np.int32)
 
 
 class Sightings:
@@ -137,7 +152,7 @@ class Sightings:
         self.event_span = [days.get(name) for name in names]
         self.payments = payment_parties(store, index)
 
-    def spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def spans(self, rows: np.ndarray) -> np.ndarray:
         return seen_spans(self.event_of, self.event_span, rows)
 
     def paid(self, rows: np.ndarray) -> np.ndarray:
@@ -155,7 +170,7 @@ def both_paid(paid: np.ndarray | None, i: np.ndarray, j: np.ndarray) -> np.ndarr
     return None if paid is None else paid[i] & paid[j]
 
 
-def seen_spans_of(store, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def seen_spans_of(store, ids: list[str]) -> np.ndarray:
     """seen_spans of a few records, `ids`: only the event links naming them are read."""
     names: list[str] = []
     event_of, _by_event = event_members(event_links(store, ids), {eid: k for k, eid in enumerate(ids)}, names)

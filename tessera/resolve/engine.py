@@ -306,6 +306,7 @@ class Clusters:
         self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
         self.dates: dict[int, set[tuple[int, int, int]]] = {}  # root -> full, non-estimated birth dates
         self.events: dict[int, set[int]] = {}  # root -> events its records were seen at (one person each)
+        self.journeys: dict[int, tuple[int, int, int]] = {}  # root -> first and last day landed, last seen abroad
         self.opposed: dict[int, dict[int, float]] = {}  # root -> {record compared badly with: weight}
         self.threshold = 0.0
         self.refused = 0
@@ -317,6 +318,7 @@ class Clusters:
         self.year_gap = refuse["dob_year_gap"]
         self.check_documents = refuse["document_conflict"]
         self.check_dates = refuse.get("date_conflict", True)
+        self.check_journeys = refuse.get("journey_conflict", False)
 
     def find(self, i: int) -> int:
         p = self.parent
@@ -359,6 +361,9 @@ class Clusters:
         ea, eb = self.events.get(a), self.events.get(b)
         if ea and eb and not ea.isdisjoint(eb):
             return True  # an event's list names each person once: two records at one event are two people
+        if self.check_journeys and a in self.journeys and b in self.journeys and not _one_journey(
+                _joined_journeys(self.journeys[a], self.journeys[b])):
+            return True  # a chain must not make one person land twice, or be seen abroad after landing
         oa, ob = self.opposed.get(a), self.opposed.get(b)
         if oa and ob:  # opposition is recorded on both sides, so the smaller side is enough to look through
             other, smaller = (b, oa) if len(oa) <= len(ob) else (a, ob)
@@ -392,6 +397,11 @@ class Clusters:
                 self.years[root] = (min(have[0], lo), max(have[1], hi)) if have else (lo, hi)
             if table.day[r] >= 0 and (table.month[r], table.day[r]) != (1, 1):
                 self.dates.setdefault(root, set()).add((int(table.year[r]), int(table.month[r]), int(table.day[r])))
+            if table.landed is not None and (table.landed[r] >= 0 or table.abroad[r] >= 0):
+                landed = int(table.landed[r]) if table.landed[r] >= 0 else None
+                mine = (landed, landed, int(table.abroad[r]))
+                have = self.journeys.get(root)
+                self.journeys[root] = _joined_journeys(have, mine) if have else mine
 
     def union(self, i: int, j: int, guard: bool = True, weight: float | None = None) -> bool:
         a, b = self.find(i), self.find(j)
@@ -421,11 +431,29 @@ class Clusters:
             self.dates.setdefault(a, set()).update(self.dates.pop(b))
         if b in self.events:
             self.events.setdefault(a, set()).update(self.events.pop(b))
+        if b in self.journeys:
+            jb = self.journeys.pop(b)
+            self.journeys[a] = _joined_journeys(self.journeys[a], jb) if a in self.journeys else jb
         if b in self.opposed:
             mine = self.opposed.setdefault(a, {})
             for r, w in self.opposed.pop(b).items():
                 mine[r] = min(w, mine.get(r, w))
         return True
+
+
+def _joined_journeys(x: tuple, y: tuple) -> tuple[int | None, int | None, int]:
+    """The journey of two clusters as one: (first day landed, last day landed, last day seen abroad; None, None
+    and -1 when never)."""
+    firsts = [d for d in (x[0], y[0]) if d is not None]
+    lasts = [d for d in (x[1], y[1]) if d is not None]
+    return min(firsts, default=None), max(lasts, default=None), max(x[2], y[2])
+
+
+def _one_journey(journey: tuple[int | None, int | None, int]) -> bool:
+    """Whether one person could have made it: landed on one day (give or take a slip of the date), and not seen
+    abroad after that."""
+    first, last, abroad = journey
+    return first is None or (last - first <= compare.RETURNED_SLACK and abroad <= first + compare.RETURNED_SLACK)
 
 
 def _dates_compatible(x: tuple[int, int, int], y: tuple[int, int, int]) -> bool:
@@ -455,13 +483,16 @@ def stored_person_table(store: Store, model: dict, ids: list[str] | None = None,
     table = _stored_person_table(store, model, ids, statements, helper)
     if sightings and uses_sightings(model):
         index = {eid: r for r, eid in enumerate(table.ids)}
-        table.seen_first, table.seen_last = Sightings(store, index).spans(np.arange(table.n))
+        table.take_spans(Sightings(store, index).spans(np.arange(table.n)))
     return table
 
 
 def uses_sightings(model: dict) -> bool:
-    """Whether the model weighs who was seen at which event, and when (group context, the "seen" comparison)."""
-    return bool(model.get("context")) or "seen" in compare.weights(model)
+    """Whether the model weighs who was seen at which event, when and where (group context, the "seen" and
+    "journey" comparisons, the journey guard)."""
+    weighed = compare.weights(model)
+    return (bool(model.get("context")) or "seen" in weighed or "journey" in weighed
+            or bool(model["refuse"].get("journey_conflict")))
 
 
 def _stored_person_table(store: Store, model: dict, ids: list[str] | None, statements: Iterator[list[tuple]] | None,
@@ -688,7 +719,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     sightings = events() if events else None
     if sightings is not None:  # before the blocks: records seen weeks apart share a key
-        table.seen_first, table.seen_last = sightings.spans(rec_index)
+        table.take_spans(sightings.spans(rec_index))
     clusters.take_evidence(table, rec_index)
     if not estimate:  # analysts' judgements as labels: the weights corrected by what they say
         model = corrected_by_judgements(store, table, model, res)

@@ -72,8 +72,7 @@ def _person_table(store: Store, model: dict):
     ids, previous, _persons = entity_listing(store)
     index = {eid: r for r, eid in enumerate(ids)}
     sightings = Sightings(store, index)
-    table.seen_first, table.seen_last = sightings.spans(np.fromiter((index[eid] for eid in table.ids), np.int64,
-                                                                    count=table.n))
+    table.take_spans(sightings.spans(np.fromiter((index[eid] for eid in table.ids), np.int64, count=table.n)))
     cfg = model.get("context")
     if not cfg:
         return table, None

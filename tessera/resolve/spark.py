@@ -233,7 +233,7 @@ def resolve_on_spark(store, spark, model: dict | None = None, write: bool = True
     rec_index = np.fromiter((index[eid] for eid in people), dtype=np.int64, count=len(people))
     sightings = Sightings(store, index) if uses_sightings(model) else None
     if sightings is not None:
-        table.seen_first, table.seen_last = sightings.spans(rec_index)
+        table.take_spans(sightings.spans(rec_index))
     clusters.take_evidence(table, rec_index)
     model = corrected_by_judgements(store, table, model, res)
     res.seconds["prepare"] = round(time.perf_counter() - t0, 2)

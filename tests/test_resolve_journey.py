@@ -1,0 +1,123 @@
+"""Journey: a small-boat crossing runs one way, from a French beach to the United Kingdom. A weak spelling seen
+abroad weeks before it landed fits one journey; one seen abroad after it landed is someone else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from intake_helpers import write
+from tessera.intake.pipeline import ingest_file
+from tessera.resolve.engine import resolve
+from tessera.resolve.explain import explain
+from tessera.resolve.live import LiveIndex
+from tessera.store import tables
+
+
+def canon(store) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(tables.entities.c.id, tables.entities.c.canonical_id)).all())
+
+
+def ingest(store, tmp_path, agency, entities, name=None):
+    lines = "\n".join(json.dumps(e, ensure_ascii=False) for e in entities) + "\n"
+    ingest_file(store, write(tmp_path / (name or f"{agency.lower()}.ftm.jsonl"), lines), agency, None)
+
+
+def sighting(agency, eid, name, date, country, dob=None):
+    """One person seen at one event: a French interception or a Border Force arrival."""
+    props = {"name": [name], "nationality": ["af"]}
+    if dob:
+        props["birthDate"] = [dob]
+    event = {"name": ["small boat"], "date": [date], "involved": [eid]}
+    if country:
+        event["country"] = [country]
+    return [{"id": eid, "schema": "Person", "properties": props},
+            {"id": f"{eid}-seen", "schema": "Event", "properties": event}]
+
+
+def intercepted_and_landed(store, tmp_path, intercepted: str, landed: str, countries: bool = True) -> None:
+    """Ahmad Soltani intercepted in France, Ahmed Sultani landed in the UK: the spellings alone fall short."""
+    ingest(store, tmp_path, "FRPOL", sighting("FRPOL", "f", "Ahmad Soltani", intercepted, "fr" if countries else None,
+                                              "1990-01-01"))
+    ingest(store, tmp_path, "BF", sighting("BF", "b", "Ahmed Sultani", landed, "gb" if countries else None))
+
+
+def journey(store) -> dict:
+    pair = explain(store, "frpol.f", "bf.b")["pairs"][0]
+    return {c["comparison"]: c for c in pair["comparisons"]}["journey"]
+
+
+def test_intercepted_weeks_before_landing_is_one_crossing(store, tmp_path):
+    intercepted_and_landed(store, tmp_path, "2024-05-02", "2024-05-20")
+    resolve(store)
+    assert canon(store)["frpol.f"] == canon(store)["bf.b"]
+    level = journey(store)
+    assert level["level"] == "crossed" and level["weight"] > 0
+
+
+def test_seen_abroad_after_landing_is_someone_else(store, tmp_path):
+    intercepted_and_landed(store, tmp_path, "2024-05-20", "2024-05-02")
+    resolve(store)
+    assert canon(store)["frpol.f"] != canon(store)["bf.b"]
+    level = journey(store)
+    assert level["level"] == "returned" and level["weight"] < 0
+
+
+def test_without_countries_the_order_says_nothing(store, tmp_path):
+    intercepted_and_landed(store, tmp_path, "2024-05-20", "2024-05-02", countries=False)
+    resolve(store)
+    assert canon(store)["frpol.f"] == canon(store)["bf.b"]  # seen weeks apart, as before
+    assert journey(store)["level"] == "missing"
+
+
+def test_landed_and_abroad_are_the_first_day_at_home_and_the_last_day_abroad(store, tmp_path):
+    from tessera.resolve.context import seen_spans_of
+    from tessera.resolve.engine import load_model, stored_person_table
+
+    ingest(store, tmp_path, "FRPOL", sighting("FRPOL", "f", "Ahmad Soltani", "2024-05-02", "fr") + [
+        {"id": "again", "schema": "Event", "properties": {"date": ["2024-05-09"], "country": ["fr"],
+                                                          "involved": ["f"]}}])
+    ingest(store, tmp_path, "BF", sighting("BF", "b", "Ahmed Sultani", "2024-05-20", "gb") + [
+        {"id": "later", "schema": "Event", "properties": {"date": ["2024-09-01"], "country": ["gb"],
+                                                          "involved": ["b"]}}])
+    ids = ["bf.b", "frpol.f"]
+    table = stored_person_table(store, load_model(), ids)
+    day = {text: dt.date.fromisoformat(text).toordinal() for text in ("2024-05-09", "2024-05-20")}
+    assert table.landed.tolist() == [day["2024-05-20"], -1]
+    assert table.abroad.tolist() == [-1, day["2024-05-09"]]
+    spans = seen_spans_of(store, ids)  # the warm resolver's lookup of a batch's few records
+    assert np.array_equal(spans, np.stack([table.seen_first, table.seen_last, table.landed, table.abroad]))
+
+
+@pytest.mark.parametrize("intercepted, together", [("2024-05-02", True), ("2024-05-28", False)])
+def test_the_warm_resolver_weighs_the_journey(store, tmp_path, intercepted, together):
+    ingest(store, tmp_path, "BF", sighting("BF", "b", "Ahmed Sultani", "2024-05-20", "gb"))
+    resolve(store)
+    index = LiveIndex(store)
+    ingest(store, tmp_path, "FRPOL", sighting("FRPOL", "f", "Ahmad Soltani", intercepted, "fr", "1990-01-01"))
+    index.resolve_new(store)
+    assert (canon(store)["frpol.f"] == canon(store)["bf.b"]) is together
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_one_person_lands_once(store, tmp_path, guard):
+    from tessera.resolve.engine import load_model
+
+    ingest(store, tmp_path, "BF", sighting("BF", "a", "Ahmad Soltani", "2024-05-20", "gb", "1990-01-01")
+           + sighting("BF", "b", "Ahmad Soltani", "2024-09-01", "gb", "1990-01-01"))
+    ingest(store, tmp_path, "UKPOL", [{"id": "u", "schema": "Person", "properties": {
+        "name": ["Ahmad Soltani"], "birthDate": ["1990-01-01"], "nationality": ["af"]}}])
+    model = load_model()
+    model["refuse"]["journey_conflict"] = guard
+    result = resolve(store, model=model)
+    ids = canon(store)
+    if guard:  # two landings months apart are two crossings, so two people; the police record joins one of them
+        assert ids["bf.a"] != ids["bf.b"] and ids["ukpol.u"] in (ids["bf.a"], ids["bf.b"])
+        assert result.merges_refused >= 1
+    else:
+        assert ids["bf.a"] == ids["bf.b"] == ids["ukpol.u"]
