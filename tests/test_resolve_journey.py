@@ -28,23 +28,34 @@ def ingest(store, tmp_path, agency, entities, name=None):
     ingest_file(store, write(tmp_path / (name or f"{agency.lower()}.ftm.jsonl"), lines), agency, None)
 
 
-def sighting(agency, eid, name, date, country, dob=None):
-    """One person seen at one event: a French interception or a Border Force arrival."""
+FELLOWS = ["Rebin Aziz", "Hevar Salih", "Dilan Karimi", "Arben Hoxha", "Shirin Kareem", "Tesfay Yonas",
+           "Luwam Haile", "Minh Nguyen", "Gulalai Safi"]
+
+
+def sighting(agency, eid, name, date, country, dob=None, fellows=0):
+    """One person seen at one event (with `fellows` others: an arrival lists a boat's people)."""
     props = {"name": [name], "nationality": ["af"]}
     if dob:
         props["birthDate"] = [dob]
-    event = {"name": ["small boat"], "date": [date], "involved": [eid]}
+    others = [{"id": f"{eid}-{k}", "schema": "Person", "properties": {"name": [fellow]}}
+              for k, fellow in enumerate(FELLOWS[:fellows])]
+    event = {"name": ["small boat"], "date": [date], "involved": [eid] + [other["id"] for other in others]}
     if country:
         event["country"] = [country]
-    return [{"id": eid, "schema": "Person", "properties": props},
+    return [{"id": eid, "schema": "Person", "properties": props}, *others,
             {"id": f"{eid}-seen", "schema": "Event", "properties": event}]
+
+
+def arrival(eid, name, date, dob=None, country="gb"):
+    """Border Force's list of a boat's people: the person and nine others."""
+    return sighting("BF", eid, name, date, country, dob, fellows=len(FELLOWS))
 
 
 def intercepted_and_landed(store, tmp_path, intercepted: str, landed: str, countries: bool = True) -> None:
     """Ahmad Soltani intercepted in France, Ahmed Sultani landed in the UK: the spellings alone fall short."""
     ingest(store, tmp_path, "FRPOL", sighting("FRPOL", "f", "Ahmad Soltani", intercepted, "fr" if countries else None,
                                               "1990-01-01"))
-    ingest(store, tmp_path, "BF", sighting("BF", "b", "Ahmed Sultani", landed, "gb" if countries else None))
+    ingest(store, tmp_path, "BF", arrival("b", "Ahmed Sultani", landed, country="gb" if countries else None))
 
 
 def journey(store) -> dict:
@@ -75,16 +86,16 @@ def test_without_countries_the_order_says_nothing(store, tmp_path):
     assert journey(store)["level"] == "missing"
 
 
-def test_landed_and_abroad_are_the_first_day_at_home_and_the_last_day_abroad(store, tmp_path):
+def test_landed_is_the_first_arrival_and_abroad_the_last_day_abroad(store, tmp_path):
     from tessera.resolve.context import seen_spans_of
     from tessera.resolve.engine import load_model, stored_person_table
 
     ingest(store, tmp_path, "FRPOL", sighting("FRPOL", "f", "Ahmad Soltani", "2024-05-02", "fr") + [
         {"id": "again", "schema": "Event", "properties": {"date": ["2024-05-09"], "country": ["fr"],
                                                           "involved": ["f"]}}])
-    ingest(store, tmp_path, "BF", sighting("BF", "b", "Ahmed Sultani", "2024-05-20", "gb") + [
-        {"id": "later", "schema": "Event", "properties": {"date": ["2024-09-01"], "country": ["gb"],
-                                                          "involved": ["b"]}}])
+    ingest(store, tmp_path, "BF", arrival("b", "Ahmed Sultani", "2024-05-20") + [
+        {"id": "stop", "schema": "Event", "properties": {"date": ["2024-04-01"], "country": ["gb"],
+                                                         "involved": ["b"]}}])  # one person: no arrival
     ids = ["bf.b", "frpol.f"]
     table = stored_person_table(store, load_model(), ids)
     day = {text: dt.date.fromisoformat(text).toordinal() for text in ("2024-05-09", "2024-05-20")}
@@ -96,7 +107,7 @@ def test_landed_and_abroad_are_the_first_day_at_home_and_the_last_day_abroad(sto
 
 @pytest.mark.parametrize("intercepted, together", [("2024-05-02", True), ("2024-05-28", False)])
 def test_the_warm_resolver_weighs_the_journey(store, tmp_path, intercepted, together):
-    ingest(store, tmp_path, "BF", sighting("BF", "b", "Ahmed Sultani", "2024-05-20", "gb"))
+    ingest(store, tmp_path, "BF", arrival("b", "Ahmed Sultani", "2024-05-20"))
     resolve(store)
     index = LiveIndex(store)
     ingest(store, tmp_path, "FRPOL", sighting("FRPOL", "f", "Ahmad Soltani", intercepted, "fr", "1990-01-01"))
@@ -108,8 +119,8 @@ def test_the_warm_resolver_weighs_the_journey(store, tmp_path, intercepted, toge
 def test_one_person_lands_once(store, tmp_path, guard):
     from tessera.resolve.engine import load_model
 
-    ingest(store, tmp_path, "BF", sighting("BF", "a", "Ahmad Soltani", "2024-05-20", "gb", "1990-01-01")
-           + sighting("BF", "b", "Ahmad Soltani", "2024-09-01", "gb", "1990-01-01"))
+    ingest(store, tmp_path, "BF", arrival("a", "Ahmad Soltani", "2024-05-20", "1990-01-01")
+           + arrival("b", "Ahmad Soltani", "2024-09-01", "1990-01-01"))
     ingest(store, tmp_path, "UKPOL", [{"id": "u", "schema": "Person", "properties": {
         "name": ["Ahmad Soltani"], "birthDate": ["1990-01-01"], "nationality": ["af"]}}])
     model = load_model()

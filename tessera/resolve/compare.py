@@ -74,7 +74,7 @@ class PersonTable:
     name_cache: NameCache | None = None  # pairs of written names already scored (a run's, across its chunks)
     seen_first: np.ndarray | None = None  # day number (date.toordinal) of the first event the record was seen at, -1
     seen_last: np.ndarray | None = None   # and of the last (context.seen_spans)
-    landed: np.ndarray | None = None      # the first day it was seen at an event at home, -1
+    landed: np.ndarray | None = None      # the first day it was seen at an arrival (context.ARRIVAL), -1
     abroad: np.ndarray | None = None      # the last day it was seen at an event abroad, -1
     _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
     _phone_index: PhoneIndex | None = field(default=None, init=False, repr=False, compare=False)
@@ -1038,9 +1038,9 @@ def seen_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 def journey_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Whether the two records' sightings fit one small-boat journey: "crossed" when one was last seen abroad at
-    most CROSSED_DAYS before the other was first seen at home (people intercepted on a beach try again within
-    weeks), "returned" when one was seen abroad after the other had landed (a crossing is one way: those who
-    landed are seldom seen on a French beach again); MISSING otherwise."""
+    most CROSSED_DAYS before the other landed (was first seen at an arrival: people intercepted on a beach try
+    again within weeks), "returned" when one was seen abroad after the other had landed (a crossing is one way:
+    those who landed are seldom seen on a French beach again); MISSING otherwise."""
     lvl = np.full(len(i), MISSING, dtype=np.int8)
     if t.landed is None:
         return lvl

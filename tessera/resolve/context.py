@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tessera.resolve import compare
 from tessera.store import tables
@@ -22,9 +22,11 @@ EVENT_DATES = ("date", "startDate", "endDate")
 
 CHUNK = 5_000  # ids per lookup by a list of ids (a query takes 32,766 to 250,000 parameters)
 # Where an event took place, by its country: in the home country (the United Kingdom, whose agencies share this
-# picture; FollowTheMoney's normalised country code) or abroad.
+# picture; FollowTheMoney's normalised country code) or abroad; an event at home that lists at least ARRIVAL_PEOPLE
+# people is an arrival (a small boat carries 30 to 70 people, a police stop a few).
 HOME_COUNTRY = "gb"
-AT_HOME, ABROAD, PLACE_UNKNOWN = 1, 0, -1
+ARRIVAL_PEOPLE = 10
+ARRIVAL, AT_HOME, ABROAD, PLACE_UNKNOWN = 2, 1, 0, -1
 
 
 def event_links(store, naming: list[str] | None = None) -> Iterator[list[tuple[str, str]]]:
@@ -81,8 +83,9 @@ def payment_parties(store, index: dict[str, int]) -> np.ndarray:
 
 
 def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, int, int]]:
-    """Event id -> (first, last) day number (date.toordinal) of its dates, and where it took place (AT_HOME,
-    ABROAD or PLACE_UNKNOWN by its country), of every event or of `events`."""
+    """Event id -> (first, last) day number (date.toordinal) of its dates, and where it took place (ARRIVAL,
+    AT_HOME, ABROAD or PLACE_UNKNOWN: by its country and how many people it lists), of every event or of
+    `events`."""
     s = tables.statements
     query = select(s.c.entity_id, s.c.prop, s.c.value).where(
         s.c.schema.in_([schema for schema, _p in EVENT_LINKS]), s.c.prop.in_(EVENT_DATES + ("country",)))
@@ -103,6 +106,12 @@ def event_days(store, events: list[str] | None = None) -> dict[str, tuple[int, i
                 if day is not None:
                     first, last = spans.get(event, (day, day))
                     spans[event] = (min(first, day), max(last, day))
+        home = [event for event, place in where.items() if place == AT_HOME]
+        involved = select(s.c.entity_id).where(s.c.schema == "Event", s.c.prop == "involved").group_by(
+            s.c.entity_id).having(func.count(s.c.value.distinct()) >= ARRIVAL_PEOPLE)
+        for k in range(0, len(home), CHUNK):
+            where.update((event, ARRIVAL) for event in conn.execute(
+                involved.where(s.c.entity_id.in_(home[k:k + CHUNK]))).scalars())
     return {event: (first, last, where.get(event, PLACE_UNKNOWN)) for event, (first, last) in spans.items()}
 
 
@@ -119,8 +128,8 @@ def _day(value: str) -> int | None:
 def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int, int] | None], rows: np.ndarray
                ) -> np.ndarray:
     """Per record at `rows` (positions in event_of's numbering), the day it was first and last seen at a dated
-    event, the first day it was seen at home and the last day it was seen abroad (event_days' places), -1 where
-    none: a (4, len(rows)) array, PersonTable.take_spans'."""
+    event, the first day it was seen at an arrival and the last day it was seen abroad (event_days' places), -1
+    where none: a (4, len(rows)) array, PersonTable.take_spans'."""
     rec = np.fromiter((r for r, evs in event_of.items() for _ in evs), dtype=np.int64)
     ev = np.fromiter((e for evs in event_of.values() for e in evs), dtype=np.int64, count=len(rec))
     lo, hi, place = (np.fromiter((span[k] if span else -1 for span in event_span), dtype=np.int64,
@@ -134,7 +143,7 @@ def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int, 
     last, abroad = np.full(len(rows), -1, dtype=np.int64), np.full(len(rows), -1, dtype=np.int64)
     np.minimum.at(first, k[ok], lo[ev[ok]])
     np.maximum.at(last, k[ok], hi[ev[ok]])
-    home, away = ok & (place[ev] == AT_HOME), ok & (place[ev] == ABROAD)
+    home, away = ok & (place[ev] == ARRIVAL), ok & (place[ev] == ABROAD)
     np.minimum.at(landed, k[home], lo[ev[home]])
     np.maximum.at(abroad, k[away], hi[ev[away]])
     first[last < 0] = -1
