@@ -86,7 +86,7 @@ def test_without_countries_the_order_says_nothing(store, tmp_path):
     assert journey(store)["level"] == "missing"
 
 
-def test_landed_is_the_first_arrival_and_abroad_the_last_day_abroad(store, tmp_path):
+def test_landed_abroad_and_at_home_are_told_apart(store, tmp_path):
     from tessera.resolve.context import seen_spans_of
     from tessera.resolve.engine import load_model, stored_person_table
 
@@ -94,15 +94,17 @@ def test_landed_is_the_first_arrival_and_abroad_the_last_day_abroad(store, tmp_p
         {"id": "again", "schema": "Event", "properties": {"date": ["2024-05-09"], "country": ["fr"],
                                                           "involved": ["f"]}}])
     ingest(store, tmp_path, "BF", arrival("b", "Ahmed Sultani", "2024-05-20") + [
-        {"id": "stop", "schema": "Event", "properties": {"date": ["2024-04-01"], "country": ["gb"],
+        {"id": "stop", "schema": "Event", "properties": {"date": ["2024-09-01"], "country": ["gb"],
                                                          "involved": ["b"]}}])  # one person: no arrival
     ids = ["bf.b", "frpol.f"]
     table = stored_person_table(store, load_model(), ids)
-    day = {text: dt.date.fromisoformat(text).toordinal() for text in ("2024-05-09", "2024-05-20")}
+    day = {text: dt.date.fromisoformat(text).toordinal() for text in ("2024-05-09", "2024-05-20", "2024-09-01")}
     assert table.landed.tolist() == [day["2024-05-20"], -1]
     assert table.abroad.tolist() == [-1, day["2024-05-09"]]
+    assert table.home_first.tolist() == table.home_last.tolist() == [day["2024-09-01"], -1]
     spans = seen_spans_of(store, ids)  # the warm resolver's lookup of a batch's few records
-    assert np.array_equal(spans, np.stack([table.seen_first, table.seen_last, table.landed, table.abroad]))
+    assert np.array_equal(spans, np.stack([table.seen_first, table.seen_last, table.landed, table.abroad,
+                                           table.home_first, table.home_last]))
 
 
 @pytest.mark.parametrize("intercepted, together", [("2024-05-02", True), ("2024-05-28", False)])
@@ -132,3 +134,31 @@ def test_one_person_lands_once(store, tmp_path, guard):
         assert result.merges_refused >= 1
     else:
         assert ids["bf.a"] == ids["bf.b"] == ids["ukpol.u"]
+
+
+def stopped_and_landed(store, tmp_path, stopped: str, countries: bool = True) -> None:
+    """Ahmad Soltani stopped by a UK police force, Ahmed Sultani landed on 20 May 2024."""
+    ingest(store, tmp_path, "UKPOL", sighting("UKPOL", "p", "Ahmad Soltani", stopped, "gb" if countries else None,
+                                              "1990-01-01"))
+    ingest(store, tmp_path, "BF", arrival("b", "Ahmed Sultani", "2024-05-20"))
+
+
+def police_journey(store) -> dict:
+    pair = explain(store, "ukpol.p", "bf.b")["pairs"][0]
+    return {c["comparison"]: c for c in pair["comparisons"]}["journey"]
+
+
+@pytest.mark.parametrize("countries", [True, False])
+def test_seen_at_home_before_landing_is_someone_else(store, tmp_path, countries):
+    stopped_and_landed(store, tmp_path, "2024-05-10", countries)  # ten days before: weeks apart
+    resolve(store)
+    assert (canon(store)["ukpol.p"] == canon(store)["bf.b"]) is not countries
+    level = police_journey(store)
+    assert level["level"] == ("before" if countries else "missing")
+
+
+def test_seen_at_home_after_landing_has_settled(store, tmp_path):
+    stopped_and_landed(store, tmp_path, "2025-03-01")
+    resolve(store)
+    level = police_journey(store)
+    assert level["level"] == "settled" and level["weight"] > 0

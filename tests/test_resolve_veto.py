@@ -64,3 +64,40 @@ def test_a_chain_joins_two_records_that_merely_lack_evidence_for_a_match(store, 
     ids = canon(store)
     assert ids["ukfiu.a"] == ids["ukfiu.both"] == ids["ukfiu.c"]
     assert ids["ukfiu.n0"] != ids["ukfiu.a"]
+
+
+def test_records_seen_years_apart_lack_support_and_oppose_nothing(store, tmp_path, monkeypatch):
+    """A money handler stopped by the police in 2021 and paid in 2024: his police record and a payment into his
+    account compare below zero (a common name, years apart), yet years apart say only that little supports a
+    match, so his own payment with his birth date joins all three. Weighed as evidence against, they stay apart."""
+    from tessera.resolve import compare
+    from test_resolve_people import _payments, ftm
+
+    def payment(pid, side, person, account, date):
+        return [{"id": f"acct-{pid}", "schema": "BankAccount", "properties": {"iban": [account]}},
+                {"id": pid, "schema": "Payment", "properties": {
+                    side: [person], f"{side}Account": [f"acct-{pid}"], "amount": ["2500.00"], "date": [date]}}]
+
+    crowd = [(f"n{k}", "Karwan Aziz", f"GB{k % 100:02d}NWBK6016133192{k:04d}") for k in range(200)]
+    mine = "DE87395815426488118634"
+    ftm(store, tmp_path, "UKFIU", _payments(crowd) + [
+        {"id": "payer", "schema": "Person", "properties": {"name": ["Karwan Aziz"], "birthDate": ["1993-09-12"]}},
+        {"id": "payee", "schema": "Person", "properties": {"name": ["Karwan Aziz"]}},
+        *payment("sent", "payer", "payer", mine, "2024-06-01"),
+        *payment("paid", "beneficiary", "payee", mine, "2024-06-10")])
+    ftm(store, tmp_path, "UKPOL", [
+        {"id": "stop", "schema": "Person", "properties": {"name": ["Karwan Aziz"], "birthDate": ["1993-09-12"]}},
+        {"id": "incident", "schema": "Event", "properties": {"date": ["2021-01-15"], "involved": ["stop"]}}])
+    weak = explain(store, "ukpol.stop", "ukfiu.payee")["pairs"][0]
+    levels = {c["comparison"]: c for c in weak["comparisons"]}
+    assert weak["total"] < 0 and levels["seen"]["level"] == "years" and levels["seen"]["weight"] < 0
+    match = explain(store, "ukpol.stop", "ukfiu.payer")["pairs"][0]
+    assert match["decision"] == "match" and match["total"] + levels["seen"]["weight"] < match["threshold"]
+    resolve(store)
+    ids = canon(store)
+    assert ids["ukpol.stop"] == ids["ukfiu.payer"] == ids["ukfiu.payee"]
+    assert ids["ukfiu.n0"] != ids["ukfiu.payee"]
+    monkeypatch.setattr(compare, "NOT_AGAINST", ())
+    resolve(store)
+    ids = canon(store)
+    assert ids["ukfiu.payer"] == ids["ukfiu.payee"] and ids["ukpol.stop"] != ids["ukfiu.payee"]

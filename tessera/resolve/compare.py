@@ -31,7 +31,7 @@ LEVELS: dict[str, list[str]] = {
     "account": ["shared", "different"],
     "address": ["shared", "similar", "same_street", "different"],
     "seen": ["weeks", "months", "year", "two_years", "years"],
-    "journey": ["crossed", "returned"],
+    "journey": ["crossed", "settled", "returned", "before"],
 }
 SEEN_CUTS = (60, 120, 365, 730)  # days between two records' sightings: the upper bound of each "seen" level
 CROSSED_DAYS = 45  # "crossed": seen abroad at most this many days before landing
@@ -76,6 +76,8 @@ class PersonTable:
     seen_last: np.ndarray | None = None   # and of the last (context.seen_spans)
     landed: np.ndarray | None = None      # the first day it was seen at an arrival (context.ARRIVAL), -1
     abroad: np.ndarray | None = None      # the last day it was seen at an event abroad, -1
+    home_first: np.ndarray | None = None  # the first day it was seen at home other than at an arrival, -1
+    home_last: np.ndarray | None = None   # and the last
     _holding: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
     _phone_index: PhoneIndex | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -106,8 +108,9 @@ class PersonTable:
         return self._phone_index
 
     def take_spans(self, spans: np.ndarray) -> None:
-        """When each record was seen: context.seen_spans' (4, n) array."""
-        self.seen_first, self.seen_last, self.landed, self.abroad = (np.ascontiguousarray(row) for row in spans)
+        """When and where each record was seen: context.seen_spans' (6, n) array."""
+        (self.seen_first, self.seen_last, self.landed, self.abroad, self.home_first,
+         self.home_last) = (np.ascontiguousarray(row) for row in spans)
 
     @property
     def n(self) -> int:
@@ -379,7 +382,7 @@ def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
                         phon_count, c.first, year, month, day, ylo, yhi, c.nationality, c.gender, c.phones, c.docs,
                         c.tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
-    table.take_spans(np.full((4, len(ids)), -1, dtype=np.int32))  # unknown until the caller reads the sightings
+    table.take_spans(np.full((6, len(ids)), -1, dtype=np.int32))  # unknown until the caller reads the sightings
     table.phone_counts = Counter(p for ps in c.phones for p in ps)
     table.accounts, table.addresses = c.accounts, c.addresses
     table.labels = {"nationality": c.nationality_labels, "agency": agency_names}
@@ -1037,18 +1040,27 @@ def seen_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def journey_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Whether the two records' sightings fit one small-boat journey: "crossed" when one was last seen abroad at
-    most CROSSED_DAYS before the other landed (was first seen at an arrival: people intercepted on a beach try
-    again within weeks), "returned" when one was seen abroad after the other had landed (a crossing is one way:
-    those who landed are seldom seen on a French beach again); MISSING otherwise."""
+    """Whether the two records' sightings fit one small-boat journey, as seen from the one that landed (was first
+    seen at an arrival): the other was last seen abroad at most CROSSED_DAYS before ("crossed": people intercepted
+    on a beach try again within weeks), or seen at home afterwards ("settled"); or the other was seen abroad after
+    it ("returned": a crossing is one way, those who landed are seldom seen on a French beach again), or seen at
+    home before it ("before"). MISSING when neither landed or the other was seen nowhere that says."""
     lvl = np.full(len(i), MISSING, dtype=np.int8)
     if t.landed is None:
         return lvl
-    for a, b in ((i, j), (j, i)):  # days from a's last sighting abroad to b's landing
-        known = (t.abroad[a] >= 0) & (t.landed[b] >= 0)
-        gap = t.landed[b].astype(np.int64) - t.abroad[a]
-        lvl[known & (gap >= 0) & (gap <= CROSSED_DAYS) & (lvl == MISSING)] = 0
-        lvl[known & (gap < -RETURNED_SLACK)] = 1
+    names = LEVELS["journey"]
+    for a, b in ((i, j), (j, i)):  # a's sightings against b's landing
+        landed = t.landed[b].astype(np.int64)
+        has = landed >= 0
+        fits = {"crossed": has & (t.abroad[a] >= 0) & (landed - t.abroad[a] >= 0)
+                & (landed - t.abroad[a] <= CROSSED_DAYS),
+                "settled": has & (t.home_last[a] >= landed),
+                "returned": has & (t.abroad[a] > landed + RETURNED_SLACK),
+                "before": has & (t.home_first[a] >= 0) & (t.home_first[a] < landed - RETURNED_SLACK)}
+        for label in ("crossed", "settled"):  # either direction's fit, unless a misfit says otherwise
+            lvl[fits[label] & (lvl == MISSING)] = names.index(label)
+        for label in ("returned", "before"):
+            lvl[fits[label]] = names.index(label)
     return lvl
 
 
@@ -1128,12 +1140,13 @@ def documents_conflict(da: dict[str, set[str]] | None, db: dict[str, set[str]] |
 
 
 def weights(model: dict) -> dict[str, np.ndarray]:
-    """log2 weight per level of each comparison: set in the model, or log2(m/u) of estimated probabilities."""
+    """log2 weight per level of each comparison: set in the model, or log2(m/u) of estimated probabilities. A model
+    saved before a comparison gained levels weighs the new levels 0 (set) or not that comparison (estimated)."""
     if "m" in model:
         return {c: np.log2(np.asarray(model["m"][c]) / np.asarray(model["u"][c])) for c in COMPARISONS
-                if c in model["m"]}
-    return {c: np.asarray([model["weights"][c][label] for label in LEVELS[c]], dtype=float) for c in COMPARISONS
-            if c in model["weights"]}
+                if c in model["m"] and len(model["m"][c]) == len(LEVELS[c])}
+    return {c: np.asarray([model["weights"][c].get(label, 0.0) for label in LEVELS[c]], dtype=float)
+            for c in COMPARISONS if c in model["weights"]}
 
 
 def prior(model: dict) -> float:
@@ -1210,18 +1223,27 @@ def score(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
     return total + name_adj + phone_adj + agency_adjustment(levels, model) + population_adjustment(levels, model)
 
 
+# Comparisons whose negative levels lack support rather than contradict: records seen years apart (a money handler
+# paid over three years) may still be one person.
+NOT_AGAINST = ("seen",)
+
+
 def against(levels: dict[str, np.ndarray], model: dict) -> np.ndarray:
-    """The evidence against a match per pair: the sum of its comparisons' negative level weights. No prior and no
-    frequency adjustment: a common name shared is weak evidence for a match, not evidence against one."""
+    """The evidence against a match per pair: the sum of its comparisons' negative level weights, less NOT_AGAINST's.
+    No prior and no frequency adjustment: a common name shared is weak evidence for a match, not evidence against
+    one."""
     return _level_sum(levels, model, negative_only=True)
 
 
 def _level_sum(levels: dict[str, np.ndarray], model: dict, start: float = 0.0, negative_only: bool = False
                ) -> np.ndarray:
-    """Per pair, `start` plus its comparisons' level weights (the negative ones only); a missing level adds 0."""
+    """Per pair, `start` plus its comparisons' level weights (the negative ones only, less NOT_AGAINST's); a missing
+    level adds 0."""
     total = np.full(len(levels["name"]), start)
     for c, w in weights(model).items():
         if negative_only:
+            if c in NOT_AGAINST:
+                continue
             w = np.minimum(w, 0.0)
         lv = levels[c]
         ok = lv >= 0

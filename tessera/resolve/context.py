@@ -127,9 +127,10 @@ def _day(value: str) -> int | None:
 
 def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int, int] | None], rows: np.ndarray
                ) -> np.ndarray:
-    """Per record at `rows` (positions in event_of's numbering), the day it was first and last seen at a dated
-    event, the first day it was seen at an arrival and the last day it was seen abroad (event_days' places), -1
-    where none: a (4, len(rows)) array, PersonTable.take_spans'."""
+    """Per record at `rows` (positions in event_of's numbering): the first and last day it was seen at a dated
+    event, the first day it was seen at an arrival, the last day it was seen abroad, and the first and last day
+    it was seen at home other than at an arrival (event_days' places); -1 where none. A (6, len(rows)) array,
+    PersonTable.take_spans'."""
     rec = np.fromiter((r for r, evs in event_of.items() for _ in evs), dtype=np.int64)
     ev = np.fromiter((e for evs in event_of.values() for e in evs), dtype=np.int64, count=len(rec))
     lo, hi, place = (np.fromiter((span[k] if span else -1 for span in event_span), dtype=np.int64,
@@ -138,17 +139,14 @@ def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int, 
     position[rows] = np.arange(len(rows))
     k = position[rec]
     ok = (k >= 0) & (lo[ev] >= 0)
-    never = np.iinfo(np.int32).max
-    first, landed = np.full(len(rows), never, dtype=np.int64), np.full(len(rows), never, dtype=np.int64)
-    last, abroad = np.full(len(rows), -1, dtype=np.int64), np.full(len(rows), -1, dtype=np.int64)
-    np.minimum.at(first, k[ok], lo[ev[ok]])
-    np.maximum.at(last, k[ok], hi[ev[ok]])
-    home, away = ok & (place[ev] == ARRIVAL), ok & (place[ev] == ABROAD)
-    np.minimum.at(landed, k[home], lo[ev[home]])
-    np.maximum.at(abroad, k[away], hi[ev[away]])
-    first[last < 0] = -1
-    landed[landed == never] = -1
-    return np.stack([first, last, landed, abroad]).astype(np.int32)
+    out = np.full((6, len(rows)), -1, dtype=np.int64)
+    for row, where in ((0, ok), (2, ok & (place[ev] == ARRIVAL)), (4, ok & (place[ev] == AT_HOME))):
+        first = np.full(len(rows), np.iinfo(np.int32).max, dtype=np.int64)
+        np.minimum.at(first, k[where], lo[ev[where]])
+        out[row] = np.where(first < np.iinfo(np.int32).max, first, -1)
+    for row, where in ((1, ok), (3, ok & (place[ev] == ABROAD)), (5, ok & (place[ev] == AT_HOME))):
+        np.maximum.at(out[row], k[where], hi[ev[where]])
+    return out.astype(np.int32)
 
 
 class Sightings:

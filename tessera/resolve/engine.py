@@ -306,7 +306,7 @@ class Clusters:
         self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
         self.dates: dict[int, set[tuple[int, int, int]]] = {}  # root -> full, non-estimated birth dates
         self.events: dict[int, set[int]] = {}  # root -> events its records were seen at (one person each)
-        self.journeys: dict[int, tuple[int, int, int]] = {}  # root -> first and last day landed, last seen abroad
+        self.journeys: dict[int, tuple] = {}  # root -> days landed first and last, last abroad, first at home
         self.opposed: dict[int, dict[int, float]] = {}  # root -> {record compared badly with: weight}
         self.threshold = 0.0
         self.refused = 0
@@ -397,11 +397,12 @@ class Clusters:
                 self.years[root] = (min(have[0], lo), max(have[1], hi)) if have else (lo, hi)
             if table.day[r] >= 0 and (table.month[r], table.day[r]) != (1, 1):
                 self.dates.setdefault(root, set()).add((int(table.year[r]), int(table.month[r]), int(table.day[r])))
-            if table.landed is not None and (table.landed[r] >= 0 or table.abroad[r] >= 0):
-                landed = int(table.landed[r]) if table.landed[r] >= 0 else None
-                mine = (landed, landed, int(table.abroad[r]))
+            if table.landed is not None and (table.landed[r] >= 0 or table.abroad[r] >= 0 or table.home_first[r] >= 0):
+                landed, home = (int(x) if x >= 0 else None for x in (table.landed[r], table.home_first[r]))
+                mine = (landed, landed, int(table.abroad[r]), home)
                 have = self.journeys.get(root)
-                self.journeys[root] = _joined_journeys(have, mine) if have else mine
+                if _one_journey(mine):  # a record at odds with itself (a date keyed wrong) says nothing of others
+                    self.journeys[root] = _joined_journeys(have, mine) if have else mine
 
     def union(self, i: int, j: int, guard: bool = True, weight: float | None = None) -> bool:
         a, b = self.find(i), self.find(j)
@@ -441,19 +442,23 @@ class Clusters:
         return True
 
 
-def _joined_journeys(x: tuple, y: tuple) -> tuple[int | None, int | None, int]:
-    """The journey of two clusters as one: (first day landed, last day landed, last day seen abroad; None, None
-    and -1 when never)."""
-    firsts = [d for d in (x[0], y[0]) if d is not None]
-    lasts = [d for d in (x[1], y[1]) if d is not None]
-    return min(firsts, default=None), max(lasts, default=None), max(x[2], y[2])
+def _joined_journeys(x: tuple, y: tuple) -> tuple:
+    """The journey of two clusters as one: (first and last day landed, last day seen abroad, first day seen at home
+    other than at an arrival; None, None, -1 and None when never)."""
+    def least(a, b):
+        return b if a is None else a if b is None else min(a, b)
+
+    last = x[1] if y[1] is None else y[1] if x[1] is None else max(x[1], y[1])
+    return least(x[0], y[0]), last, max(x[2], y[2]), least(x[3], y[3])
 
 
-def _one_journey(journey: tuple[int | None, int | None, int]) -> bool:
-    """Whether one person could have made it: landed on one day (give or take a slip of the date), and not seen
-    abroad after that."""
-    first, last, abroad = journey
-    return first is None or (last - first <= compare.RETURNED_SLACK and abroad <= first + compare.RETURNED_SLACK)
+def _one_journey(journey: tuple) -> bool:
+    """Whether one person could have made it: landed on one day (give or take a slip of the date), and seen neither
+    abroad after that nor at home before it."""
+    first, last, abroad, home = journey
+    slack = compare.RETURNED_SLACK
+    return first is None or (last - first <= slack and abroad <= first + slack
+                             and (home is None or home >= first - slack))
 
 
 def _dates_compatible(x: tuple[int, int, int], y: tuple[int, int, int]) -> bool:

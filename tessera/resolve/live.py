@@ -46,7 +46,7 @@ class LiveIndex:
         for eid, cid in self.canonical.items():
             self.members[cid].add(eid)
         self.people: dict[str, Entity] = {}  # the records of batches (the indexed ones are streamed, not kept)
-        self.seen: dict[str, tuple[int, ...]] = {}  # and when each was seen (context.seen_spans' four days)
+        self.seen: dict[str, tuple[int, ...]] = {}  # and when and where each was seen (context.seen_spans')
         self.codes: dict[str, dict[str, int]] = {"norm": {"": compare.NO_NAME}, "phon": {}, "nationality": {},
                                                  "agency": {}}
         with table_helper(store, self.model) as helper:  # a large store's later half built in another process
@@ -108,7 +108,7 @@ class LiveIndex:
         counts including them, and the people per phonetic name code (_NamePeople.adding); the index is unchanged
         until `_keep`."""
         new = self._coded(person_table(self.people, new_ids, self.model))
-        new.take_spans(np.array([self.seen.get(eid, (-1,) * 4) for eid in new_ids], dtype=np.int32).reshape(-1, 4).T)
+        new.take_spans(np.array([self.seen.get(eid, (-1,) * 6) for eid in new_ids], dtype=np.int32).reshape(-1, 6).T)
         both = _append(self.table, new, self.buffers)
         totals = self.names.adding(new, len(self.codes["phon"]))
         both.phon_count = _CountByRow(totals[0], both.phon_id)
@@ -352,7 +352,7 @@ def _holds(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 _ROW_FIELDS = ("year", "month", "day", "years_lo", "years_hi", "nationality", "gender", "agency", "seen_first",
-               "seen_last", "landed", "abroad")
+               "seen_last", "landed", "abroad", "home_first", "home_last")
 _LIST_FIELDS = ("phones", "docs", "tokens", "accounts", "addresses")
 _NAME_FIELDS = ("name_norm", "name_phon", "name_skel", "norm_id", "phon_id")  # phon_count: _CountByRow
 

@@ -110,7 +110,7 @@ class UKPolice(Holder):
                 "registrationNumber": prop("VRM"), "country": prop("VRM_COUNTRY"), "model": prop("VEH_MAKE")}},
             "incident": {"schema": "Event", "keys": ["INCIDENT_REF"], "key_literal": "ukpol-incident", "properties": {
                 "name": prop("INCIDENT_TYPE"), "date": prop("INCIDENT_DATE", fmt="%d/%m/%Y %H:%M", required=True),
-                "involved": prop(entity="person")}},
+                "country": prop(literal="GB"), "involved": prop(entity="person")}},
         }, region="GB", marking={"grading_column": "GRADING"})
         self.add(s, m)
         self.out = s
