@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import time
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -306,7 +307,7 @@ class Clusters:
         self.cannot: dict[int, dict[int, int]] = {}  # root -> {not-same pair number: side (0 or 1)}
         self.dates: dict[int, set[tuple[int, int, int]]] = {}  # root -> full, non-estimated birth dates
         self.events: dict[int, set[int]] = {}  # root -> events its records were seen at (one person each)
-        self.journeys: dict[int, tuple] = {}  # root -> days landed first and last, last abroad, first at home
+        self.journeys = Journeys(len(ids))
         self.opposed: dict[int, dict[int, float]] = {}  # root -> {record compared badly with: weight}
         self.threshold = 0.0
         self.refused = 0
@@ -361,8 +362,7 @@ class Clusters:
         ea, eb = self.events.get(a), self.events.get(b)
         if ea and eb and not ea.isdisjoint(eb):
             return True  # an event's list names each person once: two records at one event are two people
-        if self.check_journeys and a in self.journeys and b in self.journeys and not _one_journey(
-                _joined_journeys(self.journeys[a], self.journeys[b])):
+        if self.check_journeys and self.journeys.conflict(a, b):
             return True  # a chain must not make one person land twice, or be seen abroad after landing
         oa, ob = self.opposed.get(a), self.opposed.get(b)
         if oa and ob:  # opposition is recorded on both sides, so the smaller side is enough to look through
@@ -398,11 +398,7 @@ class Clusters:
             if table.day[r] >= 0 and (table.month[r], table.day[r]) != (1, 1):
                 self.dates.setdefault(root, set()).add((int(table.year[r]), int(table.month[r]), int(table.day[r])))
             if table.landed is not None and (table.landed[r] >= 0 or table.abroad[r] >= 0 or table.home_first[r] >= 0):
-                landed, home = (int(x) if x >= 0 else None for x in (table.landed[r], table.home_first[r]))
-                mine = (landed, landed, int(table.abroad[r]), home)
-                have = self.journeys.get(root)
-                if _one_journey(mine):  # a record at odds with itself (a date keyed wrong) says nothing of others
-                    self.journeys[root] = _joined_journeys(have, mine) if have else mine
+                self.journeys.take(root, table, r)
 
     def union(self, i: int, j: int, guard: bool = True, weight: float | None = None) -> bool:
         a, b = self.find(i), self.find(j)
@@ -432,9 +428,7 @@ class Clusters:
             self.dates.setdefault(a, set()).update(self.dates.pop(b))
         if b in self.events:
             self.events.setdefault(a, set()).update(self.events.pop(b))
-        if b in self.journeys:
-            jb = self.journeys.pop(b)
-            self.journeys[a] = _joined_journeys(self.journeys[a], jb) if a in self.journeys else jb
+        self.journeys.merge(a, b)
         if b in self.opposed:
             mine = self.opposed.setdefault(a, {})
             for r, w in self.opposed.pop(b).items():
@@ -442,23 +436,46 @@ class Clusters:
         return True
 
 
-def _joined_journeys(x: tuple, y: tuple) -> tuple:
-    """The journey of two clusters as one: (first and last day landed, last day seen abroad, first day seen at home
-    other than at an arrival; None, None, -1 and None when never)."""
-    def least(a, b):
-        return b if a is None else a if b is None else min(a, b)
+class Journeys:
+    """Per cluster root, the days its records landed (first and last), were last seen abroad and were first seen at
+    home other than at an arrival, in compact columns (a tuple per cluster cost a quarter of a GB at a million
+    people); one person lands once, and is seen neither abroad after that nor at home before it."""
 
-    last = x[1] if y[1] is None else y[1] if x[1] is None else max(x[1], y[1])
-    return least(x[0], y[0]), last, max(x[2], y[2]), least(x[3], y[3])
+    NEVER = 2 ** 31 - 1
 
+    def __init__(self, n: int):
+        self.first, self.last = array("i", [self.NEVER]) * n, array("i", [-1]) * n
+        self.abroad, self.home = array("i", [-1]) * n, array("i", [self.NEVER]) * n
 
-def _one_journey(journey: tuple) -> bool:
-    """Whether one person could have made it: landed on one day (give or take a slip of the date), and seen neither
-    abroad after that nor at home before it."""
-    first, last, abroad, home = journey
-    slack = compare.RETURNED_SLACK
-    return first is None or (last - first <= slack and abroad <= first + slack
-                             and (home is None or home >= first - slack))
+    def of(self, r: int) -> tuple[int, int, int, int]:
+        return self.first[r], self.last[r], self.abroad[r], self.home[r]
+
+    def _set(self, r: int, journey: tuple[int, int, int, int]) -> None:
+        self.first[r], self.last[r], self.abroad[r], self.home[r] = journey
+
+    @staticmethod
+    def _joined(x: tuple, y: tuple) -> tuple[int, int, int, int]:
+        return min(x[0], y[0]), max(x[1], y[1]), max(x[2], y[2]), min(x[3], y[3])
+
+    @classmethod
+    def possible(cls, journey: tuple) -> bool:
+        first, last, abroad, home = journey
+        slack = compare.RETURNED_SLACK
+        return first == cls.NEVER or (last - first <= slack and abroad <= first + slack and home >= first - slack)
+
+    def take(self, root: int, table: compare.PersonTable, r: int) -> None:
+        """Record r of the table joins the cluster at root, unless it is at odds with itself (a date keyed wrong
+        says nothing of others)."""
+        landed, home = int(table.landed[r]), int(table.home_first[r])
+        mine = (landed if landed >= 0 else self.NEVER, landed, int(table.abroad[r]), home if home >= 0 else self.NEVER)
+        if self.possible(mine):
+            self._set(root, self._joined(self.of(root), mine))
+
+    def merge(self, a: int, b: int) -> None:
+        self._set(a, self._joined(self.of(a), self.of(b)))
+
+    def conflict(self, a: int, b: int) -> bool:
+        return not self.possible(self._joined(self.of(a), self.of(b)))
 
 
 def _dates_compatible(x: tuple[int, int, int], y: tuple[int, int, int]) -> bool:
