@@ -4,28 +4,14 @@ abroad weeks before it landed fits one journey; one seen abroad after it landed 
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 
-from intake_helpers import write
-from tessera.intake.pipeline import ingest_file
+from test_resolve_context import canon, ingest
 from tessera.resolve.engine import resolve
 from tessera.resolve.explain import explain
 from tessera.resolve.live import LiveIndex
-from tessera.store import tables
-
-
-def canon(store) -> dict[str, str]:
-    with store.engine.connect() as conn:
-        return dict(conn.execute(select(tables.entities.c.id, tables.entities.c.canonical_id)).all())
-
-
-def ingest(store, tmp_path, agency, entities, name=None):
-    lines = "\n".join(json.dumps(e, ensure_ascii=False) for e in entities) + "\n"
-    ingest_file(store, write(tmp_path / (name or f"{agency.lower()}.ftm.jsonl"), lines), agency, None)
 
 
 FELLOWS = ["Rebin Aziz", "Hevar Salih", "Dilan Karimi", "Arben Hoxha", "Shirin Kareem", "Tesfay Yonas",

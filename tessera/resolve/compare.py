@@ -35,7 +35,7 @@ LEVELS: dict[str, list[str]] = {
 }
 SEEN_CUTS = (60, 120, 365, 730)  # days between two records' sightings: the upper bound of each "seen" level
 CROSSED_DAYS = 45  # "crossed": seen abroad at most this many days before landing
-RETURNED_SLACK = 2  # "returned": seen abroad more than this many days after landing (dates recorded a day out)
+LANDING_SLACK = 2  # days a landing's date may be out (recorded a day late): "returned" and "before" lie beyond
 MISSING = -1
 NO_NAME = 0  # the norm_id of an empty name row (a record with no usable name), in every table's numbering
 _NAME_CUTS = [("close", 90.0), ("similar", 80.0), ("weak", 70.0), ("poor", 55.0)]
@@ -1055,8 +1055,8 @@ def journey_levels(t: PersonTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         fits = {"crossed": has & (t.abroad[a] >= 0) & (landed - t.abroad[a] >= 0)
                 & (landed - t.abroad[a] <= CROSSED_DAYS),
                 "settled": has & (t.home_last[a] >= landed),
-                "returned": has & (t.abroad[a] > landed + RETURNED_SLACK),
-                "before": has & (t.home_first[a] >= 0) & (t.home_first[a] < landed - RETURNED_SLACK)}
+                "returned": has & (t.abroad[a] > landed + LANDING_SLACK),
+                "before": has & (t.home_first[a] >= 0) & (t.home_first[a] < landed - LANDING_SLACK)}
         for label in ("crossed", "settled"):  # either direction's fit, unless a misfit says otherwise
             lvl[fits[label] & (lvl == MISSING)] = names.index(label)
         for label in ("returned", "before"):

@@ -363,7 +363,7 @@ class Clusters:
         if ea and eb and not ea.isdisjoint(eb):
             return True  # an event's list names each person once: two records at one event are two people
         if self.check_journeys and self.journeys.conflict(a, b):
-            return True  # a chain must not make one person land twice, or be seen abroad after landing
+            return True  # no chain makes one person land twice, or be seen abroad after landing or at home before
         oa, ob = self.opposed.get(a), self.opposed.get(b)
         if oa and ob:  # opposition is recorded on both sides, so the smaller side is enough to look through
             other, smaller = (b, oa) if len(oa) <= len(ob) else (a, ob)
@@ -460,7 +460,7 @@ class Journeys:
     @classmethod
     def possible(cls, journey: tuple) -> bool:
         first, last, abroad, home = journey
-        slack = compare.RETURNED_SLACK
+        slack = compare.LANDING_SLACK
         return first == cls.NEVER or (last - first <= slack and abroad <= first + slack and home >= first - slack)
 
     def take(self, root: int, table: compare.PersonTable, r: int) -> None:
