@@ -35,6 +35,7 @@ LEVELS: dict[str, list[str]] = {
 }
 SEEN_CUTS = (60, 120, 365, 730)  # days between two records' sightings: the upper bound of each "seen" level
 CROSSED_DAYS = 45  # "crossed": seen abroad at most this many days before landing
+SPAN_ROWS = 6  # when and where a record was seen: context.seen_spans' rows, in PersonTable.take_spans' order
 LANDING_SLACK = 2  # days a landing's date may be out (recorded a day late): "returned" and "before" lie beyond
 MISSING = -1
 NO_NAME = 0  # the norm_id of an empty name row (a record with no usable name), in every table's numbering
@@ -108,7 +109,7 @@ class PersonTable:
         return self._phone_index
 
     def take_spans(self, spans: np.ndarray) -> None:
-        """When and where each record was seen: context.seen_spans' (6, n) array."""
+        """When and where each record was seen: context.seen_spans' (SPAN_ROWS, n) array."""
         (self.seen_first, self.seen_last, self.landed, self.abroad, self.home_first,
          self.home_last) = (np.ascontiguousarray(row) for row in spans)
 
@@ -382,7 +383,7 @@ def table_of(ids: list[str], c: RecordColumns) -> PersonTable:
                         phon_count, c.first, year, month, day, ylo, yhi, c.nationality, c.gender, c.phones, c.docs,
                         c.tokens, agency)
     table.agency_pairs = agency_pair_rates(table)
-    table.take_spans(np.full((6, len(ids)), -1, dtype=np.int32))  # unknown until the caller reads the sightings
+    table.take_spans(np.full((SPAN_ROWS, len(ids)), -1, dtype=np.int32))  # unknown until the caller reads the sightings
     table.phone_counts = Counter(p for ps in c.phones for p in ps)
     table.accounts, table.addresses = c.accounts, c.addresses
     table.labels = {"nationality": c.nationality_labels, "agency": agency_names}

@@ -129,8 +129,8 @@ def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int, 
                ) -> np.ndarray:
     """Per record at `rows` (positions in event_of's numbering): the first and last day it was seen at a dated
     event, the first day it was seen at an arrival, the last day it was seen abroad, and the first and last day
-    it was seen at home other than at an arrival (event_days' places); -1 where none. A (6, len(rows)) array,
-    PersonTable.take_spans'."""
+    it was seen at home other than at an arrival (event_days' places); -1 where none. A (compare.SPAN_ROWS,
+    len(rows)) array, PersonTable.take_spans'."""
     rec = np.fromiter((r for r, evs in event_of.items() for _ in evs), dtype=np.int64)
     ev = np.fromiter((e for evs in event_of.values() for e in evs), dtype=np.int64, count=len(rec))
     lo, hi, place = (np.fromiter((span[k] if span else -1 for span in event_span), dtype=np.int64,
@@ -139,7 +139,7 @@ def seen_spans(event_of: dict[int, list[int]], event_span: list[tuple[int, int, 
     position[rows] = np.arange(len(rows))
     k = position[rec]
     ok = (k >= 0) & (lo[ev] >= 0)
-    out = np.full((6, len(rows)), -1, dtype=np.int64)
+    out = np.full((compare.SPAN_ROWS, len(rows)), -1, dtype=np.int64)
     for row, where in ((0, ok), (2, ok & (place[ev] == ARRIVAL)), (4, ok & (place[ev] == AT_HOME))):
         first = np.full(len(rows), np.iinfo(np.int32).max, dtype=np.int64)
         np.minimum.at(first, k[where], lo[ev[where]])

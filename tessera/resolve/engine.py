@@ -438,8 +438,8 @@ class Clusters:
 
 class Journeys:
     """Per cluster root, the days its records landed (first and last), were last seen abroad and were first seen at
-    home other than at an arrival, in compact columns (a tuple per cluster cost a quarter of a GB at a million
-    people); one person lands once, and is seen neither abroad after that nor at home before it."""
+    home other than at an arrival, in compact columns (with a tuple per cluster the 1M bench peaked 176 MiB higher,
+    at 4,025 MiB); one person lands once, and is seen neither abroad after that nor at home before it."""
 
     NEVER = 2 ** 31 - 1
 

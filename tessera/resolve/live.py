@@ -108,7 +108,9 @@ class LiveIndex:
         counts including them, and the people per phonetic name code (_NamePeople.adding); the index is unchanged
         until `_keep`."""
         new = self._coded(person_table(self.people, new_ids, self.model))
-        new.take_spans(np.array([self.seen.get(eid, (-1,) * 6) for eid in new_ids], dtype=np.int32).reshape(-1, 6).T)
+        unseen = (-1,) * compare.SPAN_ROWS
+        new.take_spans(np.array([self.seen.get(eid, unseen) for eid in new_ids], dtype=np.int32)
+                       .reshape(-1, compare.SPAN_ROWS).T)
         both = _append(self.table, new, self.buffers)
         totals = self.names.adding(new, len(self.codes["phon"]))
         both.phon_count = _CountByRow(totals[0], both.phon_id)
