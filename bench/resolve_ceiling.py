@@ -3,13 +3,13 @@
     .venv/bin/python bench/resolve_ceiling.py --people 100000 --seed 5 [--work DIR]
 
 Resolves the world (as bench/resolve.py builds it, sharing its --work cache) keeping every candidate pair's
-comparison levels, then groups the pairs into cells of identical evidence (name, birth date, nationality,
-agencies, phone, document, account and address levels; how common the name is; the agency pair's repeat rate;
-the name similarity in steps of 2) and labels each cell with the world's truth. Declaring a match every cell
-whose true share exceeds a cut is the best any classifier over these features can do, and more: the cells are
-scored on the pairs they were learnt from. Recall counts every true pair, blocked or not. Also counts the true
-pairs blocking never compared that the model would accept: what wider blocking could gain at most. Prints the
-model's pair decisions beside that ceiling and writes bench/results/resolve_ceiling.json.
+comparison levels, then groups the pairs into cells of identical evidence (name, birth date, nationality, gender,
+agencies, phone, document, account, address, sighting and journey levels; how common the name is; the agency
+pair's repeat rate; the name similarity in steps of 2) and labels each cell with the world's truth. Declaring a
+match every cell whose true share exceeds a cut is the best any classifier over these features can do, and more:
+the cells are scored on the pairs they were learnt from. Recall counts every true pair, blocked or not. Also
+counts the true pairs blocking never compared that the model would accept: what wider blocking could gain at most.
+Prints the model's pair decisions beside that ceiling and writes bench/results/resolve_ceiling.json.
 """
 
 from __future__ import annotations
@@ -25,19 +25,20 @@ import numpy as np
 from resolve import ingest_world, truth_of_persons
 
 RESULTS = Path(__file__).with_name("results") / "resolve_ceiling.json"
-LEVEL_COLUMNS = ("name", "dob", "nationality", "source", "phone", "document", "account", "address", "seen")
+LEVEL_COLUMNS = ("name", "dob", "nationality", "gender", "source", "phone", "document", "account", "address", "seen",
+                 "journey")
 
 
 def cells(levels: dict[str, np.ndarray]) -> np.ndarray:
     """One integer per pair naming its cell of identical evidence."""
     parts = [levels[c].astype(np.int64) + 1 for c in LEVEL_COLUMNS]
     parts.append(np.minimum(np.log2(levels["name_count"]).astype(np.int64), 12))
-    parts.append(np.round(levels["agency_pair"] * 2).astype(np.int64) + 40)
+    parts.append(np.maximum(np.round(levels["agency_pair"] * 2).astype(np.int64) + 40, 0))
     parts.append((levels["name_score"] // 2).astype(np.int64))
-    key = np.zeros(len(parts[0]), dtype=np.int64)
-    for part in parts:
-        key = key * 100 + part
-    return np.unique(key, return_inverse=True)[1]
+    cell = np.zeros(len(parts[0]), dtype=np.int64)
+    for part in parts:  # renumbered after each column, so that the combined code never overflows
+        cell = np.unique(cell * (int(part.max()) + 1) + part, return_inverse=True)[1].astype(np.int64)
+    return cell
 
 
 def prf(predicted: np.ndarray, same: np.ndarray, true_pairs: int) -> dict:
