@@ -7,7 +7,6 @@ import gc
 import importlib.util
 import json
 import platform
-import statistics
 import subprocess
 import time
 from pathlib import Path

@@ -241,7 +241,7 @@ def _load_size(rows: int, backends: list[str], codes: dict, args, console: Conso
 def _rss_table(by_rows: dict[int, dict]) -> Table:
     """Peak RSS (and PSS, and the ingest process alone) of each store at each file size, side by side."""
     sizes = list(by_rows)
-    table = Table("store", *[f"{n:,} rows" for n in sizes], f"growth per 1M rows",
+    table = Table("store", *[f"{n:,} rows" for n in sizes], "growth per 1M rows",
                   title="Peak RSS by file size: ingest process + mapping processes (PSS; ingest process alone)")
     for label in by_rows[sizes[0]]:
         cells, peaks = [], []

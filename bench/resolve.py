@@ -102,14 +102,14 @@ def run_tessera(db: str, world: Path) -> dict:
                                           func.coalesce(tables.entities.c.canonical_id, tables.entities.c.id))).all())
     truth, culture = truth_of_persons(store, world)
     # the run's pairs again, for blocking recall (made after the peak above is read, so not counted in it)
-    from tessera.resolve import compare
+    from tessera.resolve import blocking
     from tessera.resolve.engine import run_model
     from tessera.resolve.spark import person_table
 
     model = run_model(store)
     table = person_table(store, model)
-    plan = compare.pair_plan(table, model["blocking"]["max_block"],
-                             compare.pair_weight_floor(model["blocking"], table.n))
+    plan = blocking.pair_plan(table, model["blocking"]["max_block"],
+                             blocking.pair_weight_floor(model["blocking"], table.n))
     out = score(assign, truth, culture, compared_true_pairs(table.ids, plan, truth))
     out.update(seconds=round(seconds, 2), peak_rss_mb=round(rss), pairs_compared=result.pairs_scored,
                largest_cluster=result.largest_cluster, phases=result.seconds)

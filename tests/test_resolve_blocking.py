@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from test_resolve_context import ingest
-from tessera.resolve import compare
+from tessera.resolve import blocking, compare
 from tessera.resolve.engine import load_model
 from tessera.resolve.spark import person_table
 
@@ -22,7 +22,7 @@ def person(eid, name, dob=None, address=None):
 
 def pairs_of(store, max_block: int) -> set[tuple[str, str]]:
     table = person_table(store, load_model())
-    i, j, _ = compare.candidate_pairs(table, max_block)
+    i, j, _ = blocking.candidate_pairs(table, max_block)
     return {tuple(sorted((table.ids[a], table.ids[b]))) for a, b in zip(i.tolist(), j.tolist())}
 
 
@@ -58,8 +58,8 @@ def test_at_meta_blocking_a_shared_account_pairs_its_holders_however_many_report
     ingest(store, tmp_path, "UKFIU", reports)
     table = person_table(store, load_model())
     floor = 0.45  # the model's min_pair_weight: a block of more than three records alone falls below it
-    assert compare.block_weight(20) < floor <= compare.block_weight(20, identifier=True)
-    i, j, _ = compare.candidate_pairs(table, 400, floor)
+    assert blocking.block_weight(20) < floor <= blocking.block_weight(20, identifier=True)
+    i, j, _ = blocking.candidate_pairs(table, 400, floor)
     assert len(i) == 20 * 19 // 2  # every two reports
 
 
@@ -73,11 +73,11 @@ def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
     run_demo(store, tmp_path / "world", 120, 3)
     table = person_table(store, load_model())
     blocks = defaultdict(set)
-    for key, r in compare.block_keys(table):
+    for key, r in blocking.block_keys(table):
         blocks[key].add(r)
     expected = {(a, b) for members in blocks.values() if len(members) <= 3
                 for a in members for b in members if a < b}
-    plan = compare.pair_plan(table, 3)
+    plan = blocking.pair_plan(table, 3)
     assert plan.skipped == sum(len(m) > 3 for m in blocks.values()) > 0
     chunks = list(plan.chunks(budget=50))
     got = [(a, b) for i, j in chunks for a, b in zip(i.tolist(), j.tolist())]
@@ -87,7 +87,7 @@ def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
     weight = defaultdict(float)  # meta-blocking: a pair's shared blocks' weights summed
     for key, members in blocks.items():
         if len(members) <= 3:
-            w = float(compare.block_weight(len(members), key[0] in compare.IDENTIFIER_KEYS))
+            w = float(blocking.block_weight(len(members), key[0] in blocking.IDENTIFIER_KEYS))
             for a in members:
                 for b in members:
                     weight[a, b] += w if a < b else 0.0
@@ -95,14 +95,14 @@ def test_the_pair_plan_gives_every_block_pair_once_in_record_ranges(tmp_path):
     assert {(a, b) for i, j in plan.chunks(50, among) for a, b in zip(i.tolist(), j.tolist())} == \
         {(a, b) for a, b in expected if among[a]}
     strong = {pair for pair, w in weight.items() if w >= 0.8}
-    pruned = compare.pair_plan(table, 3, 0.8)
+    pruned = blocking.pair_plan(table, 3, 0.8)
     got = [(a, b) for i, j in pruned.chunks(budget=50) for a, b in zip(i.tolist(), j.tolist())]
     assert len(got) == len(set(got)) and set(got) == strong and 0 < len(strong) < len(expected)
 
 
 def test_key_rows_are_sorted_once_each_even_when_two_keys_differ_only_in_their_low_bits():
     def rows(keys, recs):
-        k, r = compare._key_rows(np.array(keys, dtype=np.int64), np.array(recs, dtype=np.int64))
+        k, r = blocking._key_rows(np.array(keys, dtype=np.int64), np.array(recs, dtype=np.int64))
         return list(zip(k.tolist(), r.tolist()))
 
     # records up to 6 take the low 3 bits: keys 40 and 41 differ only there, so they must not be packed together
@@ -126,9 +126,9 @@ def test_key_codes_group_records_as_the_blocking_keys_do(store, tmp_path):
     days = 738_000 + np.arange(table.n) * 7  # seen a week apart, one record in three never
     table.seen_first = np.where(np.arange(table.n) % 3 == 0, -1, days).astype(np.int32)
     by_key, by_code = defaultdict(list), defaultdict(list)  # a record's every row (the warm resolver counts rows)
-    for key, r in compare.block_keys(table):
+    for key, r in blocking.block_keys(table):
         by_key[key].append(r)
-    codes, recs = compare.key_codes(table)
+    codes, recs = blocking.key_codes(table)
     for code, r in zip(codes.tolist(), recs.tolist()):
         by_code[code].append(r)
     tags = {"d", "doc", "street", "s", "p", "n", "ph", "account", "address", "nw", "dw"}
@@ -157,7 +157,7 @@ def test_a_birth_date_and_the_weeks_seen_pair_two_records_when_every_name_block_
     at = {eid: r for r, eid in enumerate(table.ids)}
 
     def paired() -> bool:
-        i, j, _ = compare.candidate_pairs(table, 5)
+        i, j, _ = blocking.candidate_pairs(table, 5)
         return (min(at["bf.b"], at["ukpol.a"]), max(at["bf.b"], at["ukpol.a"])) in set(zip(i.tolist(), j.tolist()))
 
     assert not paired()  # born the same day, but that day's and the names' blocks all hold more than 5

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from tessera.demo import run_demo
-from tessera.resolve import compare
+from tessera.resolve import blocking, compare
 from tessera.resolve.engine import load_model, resolve
 from tessera.resolve.spark import person_table
 from tessera.store.store import Store
@@ -20,7 +20,7 @@ def test_capped_scores_are_exact_above_the_cap_and_bounds_below_it(tmp_path, wei
     if weights_set_at:
         model["population"]["records"] = weights_set_at
     table = person_table(store, model)
-    i, j, _ = compare.candidate_pairs(table, model["blocking"]["max_block"])
+    i, j, _ = blocking.candidate_pairs(table, model["blocking"]["max_block"])
     exact = compare.score(compare.compare(table, i, j), model)
     cap = model["threshold"] - model["context"]["weight"]
     weight, capped, name_level = compare.capped_scores(table, i, j, model, cap)
@@ -65,7 +65,7 @@ def test_name_pairs_scored_in_chunks_through_the_cache_score_as_without_it_and_e
     store = Store.open(f"sqlite:///{tmp_path / 'tessera.db'}")
     run_demo(store, tmp_path / "world", 250, 7)
     table = person_table(store, load_model())
-    i, j, _ = compare.candidate_pairs(table, load_model()["blocking"]["max_block"])
+    i, j, _ = blocking.candidate_pairs(table, load_model()["blocking"]["max_block"])
     plain = compare.name_levels(table, i, j)
     table.name_cache = cache = compare.NameCache()
     chunks = [compare.name_levels(table, i[k:k + 97], j[k:k + 97]) for k in range(0, len(i), 97)]

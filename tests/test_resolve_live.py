@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from intake_helpers import write
 from tessera.demo import run_demo
 from tessera.intake.pipeline import ingest_file
-from tessera.resolve import compare
+from tessera.resolve import blocking
 from tessera.resolve.engine import load_model, resolve
 from tessera.resolve.judgements import add_judgement
 from tessera.resolve.live import LiveIndex
@@ -179,8 +179,8 @@ def test_warm_candidates_are_every_pair_sharing_a_small_block_with_a_new_record(
     new = index.load_new(store)
     n_old = index.table.n
     both, _totals = index.with_batch(new)
-    i, j = index.candidates(both, n_old, compare.key_codes(_slice_from(both, n_old)))
-    codes, recs = compare.key_codes(both)
+    i, j = index.candidates(both, n_old, blocking.key_codes(_slice_from(both, n_old)))
+    codes, recs = blocking.key_codes(both)
     by_code: dict[int, list[int]] = {}
     for c, r in zip(codes.tolist(), recs.tolist()):
         by_code.setdefault(c, []).append(r)
@@ -188,12 +188,12 @@ def test_warm_candidates_are_every_pair_sharing_a_small_block_with_a_new_record(
     for code, members in by_code.items():
         if len(members) > index.model["blocking"]["max_block"]:
             continue
-        w = float(compare.block_weight(len(members), code < 0))  # identifiers' codes are negative
+        w = float(blocking.block_weight(len(members), code < 0))  # identifiers' codes are negative
         for a in members:
             for b in members:
                 if a < b and b >= n_old:
                     weights[a, b] = weights.get((a, b), 0.0) + w
-    floor = compare.pair_weight_floor(index.model["blocking"], both.n)
+    floor = blocking.pair_weight_floor(index.model["blocking"], both.n)
     expected = sorted(p for p, w in weights.items() if w >= floor - 1e-12)
     assert len(expected) > 10 and list(zip(i.tolist(), j.tolist())) == expected
     assert len(_slice_from(both, n_old).tokens) == 5

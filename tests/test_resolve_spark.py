@@ -50,7 +50,7 @@ def world(tmp_path_factory):
 
 
 def test_spark_finds_the_same_candidate_pairs_and_accepts_the_same_matches_with_the_same_weights(spark, world):
-    from tessera.resolve import compare
+    from tessera.resolve import blocking
     from tessera.resolve.engine import load_model
     from tessera.resolve.spark import local_scored_pairs, person_table, spark_candidate_pairs, spark_scored_pairs
 
@@ -62,7 +62,7 @@ def test_spark_finds_the_same_candidate_pairs_and_accepts_the_same_matches_with_
 
     pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions=3)
     got = sorted(pairs.collect())
-    ci, cj, local_skipped = compare.candidate_pairs(table, model["blocking"]["max_block"])
+    ci, cj, local_skipped = blocking.candidate_pairs(table, model["blocking"]["max_block"])
     assert got == sorted(zip(ci.tolist(), cj.tolist())) and skipped.value == local_skipped
 
     scored = spark_scored_pairs(spark, table, model, partitions=3)
@@ -74,7 +74,7 @@ def test_spark_finds_the_same_candidate_pairs_and_accepts_the_same_matches_with_
 
 
 def test_a_tiny_block_limit_skips_the_same_blocks_on_spark_as_in_the_engine(spark, world):
-    from tessera.resolve import compare
+    from tessera.resolve import blocking
     from tessera.resolve.engine import load_model
     from tessera.resolve.spark import person_table, spark_candidate_pairs
 
@@ -82,19 +82,19 @@ def test_a_tiny_block_limit_skips_the_same_blocks_on_spark_as_in_the_engine(spar
     table = person_table(world, model)
     pairs, skipped = spark_candidate_pairs(spark, table, 3, partitions=2)
     got = pairs.count()
-    ci, _cj, local_skipped = compare.candidate_pairs(table, 3)
+    ci, _cj, local_skipped = blocking.candidate_pairs(table, 3)
     assert skipped.value == local_skipped > 0 and got == len(ci)
 
 
 def test_meta_blocking_keeps_the_same_pairs_on_spark_as_in_the_engine(spark, world):
-    from tessera.resolve import compare
+    from tessera.resolve import blocking
     from tessera.resolve.engine import load_model
     from tessera.resolve.spark import person_table, spark_candidate_pairs
 
     table = person_table(world, load_model())
     pairs, _ = spark_candidate_pairs(spark, table, 400, partitions=2, min_weight=0.45)
-    ci, cj, _ = compare.candidate_pairs(table, 400, 0.45)
-    everything, _, _ = compare.candidate_pairs(table, 400)
+    ci, cj, _ = blocking.candidate_pairs(table, 400, 0.45)
+    everything, _, _ = blocking.candidate_pairs(table, 400)
     assert sorted(pairs.collect()) == list(zip(ci.tolist(), cj.tolist()))
     assert 0 < len(ci) < len(everything)  # some pairs pruned, some kept
 

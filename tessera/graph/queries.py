@@ -482,7 +482,7 @@ def infer_roles(ix: GraphIndex, members: list[str], flt: EdgeFilter | None = Non
     engines."""
     nodes = [ix.node(m) for m in members]
     inside = set(nodes)
-    typ, src, dst = ix.row("type"), ix.row("src"), ix.row("dst")
+    typ, dst = ix.row("type"), ix.row("dst")
     out: dict[str, str] = {}
     facts: dict[int, dict[str, int]] = {}
     for u in nodes:

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from followthemoney import model
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from tessera.arrays import sorted_unique
 from tessera.intake.mapping import Mapping, MappingError, Problem, Query, load_mapping, map_record, prepare

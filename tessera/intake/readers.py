@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from tessera.arrays import firsts
 from tessera.bulk import in_thread, mapped, paused_gc, prefetched
-from tessera.resolve import compare, labels
+from tessera.resolve import blocking, compare, labels
 from tessera.resolve.context import (GroupContext, Sightings, both_paid, context_pass, near_pairs, near_reach,
                                     paid_records)
 from tessera.resolve.halves import Helper, table_helper
@@ -745,8 +745,8 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     clusters.take_evidence(table, rec_index)
     if not estimate:  # analysts' judgements as labels: the weights corrected by what they say
         model = corrected_by_judgements(store, table, model, res)
-    plan = compare.pair_plan(table, model["blocking"]["max_block"],
-                             compare.pair_weight_floor(model["blocking"], table.n))
+    plan = blocking.pair_plan(table, model["blocking"]["max_block"],
+                             blocking.pair_weight_floor(model["blocking"], table.n))
     res.blocks_skipped = plan.skipped
     step = model["blocking"].get("chunk", 2_000_000)
 

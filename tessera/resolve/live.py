@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tessera.arrays import firsts, offsets
 from tessera.bulk import paused_gc
-from tessera.resolve import compare
+from tessera.resolve import blocking, compare
 from tessera.resolve.context import seen_spans_of
 from tessera.resolve.engine import (Clusters, Entity, ResolveResult, assign_canonical, attach_accounts, joinable,
                                     opposed, person_ids, person_statements, person_table, refusals, run_model,
@@ -127,7 +127,7 @@ class LiveIndex:
         """Pairs (i, j) of `both` sharing a blocking key where j is new (i indexed or new, i < j), sorted, whose
         shared keys' block weights reach the model's floor; a key held by more than the model's max_block
         records, indexed and new together, is skipped, as in a full run. batch_keys: the new records' key codes
-        (compare.key_codes of the records from n_old on, numbered from 0)."""
+        (blocking.key_codes of the records from n_old on, numbered from 0)."""
         max_block = self.model["blocking"]["max_block"]
         codes, new = batch_keys
         new = new + n_old
@@ -140,7 +140,7 @@ class LiveIndex:
         in_batch[order] = np.repeat(group, group)
         size = sum(hi - lo for _recs, lo, hi in segments) + in_batch
         kept = size <= max_block
-        weight = compare.block_weight(size, codes < 0)
+        weight = blocking.block_weight(size, codes < 0)
         rows = np.arange(len(codes))
         found = []  # (indexed or new record, new record, the key row whose block they share)
         for recs, lo, hi in segments:
@@ -154,7 +154,7 @@ class LiveIndex:
         earlier = i < j
         pair, at = np.unique(i[earlier] * both.n + j[earlier], return_inverse=True)
         total = np.bincount(at, weights=weight[row[earlier]], minlength=len(pair))
-        pair = pair[total >= compare.pair_weight_floor(self.model["blocking"], both.n)]
+        pair = pair[total >= blocking.pair_weight_floor(self.model["blocking"], both.n)]
         return pair // both.n, pair % both.n
 
     def resolve_new(self, store: Store, only: list[str] | None = None) -> ResolveResult:
@@ -182,7 +182,7 @@ class LiveIndex:
 
         t1 = time.perf_counter()
         both, totals = self.with_batch(new_ids)
-        batch_keys = compare.key_codes(_slice_from(both, n_old))
+        batch_keys = blocking.key_codes(_slice_from(both, n_old))
         i, j = self.candidates(both, n_old, batch_keys)
         levels = compare.compare(both, i, j)
         weight, refused = compare.score(levels, self.model), refusals(both, i, j, self.model)
@@ -314,7 +314,7 @@ def latest_run(store: Store) -> int | None:
 
 
 def _sorted_keys(table: compare.PersonTable) -> tuple[np.ndarray, np.ndarray]:
-    codes, recs = compare.key_codes(table)
+    codes, recs = blocking.key_codes(table)
     order = np.argsort(codes, kind="stable")
     return codes[order], recs[order]
 

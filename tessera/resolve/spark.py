@@ -2,7 +2,7 @@
 
 The driver builds the engine's columnar Person table (`compare.build_table`) and broadcasts it. Spark then
 does the work that grows with the data: each partition of records emits its blocking keys (the engine's
-own `compare.block_keys`), a shuffle groups them, blocks above `max_block` are dropped as the engine drops
+own `blocking.block_keys`), a shuffle groups them, blocks above `max_block` are dropped as the engine drops
 them, a self-join makes the candidate pairs, and each partition of pairs is compared and scored with the
 engine's vectorised `compare.compare`, `compare.score` and `engine.refusals`. Only the accepted pairs come
 back to the driver, which clusters them with the engine's conflict-aware union-find and judgements.
@@ -25,9 +25,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from tessera.bulk import paused_gc
-from tessera.resolve import compare
+from tessera.resolve import blocking, compare
 
-# The attributes of the Person table that `compare.block_keys` reads per record.
+# The attributes of the Person table that `blocking.block_keys` reads per record.
 _BLOCK_FIELDS = ("tokens", "year", "month", "day", "seen_first", "phones", "docs", "accounts", "addresses")
 
 
@@ -90,14 +90,14 @@ def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
 
 def _key_code(key) -> int:
     """A stable 63-bit code for a blocking key (Python's own hash of strings differs between workers), negative
-    for an identifier's (compare.block_weight)."""
+    for an identifier's (blocking.block_weight)."""
     code = int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "big") >> 1
-    return ~code if key[0] in compare.IDENTIFIER_KEYS else code
+    return ~code if key[0] in blocking.IDENTIFIER_KEYS else code
 
 
 def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, partitions: int | None = None,
                           min_weight: float = 0.0):
-    """(RDD of candidate pairs (i, j), i < j, whose shared blocks weigh at least min_weight (compare.block_weight);
+    """(RDD of candidate pairs (i, j), i < j, whose shared blocks weigh at least min_weight (blocking.block_weight);
     accumulator of blocks skipped as too large, read after an action)."""
     sc = spark.sparkContext
     parts = partitions or max(2, sc.defaultParallelism * 2)
@@ -107,7 +107,7 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
     def keys_of(bounds):
         t = shared.value
         for lo, hi in bounds:
-            for key, r in compare.block_keys(_slice(t, lo, hi)):
+            for key, r in blocking.block_keys(_slice(t, lo, hi)):
                 yield _key_code(key), lo + r
 
     def pairs_of(block):
@@ -117,7 +117,7 @@ def spark_candidate_pairs(spark, table: compare.PersonTable, max_block: int, par
         if len(recs) > max_block:
             skipped.add(1)
             return
-        w = float(compare.block_weight(len(recs), block[0] < 0))
+        w = float(blocking.block_weight(len(recs), block[0] < 0))
         for x, a in enumerate(recs):
             for b in recs[x + 1:]:
                 yield (a, b), w
@@ -139,7 +139,7 @@ def spark_scored_pairs(spark, table: compare.PersonTable, model: dict, partition
     sc = spark.sparkContext
     t0 = time.perf_counter()
     pairs, skipped = spark_candidate_pairs(spark, table, model["blocking"]["max_block"], partitions,
-                                           compare.pair_weight_floor(model["blocking"], table.n))
+                                           blocking.pair_weight_floor(model["blocking"], table.n))
     shared, paid_rows = sc.broadcast(table), sc.broadcast(paid)
     threshold, review, context = model["threshold"], model.get("review"), model.get("context")
 
@@ -186,8 +186,8 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
     """The same as `spark_scored_pairs`, in this process with the engine's own functions (the reference)."""
     from tessera.resolve.engine import joinable, opposed, refusals
 
-    i, j, skipped = compare.candidate_pairs(table, model["blocking"]["max_block"],
-                                            compare.pair_weight_floor(model["blocking"], table.n))
+    i, j, skipped = blocking.candidate_pairs(table, model["blocking"]["max_block"],
+                                            blocking.pair_weight_floor(model["blocking"], table.n))
     levels = compare.compare(table, i, j)
     weight, evidence = compare.score(levels, model), compare.against(levels, model)
     ok = (weight >= model["threshold"]) & ~refusals(table, i, j, model)

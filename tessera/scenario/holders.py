@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from tessera.scenario import identifiers as ids
-from tessera.scenario.names import CULTURES, render, true_parts
+from tessera.scenario.names import CULTURES, render
 from tessera.scenario.writer import CsvSink, JsonlSink, XlsxSink
 
 COUNTRY_NAMES = {"IQ": "Iraq", "SY": "Syria", "SD": "Sudan", "EG": "Egypt", "KW": "Kuwait", "IR": "Iran",

@@ -344,7 +344,6 @@ class World:
 
     # ---- the run ----------------------------------------------------------------------------------
     def run(self) -> None:
-        rng = self.rng
         self.days, self.weights = daily_weights()
         self.n_cross = 0
         nets = self.build_networks(self.days[0], self.days[-1])

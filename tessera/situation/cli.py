@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tessera.cli_common import (EXIT_NOT_FOUND, EXIT_REFUSED, DbOption, JsonOption, console, emit_json, fail,
+from tessera.cli_common import (EXIT_NOT_FOUND, EXIT_REFUSED, DbOption, JsonOption, emit_json, fail,
                                 open_store, out)
 
 app = typer.Typer(name="situation", no_args_is_help=True,
