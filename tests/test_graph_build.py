@@ -11,7 +11,8 @@ from sqlalchemy import insert, select
 from tessera.access.policy import User
 from tessera.demo import run_demo
 from tessera.graph.build import all_statements, build, statement_visibility, update_from_batch
-from tessera.graph.evaluate import adjusted_rand_index, error_pairs, evaluate_networks, people_labels
+from tessera.graph.evaluate import (adjusted_rand_index, error_pairs, evaluate_networks, people_labels,
+                                    stranded_members)
 from tessera.graph.index import LINK_TYPES, EdgeFilter, GraphIndex
 from tessera.graph.queries import follow_money, money_flows, neighbourhood, network_graph
 from tessera.store import tables
@@ -65,6 +66,7 @@ def test_demo_world_graph(store, tmp_path):
     assert result["canonical_smugglers"] > 0
     assert -1.0 <= result["ari"] <= 1.0
     assert -1.0 <= result["ari_people"] <= 1.0 and result["people_unplaced"] <= result["smugglers_found"]
+    assert 0 <= result["stranded"]["resolution_splits"] <= result["stranded"]["members"] <= result["canonical_smugglers"]
     # built batch by batch, the same pairs appear with the same link types
     with store.engine.connect() as conn:
         batch_ids = [b for (b,) in conn.execute(select(tables.batches.c.id).order_by(tables.batches.c.id))]
@@ -156,6 +158,17 @@ def test_error_pairs_say_why_members_are_apart_or_together():
     assert e["ari_bound"] < 1.0
     # a pair of different networks with no member in common counts as `together_other`
     assert error_pairs(["A", "B"], ["x", "x"], [1, 1], [frozenset("A"), frozenset("B")])["together_other"] == 1
+
+
+def test_stranded_members_are_those_outside_their_networks_largest_connected_part():
+    # network A: a1 a2 in component 1, a3 alone in component 2, a4 with no link; network B all in component 3
+    truth = ["A", "A", "A", "A", "B", "B"]
+    component = [1, 1, 2, None, 3, 3]
+    roles = ["organiser", "recruiter", "driver", "driver", "money_handler", "logistics"]
+    st = stranded_members(truth, component, roles, ["p1", "p2", "p3", "p4", "p5", "p6"])
+    assert st == {"members": 2, "without_link": 1, "resolution_splits": 0, "by_role": {"driver": 2}}
+    # a3 is a second entity of a1's person: resolution split him, the graph did not lack his links
+    assert stranded_members(truth, component, roles, ["p1", "p2", "p1", "p4", "p5", "p6"])["resolution_splits"] == 1
 
 
 def test_person_and_vehicle_in_one_row_are_linked_by_vehicle_use_and_a_boat_does_not_tie_networks(store):

@@ -78,6 +78,21 @@ def error_pairs(truth: Sequence[Hashable], predicted: Sequence[Hashable], compon
     }
 
 
+def stranded_members(truth: Sequence[Hashable], component: Sequence[Hashable | None], roles: Sequence[str],
+                     person: Sequence[Hashable]) -> dict:
+    """The members no detection on this graph could place: those outside the connected part holding most of their
+    network's members (`component` None: no link at all), by role, and how many are resolution's doing (another
+    entity of the same person lies inside) rather than links no agency recorded."""
+    main: dict[Hashable, Hashable] = {}
+    for (t, c), _n in Counter((t, c) for t, c in zip(truth, component) if c is not None).most_common():
+        main.setdefault(t, c)
+    inside = {(t, p) for t, c, p in zip(truth, component, person) if c is not None and c == main[t]}
+    out = [k for k, (t, c) in enumerate(zip(truth, component)) if c is None or c != main.get(t)]
+    return {"members": len(out), "without_link": sum(1 for k in out if component[k] is None),
+            "resolution_splits": sum(1 for k in out if (truth[k], person[k]) in inside),
+            "by_role": dict(Counter(roles[k] for k in out).most_common())}
+
+
 def people_labels(items: Sequence[str], person: Sequence[str], predicted: Sequence[Hashable]) -> dict[str, Hashable]:
     """One community per true person, for an ARI that counts each member once however many canonical entities
     resolution left them in: the community holding most of the person's placed entities (ties: the first listed),
@@ -126,7 +141,8 @@ def evaluate_networks(store: Store, ix: GraphIndex, truth: Path | str, flt: Edge
 
     `ari` counts canonical entities: a member resolution left in three entities counts three times, an entity with
     no link is a network of its own. `ari_people` counts each member found once (see `people_labels`);
-    `ari_linked` leaves out entities with no link at all."""
+    `ari_linked` leaves out entities with no link at all; `stranded` counts the members no detection on this graph
+    could place (see `stranded_members`)."""
     truth_dir = _truth_dir(truth)
     people, networks = read_truth(truth_dir)
     return score_networks(ix, canonical_people(store, truth_dir), people, networks, flt, top, seed)
@@ -168,6 +184,8 @@ def score_networks(ix: GraphIndex, person_of: dict[str, str], people: dict[str, 
     part = parts.getPartition()
     component = [part[ix.node(c)] if g.degree(ix.node(c)) > 0 else None for c in found]
     errors = error_pairs(truth_labels, pred_labels, component, [frozenset(networks_of(person_of[c])) for c in found])
+    stranded = stranded_members(truth_labels, component, [people[person_of[c]]["role"] for c in found],
+                                [person_of[c] for c in found])
 
     members_by_network: dict[str, list[str]] = defaultdict(list)
     for c, t in zip(found, truth_labels):
@@ -198,7 +216,7 @@ def score_networks(ix: GraphIndex, person_of: dict[str, str], people: dict[str, 
         "ari": round(ari, 4), "members_linked": len(linked), "ari_linked": round(ari_linked, 4),
         "ari_people": round(adjusted_rand_index([network_of(p) for p in per_person], list(per_person.values())), 4),
         "people_unplaced": sum(1 for x in per_person.values() if str(x).startswith("alone:")),
-        "ari_bound": errors.pop("ari_bound"), "members_in_several_networks":
+        "ari_bound": errors.pop("ari_bound"), "stranded": stranded, "members_in_several_networks":
             sum(1 for c in found if len(networks_of(person_of[c])) > 1), "pairs": errors,
         "organiser_judged": judged, "organiser_in_top": hits,
         "organiser_share": round(hits / judged, 4) if judged else None, "top": top, "per_network": details,
