@@ -109,7 +109,7 @@ def run_tessera(db: str, world: Path) -> dict:
     model = run_model(store)
     table = person_table(store, model)
     plan = blocking.pair_plan(table, model["blocking"]["max_block"],
-                             blocking.pair_weight_floor(model["blocking"], table.n))
+                              blocking.pair_weight_floor(model["blocking"], table.n))
     out = score(assign, truth, culture, compared_true_pairs(table.ids, plan, truth))
     out.update(seconds=round(seconds, 2), peak_rss_mb=round(rss), pairs_compared=result.pairs_scored,
                largest_cluster=result.largest_cluster, phases=result.seconds)

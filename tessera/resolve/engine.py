@@ -746,7 +746,7 @@ def _resolve(store: Store, model: dict, helper: Helper | None, write: bool, prog
     if not estimate:  # analysts' judgements as labels: the weights corrected by what they say
         model = corrected_by_judgements(store, table, model, res)
     plan = blocking.pair_plan(table, model["blocking"]["max_block"],
-                             blocking.pair_weight_floor(model["blocking"], table.n))
+                              blocking.pair_weight_floor(model["blocking"], table.n))
     res.blocks_skipped = plan.skipped
     step = model["blocking"].get("chunk", 2_000_000)
 

@@ -187,7 +187,7 @@ def local_scored_pairs(table: compare.PersonTable, model: dict) -> ScoredPairs:
     from tessera.resolve.engine import joinable, opposed, refusals
 
     i, j, skipped = blocking.candidate_pairs(table, model["blocking"]["max_block"],
-                                            blocking.pair_weight_floor(model["blocking"], table.n))
+                                             blocking.pair_weight_floor(model["blocking"], table.n))
     levels = compare.compare(table, i, j)
     weight, evidence = compare.score(levels, model), compare.against(levels, model)
     ok = (weight >= model["threshold"]) & ~refusals(table, i, j, model)
