@@ -359,7 +359,7 @@ def name_holder_codes(ids: list[str], phon_id: np.ndarray, name_rec, accounts: l
     account, else its smallest phone, else the record itself. Records under one phonetic name that share one
     count once for the name's term frequency: a money handler paid into under his name in fifty reports is one
     man with a rare name, not fifty with a common one (an account or phone that many different names use is a
-    hub: hub_adjustments). Codes hold in this process only (str hashes), as key_codes' do."""
+    hub: hub_adjustments). Codes hold in this process only (str hashes), as blocking.key_codes' do."""
     holder = [("a", min(a)) if a else ("p", min(p)) if p else eid for eid, a, p in zip(ids, accounts, phones)]
     return np.fromiter((hash((p, holder[r])) for r, p in zip(np.asarray(name_rec).tolist(), phon_id.tolist())),
                        dtype=np.int64, count=len(phon_id))
