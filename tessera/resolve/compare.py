@@ -901,9 +901,7 @@ def _level_sum(levels: dict[str, np.ndarray], model: dict, start: float = 0.0, n
             if c in NOT_AGAINST:
                 continue
             w = np.minimum(w, 0.0)
-        lv = levels[c]
-        ok = lv >= 0
-        total[ok] += w[lv[ok]]
+        total += np.append(w, 0.0)[levels[c]]  # MISSING (-1) reads the 0 appended
     return total
 
 
