@@ -94,8 +94,8 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     process only (as str hashes do): at a million people 9.7 s as a loop over block_keys' tuples."""
     parts: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def add(codes: np.ndarray, recs: np.ndarray, identifier: bool = False) -> None:
-        parts.append((codes | _SIGN if identifier else codes & ~_SIGN, recs))  # identifiers' codes negative
+    def add(codes: np.ndarray, recs: np.ndarray, identifier: bool = False) -> None:  # identifiers' codes negative
+        parts.append((codes | _SIGN if identifier else codes & ~_SIGN, recs.astype(np.int32)))
 
     year, month, day = (np.asarray(a, dtype=np.int64) for a in (t.year, t.month, t.day))
     tok_rec, tokens = _flat(t.tokens)
@@ -142,7 +142,14 @@ def key_codes(t) -> tuple[np.ndarray, np.ndarray]:
     _name_key_codes(t, year, seen, add)
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate([c for c, _ in parts]), np.concatenate([r for _, r in parts]).astype(np.int64)
+    # one column at a time, each column's parts dropped once joined: at a million people the parts of both and
+    # both joined made the peak of a whole run
+    codes = np.concatenate([c for c, _ in parts])
+    rec_parts = [r for _, r in parts]
+    del parts
+    recs = np.concatenate(rec_parts)
+    del rec_parts
+    return codes, recs.astype(np.int64)
 
 
 def _name_key_codes(t, year: np.ndarray, seen: np.ndarray, add: Callable[[np.ndarray, np.ndarray], None]) -> None:
